@@ -1,0 +1,70 @@
+// The validated "Router" configuration. Built once by parseConfig() from
+// Orthanc's whole configuration document, then immutable: every thread may
+// read it without locking.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <json/value.h>
+
+namespace router {
+
+struct RetryPolicy {
+  std::chrono::seconds initialDelay{5};
+  double multiplier = 2.0;
+  std::chrono::seconds maxDelay{600};
+  int maxAttempts = 20;
+};
+
+enum class DestinationType { Dicom, DicomWeb, OrthancPeer, Folder };
+
+enum class TranscodeFailurePolicy { SendOriginal, Fail };
+
+struct DestinationConfig {
+  std::string name;
+  DestinationType type = DestinationType::Folder;
+
+  // dicom
+  std::string aet;
+  std::string host;
+  int port = 0;
+  int associations = 1;
+  std::vector<std::string> transferSyntaxes;  // UIDs, in order of preference; empty = learn
+  std::chrono::seconds timeout{30};           // network timeout for one DIMSE exchange
+
+  // dicomweb / orthanc
+  std::string url;
+  std::string username;
+  std::string password;
+
+  // folder
+  std::string path;
+
+  TranscodeFailurePolicy onTranscodeFailure = TranscodeFailurePolicy::SendOriginal;
+  RetryPolicy retry;
+};
+
+struct Config {
+  std::string rulesDir;
+  std::string queueDatabase;
+  int threads = 4;
+  std::string localAet = "ORTHANC";  // our calling AE title (Orthanc's DicomAet)
+  std::map<std::string, DestinationConfig> destinations;
+  RetryPolicy retry;
+  bool deleteAfterDelivery = false;
+  // A re-stored instance (same Orthanc id, a new NewInstance change: Orthanc
+  // stores it again only with "OverwriteInstances": true) is routed again.
+  bool routeResentInstances = true;
+};
+
+std::string toString(DestinationType type);
+
+// Reads the "Router" section of Orthanc's configuration (and "DicomModalities"
+// and "DicomAet" from the same document). Relative paths are resolved against
+// baseDir. Throws ConfigError with one line naming the key and the problem.
+Config parseConfig(const Json::Value& orthancConfiguration, const std::string& baseDir = "");
+
+}  // namespace router

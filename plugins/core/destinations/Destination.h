@@ -1,0 +1,55 @@
+// Where an instance leaves the appliance. One class per destination type
+// behind this interface, made by makeDestination() from configuration.
+//
+// Thread safety: a Destination object is used by one delivery worker at a
+// time (each worker owns its own, e.g. its own DICOM association); different
+// objects for the same destination may run concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "plugins/core/config/Config.h"
+
+namespace router {
+
+// One instance ready to leave: already modified and transcoded.
+struct Outgoing {
+  const std::string& part10;  // DICOM Part-10 file
+  std::string sopClassUid;
+  std::string sopInstanceUid;
+  std::string transferSyntax;  // UID of part10
+};
+
+// How the queue must act on a send: classified once, where the error is seen.
+enum class SendOutcome {
+  Delivered,  // the destination has it (warnings included)
+  Retry,      // may succeed later: network, association, out of resources
+  Permanent,  // will never succeed as is: refused SOP class, bad data -> dead letter
+};
+
+struct SendResult {
+  SendOutcome outcome = SendOutcome::Delivered;
+  std::string detail;        // empty on plain success; what happened otherwise
+  uint16_t dimseStatus = 0;  // DICOM destinations: the C-STORE status, if one came back
+  bool warning = false;      // delivered with a warning status (0xB000, 0x0107, ...)
+};
+
+class Destination {
+ public:
+  virtual ~Destination() = default;
+  virtual SendResult send(const Outgoing& instance) = 0;
+  // A cheap liveness check (C-ECHO, HTTP GET). True when the destination answers.
+  virtual bool probe() = 0;
+  // Close idle connections (associations) now.
+  virtual void close() {}
+};
+
+// Classifies a C-STORE response status (PS3.4 Annex B / PS3.7 Annex C).
+SendResult classifyDimseStatus(uint16_t status);
+
+std::unique_ptr<Destination> makeDestination(const DestinationConfig& config,
+                                             const std::string& localAet);
+
+}  // namespace router

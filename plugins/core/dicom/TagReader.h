@@ -1,0 +1,15 @@
+// Reads DICOM Part-10 bytes (DCMTK) into what the rules see: the top-level
+// elements as strings by tag and keyword, sequences and binary values left out.
+// Stateless; safe from any thread.
+#pragma once
+
+#include <string>
+
+#include "plugins/core/model/Instance.h"
+
+namespace router {
+
+// Throws RouterError when the bytes are not a readable DICOM file.
+InstanceView readInstanceView(const std::string& part10);
+
+}  // namespace router

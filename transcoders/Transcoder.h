@@ -1,0 +1,45 @@
+// Transfer-syntax conversion of whole DICOM files, usable without Orthanc.
+// One implementation per codec family (GDCM: uncompressed, JPEG, JPEG 2000,
+// RLE; CharLS: JPEG-LS); TranscoderSet picks the right one per direction.
+//
+// Thread safety: transcode() is const and may be called from several threads
+// at once on the same object.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "plugins/core/Error.h"
+
+namespace router {
+
+// A conversion that cannot be done: unsupported input (e.g. 1-bit), corrupt
+// pixel data, a codec failure. The message says which and why.
+class TranscodeError : public RouterError {
+ public:
+  using RouterError::RouterError;
+};
+
+struct TranscodeOptions {
+  // Lossy targets: quality 1..100 (JPEG), or compression ratio (JPEG 2000),
+  // or NEAR (JPEG-LS near-lossless). 0 = the codec's documented default.
+  int quality = 0;
+  // Lossy targets get a new SOP Instance UID unless this is false.
+  bool newUidWhenLossy = true;
+};
+
+class Transcoder {
+ public:
+  virtual ~Transcoder() = default;
+  // Input: a DICOM Part-10 file (preamble + meta header + dataset).
+  // Output: the same instance as a Part-10 file in targetTransferSyntaxUid.
+  // Throws TranscodeError.
+  virtual std::string transcode(const std::string& part10, const std::string& targetTransferSyntaxUid,
+                                const TranscodeOptions& options = {}) const = 0;
+};
+
+// The transcoder the appliance uses: dispatches to the codec family that can
+// decode the source and encode the target.
+std::unique_ptr<Transcoder> makeTranscoder();
+
+}  // namespace router

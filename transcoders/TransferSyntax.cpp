@@ -1,0 +1,43 @@
+#include "transcoders/TransferSyntax.h"
+
+namespace router {
+
+const std::vector<TransferSyntaxInfo>& knownTransferSyntaxes() {
+  static const std::vector<TransferSyntaxInfo> table = {
+      {"ImplicitVRLittleEndian", ts::kImplicitVRLittleEndian, false, false, true},
+      {"ExplicitVRLittleEndian", ts::kExplicitVRLittleEndian, false, false, true},
+      {"DeflatedExplicitVRLittleEndian", ts::kDeflatedExplicitVRLittleEndian, false, false, false},
+      {"ExplicitVRBigEndian", ts::kExplicitVRBigEndian, false, false, false},
+      {"JPEGBaseline8Bit", ts::kJPEGBaseline8Bit, true, true, true},
+      {"JPEGExtended12Bit", ts::kJPEGExtended12Bit, true, true, true},
+      {"JPEGLossless", ts::kJPEGLossless, true, false, true},
+      {"JPEGLosslessSV1", ts::kJPEGLosslessSV1, true, false, true},
+      {"JPEGLSLossless", ts::kJPEGLSLossless, true, false, true},
+      {"JPEGLSNearLossless", ts::kJPEGLSNearLossless, true, true, true},
+      {"JPEG2000Lossless", ts::kJPEG2000Lossless, true, false, true},
+      {"JPEG2000", ts::kJPEG2000, true, true, true},
+      {"RLELossless", ts::kRLELossless, true, false, true},
+  };
+  return table;
+}
+
+std::optional<std::string> resolveTransferSyntax(std::string_view keywordOrUid) {
+  for (const auto& info : knownTransferSyntaxes()) {
+    if (keywordOrUid == info.keyword || keywordOrUid == info.uid) return std::string(info.uid);
+  }
+  return std::nullopt;
+}
+
+const TransferSyntaxInfo* findTransferSyntax(std::string_view uid) {
+  for (const auto& info : knownTransferSyntaxes()) {
+    if (uid == info.uid) return &info;
+  }
+  return nullptr;
+}
+
+std::string transferSyntaxName(std::string_view uid) {
+  const TransferSyntaxInfo* info = findTransferSyntax(uid);
+  return info ? std::string(info->keyword) : std::string(uid);
+}
+
+}  // namespace router
