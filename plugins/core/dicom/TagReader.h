@@ -12,4 +12,13 @@ namespace router {
 // Throws RouterError when the bytes are not a readable DICOM file.
 InstanceView readInstanceView(const std::string& part10);
 
+struct DicomIdentity {
+  std::string sopClassUid;
+  std::string sopInstanceUid;
+  std::string transferSyntax;
+};
+
+// Only what a sender needs to know. Throws RouterError.
+DicomIdentity readIdentity(const std::string& part10);
+
 }  // namespace router

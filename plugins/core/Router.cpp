@@ -1,0 +1,160 @@
+#include "plugins/core/Router.h"
+
+#include <filesystem>
+
+#include "plugins/core/dicom/TagReader.h"
+#include "transcoders/TransferSyntax.h"
+
+namespace router {
+namespace {
+
+std::set<std::string> destinationNames(const Config& config) {
+  std::set<std::string> names;
+  for (const auto& [name, d] : config.destinations) names.insert(name);
+  return names;
+}
+
+std::unique_ptr<Queue> openQueue(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  try {
+    return openSqliteQueue(path);
+  } catch (const std::exception& e) {
+    throw ConfigError(std::string("configuration error: Router.QueueDatabase: ") + e.what());
+  }
+}
+
+RuleBook loadRules(const Config& config, Log& log) {
+  try {
+    return RuleBook(config.rulesDir, destinationNames(config), RuleLimits{}, log);
+  } catch (const std::exception& e) {
+    throw ConfigError(std::string("configuration error: Router.Rules: ") + e.what());
+  }
+}
+
+std::string isoTime(std::chrono::system_clock::time_point t) {
+  std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  char text[32];
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+}  // namespace
+
+Router::Router(Config config, InstanceStore& store, Log& log)
+    : config_(std::move(config)),
+      store_(store),
+      log_(log),
+      queue_(openQueue(config_.queueDatabase)),
+      transcoder_(makeTranscoder()),
+      rules_(loadRules(config_, log)),
+      intake_(store_, *queue_, log_, routingWakeup_, config_.routeResentInstances),
+      delivery_(config_, store_, *queue_, *transcoder_, log_),
+      routing_(store_, *queue_, rules_, log_, routingWakeup_,
+               [this](const std::string& destination) { delivery_.notify(destination); }) {}
+
+Router::~Router() { stop(); }
+
+void Router::start() {
+  if (started_) return;
+  int recovered = queue_->recover();
+  if (recovered > 0) {
+    log_.warning("queue: " + std::to_string(recovered) +
+                 " item(s) were in flight when the router stopped; they are queued again");
+  }
+  intake_.start();
+  routing_.start(config_.threads);
+  delivery_.start();
+  started_ = true;
+  log_.info("router started: " + std::to_string(config_.destinations.size()) + " destination(s), " +
+            std::to_string(config_.threads) + " routing thread(s), queue " + config_.queueDatabase);
+}
+
+void Router::stop() {
+  if (!started_) return;
+  intake_.stop();
+  routing_.stop();
+  delivery_.stop();
+  started_ = false;
+}
+
+Json::Value Router::status() {
+  Json::Value out(Json::objectValue);
+  auto source = rules_.current();
+  Json::Value rules(Json::objectValue);
+  rules["Directory"] = config_.rulesDir;
+  rules["Version"] = source->version;
+  rules["LoadedAt"] = isoTime(rules_.loadedAt());
+  Json::Value files(Json::arrayValue);
+  for (const auto& f : source->files) files.append(f.name);
+  rules["Files"] = files;
+  out["Rules"] = rules;
+
+  QueueDepth depth = queue_->depth();
+  Json::Value intake(Json::objectValue);
+  for (IntakeState s : {IntakeState::New, IntakeState::Routing, IntakeState::RuleFailed}) {
+    intake[toString(s)] = static_cast<Json::Int64>(depth.intake.count(s) ? depth.intake.at(s) : 0);
+  }
+  out["Intake"] = intake;
+
+  Json::Value destinations(Json::objectValue);
+  for (const auto& [name, d] : config_.destinations) {
+    Json::Value entry(Json::objectValue);
+    entry["Type"] = toString(d.type);
+    if (d.type == DestinationType::Dicom) {
+      entry["AET"] = d.aet;
+      entry["Host"] = d.host;
+      entry["Port"] = d.port;
+      entry["Associations"] = d.associations;
+    } else if (d.type == DestinationType::Folder) {
+      entry["Path"] = d.path;
+    } else {
+      entry["Url"] = d.url;
+    }
+    Json::Value jobs(Json::objectValue);
+    for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
+      int64_t n = 0;
+      auto it = depth.jobs.find(name);
+      if (it != depth.jobs.end() && it->second.count(s)) n = it->second.at(s);
+      jobs[toString(s)] = static_cast<Json::Int64>(n);
+    }
+    entry["Queue"] = jobs;
+    auto oldest = depth.oldestPending.find(name);
+    entry["OldestJobAgeSeconds"] =
+        oldest == depth.oldestPending.end()
+            ? 0.0
+            : std::chrono::duration<double>(Clock::now() - oldest->second).count();
+    destinations[name] = entry;
+  }
+  out["Destinations"] = destinations;
+  out["QueueDatabase"] = config_.queueDatabase;
+  out["Running"] = started_;
+  return out;
+}
+
+std::string Router::reloadRules() { return rules_.reload(); }
+
+int Router::rerouteFailed() {
+  int n = queue_->rerouteFailed();
+  if (n > 0) routingWakeup_.notify();
+  return n;
+}
+
+void Router::jobsChanged(const std::string& destination) {
+  if (destination.empty()) {
+    delivery_.notifyAll();
+  } else {
+    delivery_.notify(destination);
+  }
+}
+
+RouteDecision Router::testRoute(const std::string& part10, const Origin& origin) {
+  InstanceView view = readInstanceView(part10);
+  view.origin = origin;
+  return rules_.makeEngine()->route(view);
+}
+
+}  // namespace router

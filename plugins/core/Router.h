@@ -1,0 +1,69 @@
+// The root object of the appliance. Built from a validated Config; owns the
+// queue, the rules in force, the transcoder and the three stages (intake,
+// routing, delivery). Its threads start on start() (Orthanc's
+// OrthancStarted) and are joined on stop().
+//
+// Thread safety: after start(), every public method may be called from any
+// thread (REST handlers, the OnChange callback); the stages synchronise
+// through the queue and their Wakeups.
+#pragma once
+
+#include <json/value.h>
+
+#include <memory>
+#include <string>
+
+#include "lua/RuleEngine.h"
+#include "plugins/core/Log.h"
+#include "plugins/core/Wakeup.h"
+#include "plugins/core/config/Config.h"
+#include "plugins/core/delivery/Delivery.h"
+#include "plugins/core/intake/InstanceStore.h"
+#include "plugins/core/intake/Intake.h"
+#include "plugins/core/queue/Queue.h"
+#include "plugins/core/routing/RuleBook.h"
+#include "plugins/core/routing/Routing.h"
+#include "transcoders/Transcoder.h"
+
+namespace router {
+
+class Router {
+ public:
+  // Opens the queue and compiles the rules: throws ConfigError naming what is
+  // wrong, before any thread runs.
+  Router(Config config, InstanceStore& store, Log& log);
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  void start();
+  void stop();
+  void onNewInstance() { intake_.wake(); }
+
+  // --- operations (REST API)
+  Json::Value status();
+  Queue& queue() { return *queue_; }
+  const Config& config() const { return config_; }
+  // Throws RouterError / RuleCompileError; the old rules stay in force then.
+  std::string reloadRules();
+  int rerouteFailed();
+  // Jobs made due again by the REST API.
+  void jobsChanged(const std::string& destination);
+  // The routes the rules in force give for a file; nothing is queued or sent.
+  RouteDecision testRoute(const std::string& part10, const Origin& origin);
+
+ private:
+  Config config_;
+  InstanceStore& store_;
+  Log& log_;
+  std::unique_ptr<Queue> queue_;
+  std::unique_ptr<Transcoder> transcoder_;
+  RuleBook rules_;
+  Wakeup routingWakeup_;
+  Intake intake_;
+  Delivery delivery_;
+  Routing routing_;
+  bool started_ = false;
+};
+
+}  // namespace router

@@ -1,0 +1,178 @@
+#include "plugins/core/delivery/Delivery.h"
+
+#include <chrono>
+#include <random>
+
+#include "plugins/core/delivery/Backoff.h"
+#include "plugins/core/dicom/TagEditor.h"
+#include "plugins/core/dicom/TagReader.h"
+#include "transcoders/TransferSyntax.h"
+
+namespace router {
+namespace {
+using SteadyClock = std::chrono::steady_clock;
+constexpr auto kIdlePoll = std::chrono::seconds(2);
+// An association unused this long is released; the peer may limit them.
+constexpr auto kIdleClose = std::chrono::seconds(30);
+}  // namespace
+
+Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
+                   Log& log)
+    : config_(config), store_(store), queue_(queue), transcoder_(transcoder), log_(log) {
+  for (const auto& [name, destination] : config_.destinations) {
+    auto lane = std::make_unique<Lane>();
+    lane->config = &destination;
+    lanes_.emplace(name, std::move(lane));
+  }
+}
+
+Delivery::~Delivery() { stop(); }
+
+void Delivery::start() {
+  for (auto& [name, lane] : lanes_) {
+    int workers = lane->config->type == DestinationType::Dicom ? lane->config->associations : 1;
+    for (int i = 0; i < workers; ++i) {
+      Lane* l = lane.get();
+      l->threads.emplace_back([this, l] { run(*l); });
+    }
+  }
+}
+
+void Delivery::stop() {
+  for (auto& [name, lane] : lanes_) lane->wakeup.stop();
+  for (auto& [name, lane] : lanes_) {
+    for (auto& t : lane->threads) {
+      if (t.joinable()) t.join();
+    }
+    lane->threads.clear();
+  }
+}
+
+void Delivery::notify(const std::string& destination) {
+  auto it = lanes_.find(destination);
+  if (it != lanes_.end()) it->second->wakeup.notify();
+}
+
+void Delivery::notifyAll() {
+  for (auto& [name, lane] : lanes_) lane->wakeup.notify();
+}
+
+void Delivery::run(Lane& lane) {
+  const DestinationConfig& config = *lane.config;
+  std::unique_ptr<Destination> destination;
+  auto lastUse = SteadyClock::now();
+  bool idleClosed = true;
+  while (!lane.wakeup.stopped()) {
+    uint64_t seen = lane.wakeup.generation();
+    try {
+      if (!destination) destination = makeDestination(config, config_.localAet);
+      std::optional<Job> job = queue_.claimJob(config.name);
+      if (!job) {
+        if (!idleClosed && SteadyClock::now() - lastUse > kIdleClose) {
+          destination->close();
+          idleClosed = true;
+        }
+        auto deadline = SteadyClock::now() + kIdlePoll;
+        if (auto due = queue_.nextRetry(config.name)) {
+          auto wait = std::chrono::duration_cast<SteadyClock::duration>(*due - Clock::now());
+          if (SteadyClock::now() + wait < deadline) deadline = SteadyClock::now() + wait;
+        }
+        lane.wakeup.waitUntil(seen, deadline);
+        continue;
+      }
+      deliver(*destination, config, *job);
+      lastUse = SteadyClock::now();
+      idleClosed = false;
+    } catch (const std::exception& e) {
+      log_.error("delivery to " + config.name + ": " + e.what());
+      lane.wakeup.waitFor(seen, std::chrono::seconds(1));
+    }
+  }
+  if (destination) destination->close();
+}
+
+void Delivery::deliver(Destination& destination, const DestinationConfig& config, const Job& job) {
+  auto started = SteadyClock::now();
+  std::string bytes;
+  try {
+    bytes = store_.readFile(job.instanceId);
+  } catch (const InstanceGoneError& e) {
+    fail(config, job, "the instance was deleted from Orthanc before it could be sent", true);
+    return;
+  } catch (const std::exception& e) {
+    fail(config, job, std::string("cannot read the instance from Orthanc: ") + e.what(), false);
+    return;
+  }
+
+  try {
+    bytes = applyTagEdits(bytes, job.route.modify);
+  } catch (const std::exception& e) {
+    fail(config, job, std::string("tag edits cannot be applied: ") + e.what(), true);
+    return;
+  }
+
+  DicomIdentity identity = readIdentity(bytes);
+  const std::string& wanted = job.route.transferSyntax;
+  if (!wanted.empty() && wanted != identity.transferSyntax) {
+    try {
+      bytes = transcoder_.transcode(bytes, wanted);
+      identity = readIdentity(bytes);
+    } catch (const std::exception& e) {
+      std::string reason = "transcoding " + transferSyntaxName(identity.transferSyntax) + " -> " +
+                           transferSyntaxName(wanted) + " failed: " + e.what();
+      if (config.onTranscodeFailure == TranscodeFailurePolicy::Fail) {
+        fail(config, job, reason, true);
+        return;
+      }
+      log_.warning("delivery to " + config.name + ": " + reason + "; sending the original (OnTranscodeFailure)");
+    }
+  }
+
+  Outgoing outgoing{bytes, identity.sopClassUid, identity.sopInstanceUid, identity.transferSyntax};
+  SendResult result = destination.send(outgoing);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count();
+  switch (result.outcome) {
+    case SendOutcome::Delivered: {
+      bool last = queue_.completeJob(job.id);
+      // Audit line: identifiers only, never patient names.
+      log_.info("delivered job=" + std::to_string(job.id) + " destination=" + config.name +
+                " sop=" + identity.sopInstanceUid + " syntax=" + transferSyntaxName(identity.transferSyntax) +
+                " bytes=" + std::to_string(bytes.size()) + " ms=" + std::to_string(ms) +
+                " attempt=" + std::to_string(job.attempts) + (result.warning ? " warning=" + result.detail : ""));
+      if (last && config_.deleteAfterDelivery) {
+        try {
+          store_.deleteInstance(job.instanceId);
+        } catch (const std::exception& e) {
+          log_.warning("delivered everywhere but cannot delete instance " + job.instanceId + ": " + e.what());
+        }
+      }
+      return;
+    }
+    case SendOutcome::Retry:
+      fail(config, job, result.detail, false);
+      return;
+    case SendOutcome::Permanent:
+      fail(config, job, result.detail, true);
+      return;
+  }
+}
+
+void Delivery::fail(const DestinationConfig& config, const Job& job, const std::string& detail, bool permanent) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  if (!permanent && job.attempts < config.retry.maxAttempts) {
+    auto delay = backoffDelay(config.retry, job.attempts, random);
+    queue_.retryJob(job.id, detail, Clock::now() + delay);
+    log_.warning("delivery to " + config.name + " failed (job " + std::to_string(job.id) + ", attempt " +
+                 std::to_string(job.attempts) + "), retrying in " + std::to_string(delay.count() / 1000.0) +
+                 " s: " + detail);
+    return;
+  }
+  std::string reason = permanent ? detail
+                                 : "gave up after " + std::to_string(job.attempts) + " attempts: " + detail;
+  queue_.killJob(job.id, reason);
+  log_.error("delivery to " + config.name + ": job " + std::to_string(job.id) + " (SOP " + job.sopInstanceUid +
+             ") moved to dead letters: " + reason + "; retry with POST /router/queue/" + std::to_string(job.id) +
+             "/retry once fixed");
+}
+
+}  // namespace router

@@ -1,0 +1,57 @@
+// Where an instance leaves: for each destination, "Associations" worker
+// threads (one for other types) take its due jobs in priority then arrival
+// order, prepare the instance (tag edits, transcoding) and send it through
+// their own Destination object. The outcome is classified once by the
+// destination (SendOutcome); here the queue acts on it: done, retry later
+// with backoff, or dead letter. Destinations never share threads, so a slow or
+// dead one does not slow the others.
+//
+// Thread safety: notify() from any thread; start/stop from one thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "plugins/core/Log.h"
+#include "plugins/core/Wakeup.h"
+#include "plugins/core/config/Config.h"
+#include "plugins/core/destinations/Destination.h"
+#include "plugins/core/intake/InstanceStore.h"
+#include "plugins/core/queue/Queue.h"
+#include "transcoders/Transcoder.h"
+
+namespace router {
+
+class Delivery {
+ public:
+  Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder, Log& log);
+  ~Delivery();
+  void start();
+  void stop();
+  // New jobs for destination (from routing or the REST API).
+  void notify(const std::string& destination);
+  void notifyAll();
+
+ private:
+  struct Lane {
+    const DestinationConfig* config = nullptr;
+    Wakeup wakeup;
+    std::vector<std::thread> threads;
+  };
+  void run(Lane& lane);
+  void deliver(Destination& destination, const DestinationConfig& config, const Job& job);
+  void fail(const DestinationConfig& config, const Job& job, const std::string& detail, bool permanent);
+
+  const Config& config_;
+  InstanceStore& store_;
+  Queue& queue_;
+  const Transcoder& transcoder_;
+  Log& log_;
+  std::map<std::string, std::unique_ptr<Lane>> lanes_;
+};
+
+}  // namespace router

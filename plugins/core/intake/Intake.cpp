@@ -1,0 +1,68 @@
+#include "plugins/core/intake/Intake.h"
+
+#include <chrono>
+
+namespace router {
+namespace {
+constexpr int kBatch = 200;
+// The OnChange callback wakes the thread at once; this is only a safety net.
+constexpr auto kPollInterval = std::chrono::seconds(2);
+}  // namespace
+
+Intake::Intake(InstanceStore& store, Queue& queue, Log& log, Wakeup& routingWakeup,
+               bool routeResentInstances)
+    : store_(store), queue_(queue), log_(log), routingWakeup_(routingWakeup),
+      routeResentInstances_(routeResentInstances) {}
+
+Intake::~Intake() { stop(); }
+
+void Intake::start() {
+  if (!queue_.lastChangeSeq()) {
+    // A new queue on an Orthanc that already holds instances: start from now,
+    // instances stored before the router was installed are not routed.
+    int64_t last = store_.lastChange();
+    queue_.recordChanges({}, last, false);
+    log_.info("new queue: taking in changes after Orthanc's change " + std::to_string(last));
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Intake::stop() {
+  wakeup_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+int Intake::pollOnce() {
+  int64_t since = queue_.lastChangeSeq().value_or(0);
+  int taken = 0;
+  for (;;) {
+    ChangeBatch batch = store_.changesSince(since, kBatch);
+    if (batch.last > since || !batch.newInstances.empty()) {
+      int added = queue_.recordChanges(batch.newInstances, std::max(batch.last, since), !routeResentInstances_);
+      if (added > 0) routingWakeup_.notify();
+      taken += added;
+      since = std::max(batch.last, since);
+    }
+    if (batch.done || wakeup_.stopped()) return taken;
+  }
+}
+
+void Intake::run() {
+  bool failing = false;
+  while (!wakeup_.stopped()) {
+    uint64_t seen = wakeup_.generation();
+    try {
+      pollOnce();
+      if (failing) log_.info("intake: reading Orthanc's changes log works again");
+      failing = false;
+    } catch (const std::exception& e) {
+      if (!failing) {
+        log_.error(std::string("intake: cannot read Orthanc's changes log, retrying every 2 s: ") + e.what());
+      }
+      failing = true;
+    }
+    wakeup_.waitFor(seen, kPollInterval);
+  }
+}
+
+}  // namespace router

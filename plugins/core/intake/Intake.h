@@ -1,0 +1,46 @@
+// Where an instance enters: one thread that reads Orthanc's changes log from
+// the last recorded sequence number and writes every NewInstance into the
+// durable queue, together with the new sequence number, in one transaction.
+//
+// Why the changes log and not the OnChange callback's arguments: the callback
+// carries no sequence number and runs after Orthanc committed the change, so
+// an instance stored just before a kill -9 would be lost. Reading the log by
+// sequence number takes in every change exactly once, including those made
+// while the plugin was down. The OnChange callback only wakes this thread.
+//
+// Thread safety: wake() and stop() may be called from any thread.
+#pragma once
+
+#include <thread>
+
+#include "plugins/core/Log.h"
+#include "plugins/core/Wakeup.h"
+#include "plugins/core/intake/InstanceStore.h"
+#include "plugins/core/queue/Queue.h"
+
+namespace router {
+
+class Intake {
+ public:
+  Intake(InstanceStore& store, Queue& queue, Log& log, Wakeup& routingWakeup, bool routeResentInstances);
+  ~Intake();
+  void start();
+  void stop();
+  void wake() { wakeup_.notify(); }
+  // One pass over the changes log; returns how many instances were taken in.
+  // Public for tests; the thread calls it in a loop.
+  int pollOnce();
+
+ private:
+  void run();
+
+  InstanceStore& store_;
+  Queue& queue_;
+  Log& log_;
+  Wakeup& routingWakeup_;
+  bool routeResentInstances_;
+  Wakeup wakeup_;
+  std::thread thread_;
+};
+
+}  // namespace router

@@ -1,0 +1,123 @@
+// The durable queue: instances taken in from Orthanc's changes log and waiting
+// to be routed (intake), and one job per (instance, destination) waiting to be
+// delivered. SQLite (WAL) is the embedded implementation; another backend
+// (PostgreSQL with SKIP LOCKED) fits behind the same interface.
+//
+// Thread safety: every method may be called from any thread; implementations
+// serialise access internally and keep each call one short transaction.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plugins/core/model/Route.h"
+
+namespace router {
+
+using Clock = std::chrono::system_clock;  // persisted times are wall-clock (ms since epoch)
+
+// A NewInstance entry of Orthanc's changes log.
+struct Change {
+  int64_t seq = 0;
+  std::string instanceId;
+};
+
+enum class IntakeState { New, Routing, Routed, RuleFailed };
+enum class JobState { Pending, Sending, Failed, Dead };
+
+std::string toString(IntakeState state);
+std::string toString(JobState state);
+std::optional<JobState> parseJobState(const std::string& text);
+
+struct IntakeItem {
+  int64_t id = 0;
+  int64_t changeSeq = 0;
+  std::string instanceId;
+  IntakeState state = IntakeState::New;
+  std::string error;
+  int attempts = 0;  // routing attempts (reading the instance can fail transiently)
+};
+
+struct Job {
+  int64_t id = 0;
+  std::string instanceId;
+  std::string sopInstanceUid;
+  Route route;
+  JobState state = JobState::Pending;
+  int attempts = 0;
+  Clock::time_point createdAt;
+  Clock::time_point nextAttemptAt;
+  std::string lastError;
+};
+
+struct JobFilter {
+  std::string destination;          // empty = all
+  std::optional<JobState> state;    // nullopt = all
+  int64_t afterId = 0;              // paging: jobs with id > afterId
+  int limit = 100;
+};
+
+struct QueueDepth {
+  std::map<std::string, std::map<JobState, int64_t>> jobs;  // destination -> state -> count
+  std::map<std::string, Clock::time_point> oldestPending;  // destination -> oldest waiting job
+  std::map<IntakeState, int64_t> intake;                   // New, Routing, RuleFailed
+};
+
+class Queue {
+ public:
+  virtual ~Queue() = default;
+
+  // At start: work left half-done by a crash goes back to its waiting state
+  // (Routing -> New, Sending -> Pending). Returns how many items moved.
+  virtual int recover() = 0;
+
+  // --- intake
+  // The last change of Orthanc's log taken in; nullopt on a new queue.
+  virtual std::optional<int64_t> lastChangeSeq() = 0;
+  // Records the NewInstance changes and the new last sequence in one
+  // transaction. A change already recorded (same seq) is ignored. With
+  // skipKnownInstances, an instance id already taken in before is not taken
+  // in again.
+  virtual int recordChanges(const std::vector<Change>& changes, int64_t lastSeq,
+                            bool skipKnownInstances) = 0;
+  virtual std::optional<IntakeItem> claimIntake() = 0;  // New -> Routing
+  // Routing -> Routed, and its jobs enqueued, in one transaction.
+  virtual void finishRouting(int64_t intakeId, const std::string& sopInstanceUid,
+                             const std::vector<Route>& routes) = 0;
+  virtual void failRouting(int64_t intakeId, const std::string& error) = 0;  // -> RuleFailed
+  // Routing could not start (instance unreadable for now): -> New, retried later.
+  virtual void postponeRouting(int64_t intakeId, const std::string& error) = 0;
+  virtual int rerouteFailed() = 0;  // RuleFailed -> New
+  virtual std::vector<IntakeItem> listIntake(IntakeState state, int limit) = 0;
+
+  // --- delivery
+  // The next due job of a destination (Pending, or Failed whose retry time has
+  // come), highest priority first then oldest; -> Sending, attempts + 1.
+  virtual std::optional<Job> claimJob(const std::string& destination) = 0;
+  // When the next Failed job of the destination is due, if any.
+  virtual std::optional<Clock::time_point> nextRetry(const std::string& destination) = 0;
+  // Delivered: the job is removed. Returns true when it was the instance's
+  // last job (every destination has it).
+  virtual bool completeJob(int64_t jobId) = 0;
+  virtual void retryJob(int64_t jobId, const std::string& error, Clock::time_point nextAttempt) = 0;
+  virtual void killJob(int64_t jobId, const std::string& error) = 0;  // -> Dead
+
+  // --- operations
+  virtual std::optional<Job> getJob(int64_t jobId) = 0;
+  virtual std::vector<Job> listJobs(const JobFilter& filter) = 0;
+  virtual bool retryJobNow(int64_t jobId) = 0;  // Failed/Dead -> Pending, attempts 0
+  virtual bool purgeJob(int64_t jobId) = 0;
+  virtual int retryDead(const std::string& destination) = 0;
+  virtual int purgeDead(const std::string& destination) = 0;
+  virtual QueueDepth depth() = 0;
+};
+
+// Opens (creating if needed) the SQLite queue at path. Throws RouterError.
+std::unique_ptr<Queue> openSqliteQueue(const std::string& path);
+
+}  // namespace router

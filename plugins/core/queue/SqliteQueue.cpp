@@ -1,0 +1,395 @@
+// The embedded queue: one SQLite database in WAL mode with synchronous=FULL,
+// so a committed intake or job survives kill -9 and power loss. One
+// connection, serialised by a mutex: every call is one short transaction and
+// nothing slow (network, transcoding) ever happens while it is held.
+#include <json/json.h>
+
+#include <mutex>
+
+#include "plugins/core/Error.h"
+#include "plugins/core/queue/Queue.h"
+#include "plugins/core/queue/Sqlite.h"
+
+namespace router {
+namespace {
+
+using sqlite::Statement;
+using sqlite::Transaction;
+
+constexpr const char* kSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS intake (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  change_seq INTEGER NOT NULL UNIQUE,
+  instance_id TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  received_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS intake_state ON intake(state, id);
+CREATE INDEX IF NOT EXISTS intake_instance ON intake(instance_id);
+CREATE TABLE IF NOT EXISTS jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id TEXT NOT NULL,
+  sop_instance_uid TEXT NOT NULL,
+  destination TEXT NOT NULL,
+  transfer_syntax TEXT NOT NULL,
+  modify TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs(destination, state, priority DESC, id);
+CREATE INDEX IF NOT EXISTS jobs_instance ON jobs(instance_id);
+)SQL";
+
+int64_t toMs(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+Clock::time_point fromMs(int64_t ms) { return Clock::time_point(std::chrono::milliseconds(ms)); }
+int64_t nowMs() { return toMs(Clock::now()); }
+
+std::string encodeEdits(const TagEdits& edits) {
+  Json::Value list(Json::arrayValue);
+  for (const auto& [key, value] : edits) {
+    Json::Value pair(Json::arrayValue);
+    pair.append(key);
+    pair.append(value ? Json::Value(*value) : Json::Value(Json::nullValue));
+    list.append(pair);
+  }
+  Json::StreamWriterBuilder writer;
+  writer["indentation"] = "";
+  return Json::writeString(writer, list);
+}
+
+TagEdits decodeEdits(const std::string& text) {
+  Json::Value list;
+  Json::CharReaderBuilder reader;
+  std::string errors;
+  std::unique_ptr<Json::CharReader> parser(reader.newCharReader());
+  if (!parser->parse(text.data(), text.data() + text.size(), &list, &errors) || !list.isArray()) {
+    throw RouterError("queue database: corrupt tag edits: " + errors);
+  }
+  TagEdits edits;
+  for (const auto& pair : list) {
+    if (pair[1].isNull()) {
+      edits.emplace_back(pair[0].asString(), std::nullopt);
+    } else {
+      edits.emplace_back(pair[0].asString(), pair[1].asString());
+    }
+  }
+  return edits;
+}
+
+constexpr const char* kJobColumns =
+    "id, instance_id, sop_instance_uid, destination, transfer_syntax, modify, priority, state, "
+    "attempts, created_at, next_attempt_at, last_error";
+
+Job readJob(Statement& s) {
+  Job job;
+  job.id = s.int64(0);
+  job.instanceId = s.text(1);
+  job.sopInstanceUid = s.text(2);
+  job.route.destination = s.text(3);
+  job.route.transferSyntax = s.text(4);
+  job.route.modify = decodeEdits(s.text(5));
+  job.route.priority = static_cast<int>(s.int64(6));
+  job.state = static_cast<JobState>(s.int64(7));
+  job.attempts = static_cast<int>(s.int64(8));
+  job.createdAt = fromMs(s.int64(9));
+  job.nextAttemptAt = fromMs(s.int64(10));
+  job.lastError = s.text(11);
+  return job;
+}
+
+IntakeItem readIntake(Statement& s) {
+  IntakeItem item;
+  item.id = s.int64(0);
+  item.changeSeq = s.int64(1);
+  item.instanceId = s.text(2);
+  item.state = static_cast<IntakeState>(s.int64(3));
+  item.error = s.text(4);
+  item.attempts = static_cast<int>(s.int64(5));
+  return item;
+}
+
+int64_t asInt(JobState s) { return static_cast<int64_t>(s); }
+int64_t asInt(IntakeState s) { return static_cast<int64_t>(s); }
+
+class SqliteQueue : public Queue {
+ public:
+  explicit SqliteQueue(const std::string& path) : db_(path) {
+    // WAL lets readers go on during a commit; FULL syncs the WAL on every
+    // commit, which is what "a power loss loses no job" needs.
+    db_.exec("PRAGMA journal_mode=WAL");
+    db_.exec("PRAGMA synchronous=FULL");
+    db_.exec("PRAGMA foreign_keys=ON");
+    db_.exec(kSchema);
+  }
+
+  int recover() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction tx(db_);
+    Statement(db_, "UPDATE intake SET state=?1 WHERE state=?2")
+        .bind(1, asInt(IntakeState::New)).bind(2, asInt(IntakeState::Routing)).run();
+    int moved = db_.changes();
+    Statement(db_, "UPDATE jobs SET state=?1 WHERE state=?2")
+        .bind(1, asInt(JobState::Pending)).bind(2, asInt(JobState::Sending)).run();
+    moved += db_.changes();
+    tx.commit();
+    return moved;
+  }
+
+  std::optional<int64_t> lastChangeSeq() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement s(db_, "SELECT value FROM meta WHERE key='last_change_seq'");
+    if (!s.step()) return std::nullopt;
+    return std::stoll(s.text(0));
+  }
+
+  int recordChanges(const std::vector<Change>& changes, int64_t lastSeq, bool skipKnownInstances) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction tx(db_);
+    int added = 0;
+    int64_t now = nowMs();
+    for (const Change& change : changes) {
+      if (skipKnownInstances) {
+        Statement known(db_, "SELECT 1 FROM intake WHERE instance_id=?1 LIMIT 1");
+        if (known.bind(1, change.instanceId).step()) continue;
+      }
+      Statement insert(db_,
+                       "INSERT OR IGNORE INTO intake(change_seq, instance_id, state, received_at) "
+                       "VALUES(?1, ?2, ?3, ?4)");
+      insert.bind(1, change.seq).bind(2, change.instanceId).bind(3, asInt(IntakeState::New)).bind(4, now).run();
+      added += db_.changes();
+    }
+    Statement(db_, "INSERT INTO meta(key, value) VALUES('last_change_seq', ?1) "
+                   "ON CONFLICT(key) DO UPDATE SET value=excluded.value")
+        .bind(1, std::to_string(lastSeq)).run();
+    tx.commit();
+    return added;
+  }
+
+  std::optional<IntakeItem> claimIntake() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction tx(db_);
+    Statement s(db_, "SELECT id, change_seq, instance_id, state, error, attempts FROM intake "
+                     "WHERE state=?1 ORDER BY id LIMIT 1");
+    if (!s.bind(1, asInt(IntakeState::New)).step()) return std::nullopt;
+    IntakeItem item = readIntake(s);
+    Statement(db_, "UPDATE intake SET state=?1, attempts=attempts+1 WHERE id=?2")
+        .bind(1, asInt(IntakeState::Routing)).bind(2, item.id).run();
+    tx.commit();
+    item.state = IntakeState::Routing;
+    item.attempts += 1;
+    return item;
+  }
+
+  void finishRouting(int64_t intakeId, const std::string& sopInstanceUid,
+                     const std::vector<Route>& routes) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction tx(db_);
+    Statement current(db_, "SELECT instance_id FROM intake WHERE id=?1");
+    if (!current.bind(1, intakeId).step()) return;  // purged meanwhile
+    std::string instanceId = current.text(0);
+    int64_t now = nowMs();
+    for (const Route& route : routes) {
+      Statement(db_, "INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, modify, "
+                     "priority, state, created_at, next_attempt_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8)")
+          .bind(1, instanceId).bind(2, sopInstanceUid).bind(3, route.destination)
+          .bind(4, route.transferSyntax).bind(5, encodeEdits(route.modify)).bind(6, route.priority)
+          .bind(7, asInt(JobState::Pending)).bind(8, now).run();
+    }
+    Statement(db_, "UPDATE intake SET state=?1, error='' WHERE id=?2")
+        .bind(1, asInt(IntakeState::Routed)).bind(2, intakeId).run();
+    tx.commit();
+  }
+
+  void failRouting(int64_t intakeId, const std::string& error) override {
+    setIntake(intakeId, IntakeState::RuleFailed, error);
+  }
+
+  void postponeRouting(int64_t intakeId, const std::string& error) override {
+    setIntake(intakeId, IntakeState::New, error);
+  }
+
+  int rerouteFailed() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_, "UPDATE intake SET state=?1, attempts=0 WHERE state=?2")
+        .bind(1, asInt(IntakeState::New)).bind(2, asInt(IntakeState::RuleFailed)).run();
+    return db_.changes();
+  }
+
+  std::vector<IntakeItem> listIntake(IntakeState state, int limit) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement s(db_, "SELECT id, change_seq, instance_id, state, error, attempts FROM intake "
+                     "WHERE state=?1 ORDER BY id LIMIT ?2");
+    s.bind(1, asInt(state)).bind(2, limit);
+    std::vector<IntakeItem> items;
+    while (s.step()) items.push_back(readIntake(s));
+    return items;
+  }
+
+  std::optional<Job> claimJob(const std::string& destination) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction tx(db_);
+    Statement s(db_, (std::string("SELECT ") + kJobColumns +
+                      " FROM jobs WHERE destination=?1 AND (state=?2 OR (state=?3 AND next_attempt_at<=?4)) "
+                      "ORDER BY priority DESC, id LIMIT 1").c_str());
+    s.bind(1, destination).bind(2, asInt(JobState::Pending)).bind(3, asInt(JobState::Failed)).bind(4, nowMs());
+    if (!s.step()) return std::nullopt;
+    Job job = readJob(s);
+    Statement(db_, "UPDATE jobs SET state=?1, attempts=attempts+1 WHERE id=?2")
+        .bind(1, asInt(JobState::Sending)).bind(2, job.id).run();
+    tx.commit();
+    job.state = JobState::Sending;
+    job.attempts += 1;
+    return job;
+  }
+
+  std::optional<Clock::time_point> nextRetry(const std::string& destination) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement s(db_, "SELECT MIN(next_attempt_at) FROM jobs WHERE destination=?1 AND state=?2");
+    s.bind(1, destination).bind(2, asInt(JobState::Failed));
+    if (!s.step() || s.isNull(0)) return std::nullopt;
+    return fromMs(s.int64(0));
+  }
+
+  bool completeJob(int64_t jobId) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction tx(db_);
+    Statement find(db_, "SELECT instance_id FROM jobs WHERE id=?1");
+    if (!find.bind(1, jobId).step()) return false;
+    std::string instanceId = find.text(0);
+    Statement(db_, "DELETE FROM jobs WHERE id=?1").bind(1, jobId).run();
+    Statement left(db_, "SELECT 1 FROM jobs WHERE instance_id=?1 LIMIT 1");
+    bool last = !left.bind(1, instanceId).step();
+    tx.commit();
+    return last;
+  }
+
+  void retryJob(int64_t jobId, const std::string& error, Clock::time_point nextAttempt) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_, "UPDATE jobs SET state=?1, last_error=?2, next_attempt_at=?3 WHERE id=?4")
+        .bind(1, asInt(JobState::Failed)).bind(2, error).bind(3, toMs(nextAttempt)).bind(4, jobId).run();
+  }
+
+  void killJob(int64_t jobId, const std::string& error) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_, "UPDATE jobs SET state=?1, last_error=?2 WHERE id=?3")
+        .bind(1, asInt(JobState::Dead)).bind(2, error).bind(3, jobId).run();
+  }
+
+  std::optional<Job> getJob(int64_t jobId) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement s(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?1").c_str());
+    if (!s.bind(1, jobId).step()) return std::nullopt;
+    return readJob(s);
+  }
+
+  std::vector<Job> listJobs(const JobFilter& filter) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement s(db_, (std::string("SELECT ") + kJobColumns +
+                      " FROM jobs WHERE id>?1 AND (?2='' OR destination=?2) AND (?3<0 OR state=?3) "
+                      "ORDER BY id LIMIT ?4").c_str());
+    s.bind(1, filter.afterId).bind(2, filter.destination)
+        .bind(3, filter.state ? asInt(*filter.state) : int64_t{-1}).bind(4, filter.limit);
+    std::vector<Job> jobs;
+    while (s.step()) jobs.push_back(readJob(s));
+    return jobs;
+  }
+
+  bool retryJobNow(int64_t jobId) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_, "UPDATE jobs SET state=?1, attempts=0, next_attempt_at=?2 WHERE id=?3 AND state IN (?4, ?5)")
+        .bind(1, asInt(JobState::Pending)).bind(2, nowMs()).bind(3, jobId)
+        .bind(4, asInt(JobState::Failed)).bind(5, asInt(JobState::Dead)).run();
+    return db_.changes() > 0;
+  }
+
+  bool purgeJob(int64_t jobId) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_, "DELETE FROM jobs WHERE id=?1 AND state<>?2").bind(1, jobId).bind(2, asInt(JobState::Sending)).run();
+    return db_.changes() > 0;
+  }
+
+  int retryDead(const std::string& destination) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_, "UPDATE jobs SET state=?1, attempts=0, next_attempt_at=?2 WHERE destination=?3 AND state=?4")
+        .bind(1, asInt(JobState::Pending)).bind(2, nowMs()).bind(3, destination).bind(4, asInt(JobState::Dead)).run();
+    return db_.changes();
+  }
+
+  int purgeDead(const std::string& destination) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_, "DELETE FROM jobs WHERE destination=?1 AND state=?2")
+        .bind(1, destination).bind(2, asInt(JobState::Dead)).run();
+    return db_.changes();
+  }
+
+  QueueDepth depth() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    QueueDepth depth;
+    Statement jobs(db_, "SELECT destination, state, COUNT(*), MIN(created_at) FROM jobs GROUP BY destination, state");
+    while (jobs.step()) {
+      auto state = static_cast<JobState>(jobs.int64(1));
+      depth.jobs[jobs.text(0)][state] = jobs.int64(2);
+      if (state != JobState::Dead) {
+        auto oldest = fromMs(jobs.int64(3));
+        auto [it, inserted] = depth.oldestPending.emplace(jobs.text(0), oldest);
+        if (!inserted && oldest < it->second) it->second = oldest;
+      }
+    }
+    Statement intake(db_, "SELECT state, COUNT(*) FROM intake WHERE state<>?1 GROUP BY state");
+    intake.bind(1, asInt(IntakeState::Routed));
+    while (intake.step()) depth.intake[static_cast<IntakeState>(intake.int64(0))] = intake.int64(1);
+    return depth;
+  }
+
+ private:
+  void setIntake(int64_t intakeId, IntakeState state, const std::string& error) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_, "UPDATE intake SET state=?1, error=?2 WHERE id=?3")
+        .bind(1, asInt(state)).bind(2, error).bind(3, intakeId).run();
+  }
+
+  std::mutex mutex_;
+  sqlite::Database db_;
+};
+
+}  // namespace
+
+std::string toString(IntakeState state) {
+  switch (state) {
+    case IntakeState::New: return "new";
+    case IntakeState::Routing: return "routing";
+    case IntakeState::Routed: return "routed";
+    case IntakeState::RuleFailed: return "rule-failed";
+  }
+  return "unknown";
+}
+
+std::string toString(JobState state) {
+  switch (state) {
+    case JobState::Pending: return "pending";
+    case JobState::Sending: return "sending";
+    case JobState::Failed: return "failed";
+    case JobState::Dead: return "dead";
+  }
+  return "unknown";
+}
+
+std::optional<JobState> parseJobState(const std::string& text) {
+  for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
+    if (text == toString(s)) return s;
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<Queue> openSqliteQueue(const std::string& path) {
+  return std::make_unique<SqliteQueue>(path);
+}
+
+}  // namespace router

@@ -1,0 +1,95 @@
+#include "plugins/core/routing/Routing.h"
+
+#include <chrono>
+
+#include "plugins/core/dicom/TagReader.h"
+
+namespace router {
+namespace {
+constexpr auto kIdlePoll = std::chrono::seconds(2);
+constexpr auto kPostponeDelay = std::chrono::seconds(1);
+}  // namespace
+
+Routing::Routing(InstanceStore& store, Queue& queue, RuleBook& rules, Log& log, Wakeup& wakeup,
+                 std::function<void(const std::string&)> onEnqueued)
+    : store_(store), queue_(queue), rules_(rules), log_(log), wakeup_(wakeup),
+      onEnqueued_(std::move(onEnqueued)) {}
+
+Routing::~Routing() { stop(); }
+
+void Routing::start(int threads) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+}
+
+void Routing::stop() {
+  wakeup_.stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+void Routing::run() {
+  std::unique_ptr<RuleEngine> engine;
+  uint64_t engineGeneration = 0;
+  while (!wakeup_.stopped()) {
+    uint64_t seen = wakeup_.generation();
+    try {
+      if (!engine || engineGeneration != rules_.generation()) {
+        engineGeneration = rules_.generation();
+        engine = rules_.makeEngine();
+      }
+      std::optional<IntakeItem> item = queue_.claimIntake();
+      if (!item) {
+        wakeup_.waitFor(seen, kIdlePoll);
+        continue;
+      }
+      routeOne(*engine, *item);
+    } catch (const std::exception& e) {
+      // Queue or engine trouble: log and go on; the item stays in the queue.
+      log_.error(std::string("routing worker: ") + e.what());
+      wakeup_.waitFor(seen, kPostponeDelay);
+    }
+  }
+}
+
+void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
+  std::string bytes;
+  InstanceView view;
+  try {
+    bytes = store_.readFile(item.instanceId);
+    view = readInstanceView(bytes);
+    view.id = item.instanceId;
+    view.origin = store_.readOrigin(item.instanceId);
+  } catch (const InstanceGoneError& e) {
+    log_.warning("routing: instance " + item.instanceId + " was deleted from Orthanc before it was routed");
+    queue_.finishRouting(item.id, "", {});
+    return;
+  } catch (const std::exception& e) {
+    if (wakeup_.stopped()) {
+      queue_.postponeRouting(item.id, e.what());
+      return;
+    }
+    if (item.attempts >= 5) {
+      log_.error("routing: instance " + item.instanceId + " cannot be read, left rule-failed: " + e.what());
+      queue_.failRouting(item.id, std::string("cannot read the instance: ") + e.what());
+    } else {
+      queue_.postponeRouting(item.id, e.what());
+    }
+    return;
+  }
+
+  RouteDecision decision = engine.route(view);
+  if (decision.failure) {
+    std::string reason = decision.failure->describe();
+    log_.error("rules: instance " + item.instanceId + " (SOP " + view.sopInstanceUid +
+               ") left rule-failed: " + reason +
+               "; fix the rules, reload, then POST /router/rules/reroute");
+    queue_.failRouting(item.id, reason);
+    return;
+  }
+  queue_.finishRouting(item.id, view.sopInstanceUid, decision.routes);
+  for (const Route& route : decision.routes) onEnqueued_(route.destination);
+}
+
+}  // namespace router

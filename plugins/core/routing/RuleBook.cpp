@@ -1,0 +1,38 @@
+#include "plugins/core/routing/RuleBook.h"
+
+namespace router {
+
+RuleBook::RuleBook(std::string dir, std::set<std::string> destinations, RuleLimits limits, Log& log)
+    : dir_(std::move(dir)), destinations_(std::move(destinations)), limits_(limits), log_(log) {
+  reload();
+}
+
+std::string RuleBook::reload() {
+  auto source = std::make_shared<const RuleSource>(RuleSource::loadDirectory(dir_));
+  RuleEngine trial(*source, destinations_, limits_, log_);  // throws: the old set stays
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    current_ = source;
+    loadedAt_ = std::chrono::system_clock::now();
+  }
+  generation_.fetch_add(1);
+  log_.info("rules: loaded " + std::to_string(source->files.size()) + " file(s) from " + dir_ +
+            ", version " + source->version);
+  return source->version;
+}
+
+std::shared_ptr<const RuleSource> RuleBook::current() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return current_;
+}
+
+std::chrono::system_clock::time_point RuleBook::loadedAt() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return loadedAt_;
+}
+
+std::unique_ptr<RuleEngine> RuleBook::makeEngine() const {
+  return std::make_unique<RuleEngine>(*current(), destinations_, limits_, log_);
+}
+
+}  // namespace router

@@ -1,0 +1,102 @@
+// The four entry points Orthanc calls, and the OnChange trampoline. The
+// Router is built here from the validated configuration; a configuration
+// error refuses the plugin (and so Orthanc's start) with one clear line.
+#include <orthanc/OrthancCPlugin.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include "plugins/core/config/Config.h"
+#include "plugins/orthanc/OrthancApi.h"
+#include "plugins/orthanc/PluginContext.h"
+#include "plugins/orthanc/Protect.h"
+
+#define ROUTER_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace router::orthanc {
+namespace {
+
+// The C ABI passes no user data to callbacks: this is the one place that
+// holds the plugin's state, from Initialize to Finalize.
+std::unique_ptr<PluginContext>& slot() {
+  static std::unique_ptr<PluginContext> context;
+  return context;
+}
+
+OrthancPluginErrorCode onChange(OrthancPluginChangeType changeType, OrthancPluginResourceType,
+                                const char*) noexcept {
+  return protect("router: change callback", [&] {
+    Router* router = plugin().router.get();
+    if (router == nullptr) return;
+    switch (changeType) {
+      case OrthancPluginChangeType_NewInstance:
+        router->onNewInstance();  // only wakes the intake thread: nothing slow here
+        break;
+      case OrthancPluginChangeType_OrthancStarted:
+        router->start();
+        break;
+      case OrthancPluginChangeType_OrthancStopped:
+        router->stop();
+        break;
+      default:
+        break;
+    }
+  });
+}
+
+Config readConfig(OrthancPluginContext* context) {
+  OrthancString text(context, OrthancPluginGetConfiguration(context));
+  OrthancString path(context, OrthancPluginGetConfigurationPath(context));
+  std::string baseDir;
+  if (!path.str().empty()) {
+    std::filesystem::path p(path.str());
+    baseDir = (std::filesystem::is_directory(p) ? p : p.parent_path()).string();
+  }
+  return parseConfig(parseJson(text.str()), baseDir);
+}
+
+}  // namespace
+
+PluginContext& plugin() { return *slot(); }
+
+}  // namespace router::orthanc
+
+using router::orthanc::plugin;
+using router::orthanc::slot;
+
+ROUTER_EXPORT int32_t OrthancPluginInitialize(OrthancPluginContext* context) {
+  if (!OrthancPluginCheckVersion(context)) {
+    OrthancPluginLogError(context, "router: this Orthanc is too old for the router plugin (needs 1.10.1 or later)");
+    return -1;
+  }
+  OrthancPluginSetDescription(context, "DICOM router: Lua rules, transcoding, durable delivery queues");
+  slot() = std::make_unique<router::orthanc::PluginContext>(context);
+  // DCMTK 3.6.7 disables Nagle only when this variable is set; without it
+  // every C-STORE on a kept-open association waits ~40 ms for delayed ACKs.
+  // Set before any thread of ours exists.
+  setenv("TCP_NODELAY", "1", 0);
+  OrthancPluginErrorCode code = router::orthanc::protect("router: start", [&] {
+    plugin().router = std::make_unique<router::Router>(router::orthanc::readConfig(context), plugin().store,
+                                                       plugin().log);
+  });
+  if (code != OrthancPluginErrorCode_Success || !plugin().router) {
+    OrthancPluginLogError(context, "router: plugin not started; fix the configuration above and restart Orthanc");
+    slot().reset();
+    return -1;
+  }
+  OrthancPluginRegisterOnChangeCallback(context, router::orthanc::onChange);
+  router::orthanc::registerRestRoutes(context);
+  return 0;
+}
+
+ROUTER_EXPORT void OrthancPluginFinalize() {
+  if (slot()) {
+    if (plugin().router) plugin().router->stop();
+    slot().reset();
+  }
+}
+
+ROUTER_EXPORT const char* OrthancPluginGetName() { return "router"; }
+
+ROUTER_EXPORT const char* OrthancPluginGetVersion() { return ROUTER_VERSION; }

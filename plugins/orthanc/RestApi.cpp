@@ -1,0 +1,291 @@
+// The /router/... REST routes on Orthanc's HTTP server (and so behind its
+// authentication). Every answer is JSON; errors carry an HTTP status and a
+// body {"Error": "...", "HttpStatus": N} that says what was wrong.
+#include <orthanc/OrthancCPlugin.h>
+
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "plugins/orthanc/OrthancApi.h"
+#include "plugins/orthanc/PluginContext.h"
+#include "plugins/orthanc/Protect.h"
+#include "transcoders/TransferSyntax.h"
+
+namespace router::orthanc {
+namespace {
+
+// An error the client caused or must know about, with its HTTP status.
+class HttpError : public RouterError {
+ public:
+  HttpError(uint16_t status, const std::string& message) : RouterError(message), status_(status) {}
+  uint16_t status() const { return status_; }
+
+ private:
+  uint16_t status_;
+};
+
+class RestCall {
+ public:
+  RestCall(OrthancPluginRestOutput* output, const OrthancPluginHttpRequest* request)
+      : output_(output), request_(request) {}
+
+  OrthancPluginHttpMethod method() const { return request_->method; }
+  std::string group(uint32_t i) const {
+    if (i >= request_->groupsCount) throw HttpError(400, "missing path parameter");
+    return request_->groups[i];
+  }
+  std::string query(const char* key) const {
+    for (uint32_t i = 0; i < request_->getCount; ++i) {
+      if (std::strcmp(request_->getKeys[i], key) == 0) return request_->getValues[i];
+    }
+    return {};
+  }
+  std::string body() const {
+    return std::string(static_cast<const char*>(request_->body), request_->bodySize);
+  }
+  void answer(const Json::Value& value) {
+    std::string text = writeJson(value);
+    OrthancPluginAnswerBuffer(plugin().orthanc, output_, text.data(), static_cast<uint32_t>(text.size()),
+                              "application/json");
+  }
+  void fail(uint16_t status, const std::string& message) {
+    Json::Value body(Json::objectValue);
+    body["HttpStatus"] = status;
+    body["Error"] = message;
+    std::string text = writeJson(body);
+    OrthancPluginSendHttpStatus(plugin().orthanc, output_, status, text.data(), static_cast<uint32_t>(text.size()));
+  }
+  void notAllowed(const char* allowed) { OrthancPluginSendMethodNotAllowed(plugin().orthanc, output_, allowed); }
+
+ private:
+  OrthancPluginRestOutput* output_;
+  const OrthancPluginHttpRequest* request_;
+};
+
+Router& router() {
+  if (!plugin().router) throw HttpError(503, "the router is not running");
+  return *plugin().router;
+}
+
+int64_t jobIdOf(const RestCall& call) {
+  try {
+    return std::stoll(call.group(0));
+  } catch (const std::exception&) {
+    throw HttpError(400, "job id must be a number");
+  }
+}
+
+Json::Value jobToJson(const Job& job) {
+  Json::Value out(Json::objectValue);
+  out["Id"] = static_cast<Json::Int64>(job.id);
+  out["Instance"] = job.instanceId;
+  out["SOPInstanceUID"] = job.sopInstanceUid;
+  out["Destination"] = job.route.destination;
+  out["TransferSyntax"] = job.route.transferSyntax.empty() ? "as received" : transferSyntaxName(job.route.transferSyntax);
+  out["Priority"] = job.route.priority;
+  out["State"] = toString(job.state);
+  out["Attempts"] = job.attempts;
+  out["LastError"] = job.lastError;
+  auto ms = [](Clock::time_point t) {
+    return static_cast<Json::Int64>(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  };
+  out["CreatedAtMs"] = ms(job.createdAt);
+  out["NextAttemptAtMs"] = ms(job.nextAttemptAt);
+  Json::Value modify(Json::objectValue);
+  for (const auto& [key, value] : job.route.modify) modify[key] = value ? Json::Value(*value) : Json::Value(false);
+  out["Modify"] = modify;
+  return out;
+}
+
+Json::Value decisionToJson(const RouteDecision& decision) {
+  Json::Value out(Json::objectValue);
+  if (decision.failure) {
+    out["Error"] = decision.failure->describe();
+    out["File"] = decision.failure->file;
+    out["Line"] = decision.failure->line;
+    return out;
+  }
+  Json::Value routes(Json::arrayValue);
+  for (const Route& route : decision.routes) {
+    Json::Value r(Json::objectValue);
+    r["destination"] = route.destination;
+    r["transfer_syntax"] = route.transferSyntax;
+    r["transfer_syntax_name"] = route.transferSyntax.empty() ? "as received" : transferSyntaxName(route.transferSyntax);
+    r["priority"] = route.priority;
+    Json::Value modify(Json::objectValue);
+    for (const auto& [key, value] : route.modify) modify[key] = value ? Json::Value(*value) : Json::Value(false);
+    r["modify"] = modify;
+    routes.append(r);
+  }
+  out["routes"] = routes;
+  return out;
+}
+
+void handleStatus(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
+  call.answer(router().status());
+}
+
+void handleQueue(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
+  JobFilter filter;
+  filter.destination = call.query("destination");
+  if (!filter.destination.empty() && !router().config().destinations.count(filter.destination)) {
+    throw HttpError(404, "no destination named \"" + filter.destination + "\"");
+  }
+  std::string state = call.query("state");
+  if (state == "rule-failed") {
+    Json::Value items(Json::arrayValue);
+    for (const IntakeItem& item : router().queue().listIntake(IntakeState::RuleFailed, 1000)) {
+      Json::Value i(Json::objectValue);
+      i["Instance"] = item.instanceId;
+      i["State"] = toString(item.state);
+      i["Error"] = item.error;
+      items.append(i);
+    }
+    return call.answer(items);
+  }
+  if (!state.empty()) {
+    filter.state = parseJobState(state);
+    if (!filter.state) throw HttpError(400, "state must be pending, sending, failed, dead or rule-failed");
+  }
+  try {
+    if (!call.query("after").empty()) filter.afterId = std::stoll(call.query("after"));
+    if (!call.query("limit").empty()) filter.limit = std::stoi(call.query("limit"));
+  } catch (const std::exception&) {
+    throw HttpError(400, "after and limit must be numbers");
+  }
+  if (filter.limit < 1 || filter.limit > 10000) throw HttpError(400, "limit must be between 1 and 10000");
+  Json::Value jobs(Json::arrayValue);
+  for (const Job& job : router().queue().listJobs(filter)) jobs.append(jobToJson(job));
+  call.answer(jobs);
+}
+
+void handleJob(RestCall& call) {
+  int64_t id = jobIdOf(call);
+  Queue& queue = router().queue();
+  std::optional<Job> job = queue.getJob(id);
+  if (!job) throw HttpError(404, "no job " + std::to_string(id) + " (delivered jobs leave the queue)");
+  if (call.method() == OrthancPluginHttpMethod_Get) return call.answer(jobToJson(*job));
+  if (call.method() != OrthancPluginHttpMethod_Delete) return call.notAllowed("GET,DELETE");
+  if (!queue.purgeJob(id)) throw HttpError(409, "job " + std::to_string(id) + " is being sent right now");
+  plugin().log.warning("job " + std::to_string(id) + " to " + job->route.destination + " purged through the REST API");
+  Json::Value out(Json::objectValue);
+  out["Purged"] = static_cast<Json::Int64>(id);
+  call.answer(out);
+}
+
+void handleJobRetry(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
+  int64_t id = jobIdOf(call);
+  std::optional<Job> job = router().queue().getJob(id);
+  if (!job) throw HttpError(404, "no job " + std::to_string(id));
+  if (!router().queue().retryJobNow(id)) {
+    throw HttpError(409, "job " + std::to_string(id) + " is " + toString(job->state) + ", only failed or dead jobs can be retried");
+  }
+  router().jobsChanged(job->route.destination);
+  call.answer(jobToJson(*router().queue().getJob(id)));
+}
+
+std::string destinationOf(const RestCall& call) {
+  std::string name = call.group(0);
+  if (!router().config().destinations.count(name)) throw HttpError(404, "no destination named \"" + name + "\"");
+  return name;
+}
+
+void handleDestinationRetry(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
+  std::string name = destinationOf(call);
+  int n = router().queue().retryDead(name);
+  router().jobsChanged(name);
+  Json::Value out(Json::objectValue);
+  out["Destination"] = name;
+  out["Retried"] = n;
+  call.answer(out);
+}
+
+void handleDestinationDead(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Delete) return call.notAllowed("DELETE");
+  std::string name = destinationOf(call);
+  int n = router().queue().purgeDead(name);
+  plugin().log.warning(std::to_string(n) + " dead job(s) of " + name + " purged through the REST API");
+  Json::Value out(Json::objectValue);
+  out["Destination"] = name;
+  out["Purged"] = n;
+  call.answer(out);
+}
+
+void handleReload(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
+  try {
+    std::string version = router().reloadRules();
+    Json::Value out(Json::objectValue);
+    out["Version"] = version;
+    out["Status"] = router().status()["Rules"];
+    call.answer(out);
+  } catch (const std::exception& e) {
+    plugin().log.error(std::string("rules reload refused, the previous rules stay in force: ") + e.what());
+    throw HttpError(400, std::string("rules refused, the previous rules stay in force: ") + e.what());
+  }
+}
+
+void handleReroute(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
+  Json::Value out(Json::objectValue);
+  out["Rerouted"] = router().rerouteFailed();
+  call.answer(out);
+}
+
+void handleTest(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
+  Origin origin;
+  origin.callingAet = call.query("calling_aet");
+  origin.calledAet = call.query("called_aet");
+  origin.remoteIp = call.query("remote_ip");
+  origin.protocol = call.query("protocol").empty() ? "DicomProtocol" : call.query("protocol");
+  RouteDecision decision;
+  try {
+    decision = router().testRoute(call.body(), origin);
+  } catch (const std::exception& e) {
+    throw HttpError(400, std::string("the body must be a DICOM file: ") + e.what());
+  }
+  if (decision.failure) return call.fail(422, "rule failed: " + decision.failure->describe());
+  call.answer(decisionToJson(decision));
+}
+
+// Trampoline: one per route, instantiated with its handler.
+template <void (*Handler)(RestCall&)>
+OrthancPluginErrorCode restCallback(OrthancPluginRestOutput* output, const char* url,
+                                    const OrthancPluginHttpRequest* request) noexcept {
+  RestCall call(output, request);
+  OrthancPluginErrorCode code = protect(url, [&] {
+    try {
+      Handler(call);
+    } catch (const HttpError& e) {
+      call.fail(e.status(), e.what());
+    } catch (const std::exception& e) {
+      plugin().log.error(std::string(url) + ": " + e.what());
+      call.fail(500, e.what());
+    }
+  });
+  return code;
+}
+
+}  // namespace
+
+void registerRestRoutes(OrthancPluginContext* context) {
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/status", restCallback<handleStatus>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue", restCallback<handleQueue>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue/([0-9]+)", restCallback<handleJob>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue/([0-9]+)/retry", restCallback<handleJobRetry>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/destinations/([^/]+)/retry",
+                                          restCallback<handleDestinationRetry>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/destinations/([^/]+)/dead",
+                                          restCallback<handleDestinationDead>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/reload", restCallback<handleReload>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/reroute", restCallback<handleReroute>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/test", restCallback<handleTest>);
+}
+
+}  // namespace router::orthanc
