@@ -1,0 +1,141 @@
+// Router configuration: defaults, Orthanc modalities as destinations, and one
+// clear error naming the key for every mistake an operator can make.
+#include <gtest/gtest.h>
+#include <json/json.h>
+
+#include <filesystem>
+
+#include <unistd.h>
+
+#include "plugins/core/Error.h"
+#include "plugins/core/config/Config.h"
+#include "transcoders/TransferSyntax.h"
+
+namespace router {
+namespace {
+
+Json::Value parse(const std::string& text) {
+  Json::Value value;
+  Json::CharReaderBuilder builder;
+  std::string errors;
+  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+  EXPECT_TRUE(reader->parse(text.data(), text.data() + text.size(), &value, &errors)) << errors;
+  return value;
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rules_ = std::filesystem::temp_directory_path() / ("router-config-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(rules_);
+  }
+  void TearDown() override { std::filesystem::remove_all(rules_); }
+
+  // A valid document with `router` spliced in as the Router section body.
+  Json::Value doc(const std::string& routerBody, const std::string& extra = "") {
+    return parse("{ " + extra + " \"Router\": { \"Rules\": \"" + rules_.string() + "\"" +
+                 (routerBody.empty() ? "" : ", " + routerBody) + " } }");
+  }
+
+  std::string errorOf(const Json::Value& document) {
+    try {
+      parseConfig(document);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+
+  std::filesystem::path rules_;
+};
+
+TEST_F(ConfigTest, DefaultsAndAllDestinationTypes) {
+  Config c = parseConfig(doc(R"("QueueDatabase": "/tmp/q.sqlite", "Threads": 3,
+    "Destinations": {
+      "pacs": { "Type": "dicom", "AET": "PACS", "Host": "127.0.0.1", "Port": 11112, "Associations": 2,
+                "TransferSyntaxes": ["JPEGLSLossless", "1.2.840.10008.1.2.1"] },
+      "cloud": { "Type": "dicomweb", "Url": "http://127.0.0.1:8080/dicom-web/", "Username": "u", "Password": "p" },
+      "backup": { "Type": "orthanc", "Url": "http://127.0.0.1:8043" },
+      "export": { "Type": "folder", "Path": "/srv/export", "OnTranscodeFailure": "fail",
+                  "Retry": { "MaxAttempts": 3 } } },
+    "Retry": { "InitialDelay": 1, "Multiplier": 3, "MaxDelay": 60, "MaxAttempts": 7 })",
+                             R"("DicomAet": "ROUTER",)"));
+  EXPECT_EQ(c.threads, 3);
+  EXPECT_EQ(c.localAet, "ROUTER");
+  ASSERT_EQ(c.destinations.size(), 4u);
+  const DestinationConfig& pacs = c.destinations.at("pacs");
+  EXPECT_EQ(pacs.type, DestinationType::Dicom);
+  EXPECT_EQ(pacs.port, 11112);
+  EXPECT_EQ(pacs.associations, 2);
+  EXPECT_EQ(pacs.transferSyntaxes, (std::vector<std::string>{ts::kJPEGLSLossless, ts::kExplicitVRLittleEndian}));
+  EXPECT_EQ(pacs.retry.maxAttempts, 7);  // inherited from Router.Retry
+  EXPECT_EQ(c.destinations.at("cloud").url, "http://127.0.0.1:8080/dicom-web");  // trailing slash dropped
+  EXPECT_EQ(c.destinations.at("export").onTranscodeFailure, TranscodeFailurePolicy::Fail);
+  EXPECT_EQ(c.destinations.at("export").retry.maxAttempts, 3);
+  EXPECT_EQ(c.destinations.at("export").retry.initialDelay, std::chrono::seconds(1));
+  EXPECT_FALSE(c.deleteAfterDelivery);
+  EXPECT_TRUE(c.routeResentInstances);
+}
+
+TEST_F(ConfigTest, OrthancModalitiesAreDestinationsByAlias) {
+  Config c = parseConfig(doc(R"("Destinations": { "pacs": { "Type": "folder", "Path": "/x" } })",
+                             R"("DicomModalities": { "ct1": ["CT1", "10.0.0.5", 104],
+                                 "pacs": ["IGNORED", "h", 1],
+                                 "ws": { "AET": "WS", "Host": "127.0.0.1", "Port": "4243" } },)"));
+  EXPECT_EQ(c.destinations.at("ct1").aet, "CT1");
+  EXPECT_EQ(c.destinations.at("ct1").port, 104);
+  EXPECT_EQ(c.destinations.at("ws").port, 4243);
+  EXPECT_EQ(c.destinations.at("pacs").type, DestinationType::Folder);  // the Router section wins
+}
+
+TEST_F(ConfigTest, RelativePathsFollowTheConfigurationFolder) {
+  Json::Value d = doc(R"("QueueDatabase": "q.sqlite", "Destinations": { "out": { "Type": "folder", "Path": "out" } })");
+  Config c = parseConfig(d, "/etc/orthanc");
+  EXPECT_EQ(c.queueDatabase, "/etc/orthanc/q.sqlite");
+  EXPECT_EQ(c.destinations.at("out").path, "/etc/orthanc/out");
+}
+
+TEST_F(ConfigTest, EveryMistakeNamesItsKey) {
+  struct Case {
+    std::string body;
+    std::string expected;
+  } cases[] = {
+      {R"("Destinations": { "pacs": { "Type": "dicomm", "AET": "P", "Host": "h", "Port": 1 } })",
+       "Router.Destinations.pacs.Type: unknown destination type \"dicomm\""},
+      {R"("Destinations": { "pacs": { "Type": "dicom", "AET": "P", "Host": "h" } })",
+       "Router.Destinations.pacs.Port: missing"},
+      {R"("Destinations": { "pacs": { "Type": "dicom", "Host": "h", "Port": 1 } })",
+       "Router.Destinations.pacs.AET: missing"},
+      {R"("Destinations": { "pacs": { "Type": "dicom", "AET": "P", "Port": 1 } })",
+       "Router.Destinations.pacs.Host: missing"},
+      {R"("Destinations": { "pacs": { "Type": "dicom", "AET": "P", "Host": "h", "Port": 70000 } })",
+       "Router.Destinations.pacs.Port: must be between 1 and 65535"},
+      {R"("Destinations": { "pacs": { "Type": "dicom", "AET": "P", "Host": "h", "Port": 1, "TransferSyntaxes": ["JPEGXL"] } })",
+       "Router.Destinations.pacs.TransferSyntaxes: unknown transfer syntax"},
+      {R"("Destinations": { "pacs": { "Type": "dicom", "AET": "P", "Host": "h", "Port": 1, "Prot": 2 } })",
+       "Router.Destinations.pacs.Prot: unknown key"},
+      {R"("Destinations": { "pacs": { "AET": "P" } })", "Router.Destinations.pacs.Type: missing"},
+      {R"("Destinations": { "web": { "Type": "dicomweb", "Url": "ftp://x" } })",
+       "Router.Destinations.web.Url: must start with http:// or https://"},
+      {R"("Destinations": { "bad name": { "Type": "folder", "Path": "/x" } })", "Router.Destinations.bad name:"},
+      {R"("Threads": 0)", "Router.Threads: must be between 1 and 64"},
+      {R"("Thread": 2)", "Router.Thread: unknown key"},
+      {R"("Retry": { "InitialDelay": 10, "MaxDelay": 5 })", "Router.Retry.MaxDelay: must not be smaller"},
+      {R"("DeleteAfterDelivery": "yes")", "Router.DeleteAfterDelivery: must be true or false"},
+  };
+  for (const Case& c : cases) {
+    std::string error = errorOf(doc(c.body));
+    EXPECT_NE(error.find(c.expected), std::string::npos) << "config: " << c.body << "\nerror: " << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << "one line: " << error;
+  }
+}
+
+TEST_F(ConfigTest, MissingRulesFolderOrSection) {
+  EXPECT_NE(errorOf(parse(R"({ "Router": { "Rules": "/nonexistent/rules" } })")).find("Router.Rules: folder"),
+            std::string::npos);
+  EXPECT_NE(errorOf(parse(R"({ "Router": { } })")).find("Router.Rules: missing"), std::string::npos);
+  EXPECT_NE(errorOf(parse(R"({ "DicomAet": "X" })")).find("Router: section missing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace router

@@ -1,0 +1,122 @@
+// Intake: every NewInstance of the changes log is taken in exactly once, in
+// pages, across restarts. The store here is an in-memory changes log: the
+// real Orthanc one is exercised by the integration tests.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include <unistd.h>
+
+#include "plugins/core/intake/Intake.h"
+
+namespace router {
+namespace {
+
+class MemoryChangesLog : public InstanceStore {
+ public:
+  void add(int count) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (int i = 0; i < count; ++i) {
+      ++last_;
+      changes_.push_back({last_, "instance-" + std::to_string(last_)});
+    }
+  }
+  ChangeBatch changesSince(int64_t since, int limit) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ChangeBatch batch;
+    batch.last = since;
+    for (const Change& c : changes_) {
+      if (c.seq <= since) continue;
+      if (static_cast<int>(batch.newInstances.size()) == limit) {
+        batch.done = false;
+        break;
+      }
+      batch.newInstances.push_back(c);
+      batch.last = c.seq;
+    }
+    return batch;
+  }
+  int64_t lastChange() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return last_;
+  }
+  std::string readFile(const std::string&) override { return {}; }
+  Origin readOrigin(const std::string&) override { return {}; }
+  void deleteInstance(const std::string&) override {}
+
+ private:
+  std::mutex mutex_;
+  std::vector<Change> changes_;
+  int64_t last_ = 0;
+};
+
+class IntakeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            ("router-intake-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".sqlite");
+    std::filesystem::remove(path_);
+  }
+  void TearDown() override {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+  }
+  std::filesystem::path path_;
+  StderrLog log_;
+  Wakeup routing_;
+};
+
+TEST_F(IntakeTest, TakesEveryChangeOnceAcrossPagesAndRestarts) {
+  MemoryChangesLog store;
+  {
+    auto queue = openSqliteQueue(path_.string());
+    queue->recordChanges({}, 0, false);  // an existing queue, from sequence 0
+    Intake intake(store, *queue, log_, routing_, true);
+    store.add(450);
+    EXPECT_EQ(intake.pollOnce(), 450);
+    EXPECT_EQ(intake.pollOnce(), 0);
+    EXPECT_EQ(queue->lastChangeSeq().value(), 450);
+  }
+  // Changes made while the router was down are taken in after the restart.
+  store.add(7);
+  auto queue = openSqliteQueue(path_.string());
+  Intake intake(store, *queue, log_, routing_, true);
+  EXPECT_EQ(intake.pollOnce(), 7);
+  int count = 0;
+  while (auto item = queue->claimIntake()) {
+    ++count;
+    EXPECT_EQ(item->instanceId, "instance-" + std::to_string(item->changeSeq));
+  }
+  EXPECT_EQ(count, 457);
+}
+
+TEST_F(IntakeTest, ANewQueueStartsAtTheCurrentEndOfTheLog) {
+  MemoryChangesLog store;
+  store.add(30);  // stored before the router was installed
+  auto queue = openSqliteQueue(path_.string());
+  Intake intake(store, *queue, log_, routing_, true);
+  intake.start();
+  intake.stop();
+  EXPECT_EQ(queue->lastChangeSeq().value(), 30);
+  store.add(2);
+  EXPECT_EQ(intake.pollOnce(), 2);
+}
+
+TEST_F(IntakeTest, TheThreadTakesInNewChanges) {
+  MemoryChangesLog store;
+  auto queue = openSqliteQueue(path_.string());
+  Intake intake(store, *queue, log_, routing_, true);
+  intake.start();
+  uint64_t seen = routing_.generation();
+  store.add(1);
+  intake.wake();
+  routing_.waitFor(seen, std::chrono::seconds(10));
+  auto item = queue->claimIntake();
+  intake.stop();
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->instanceId, "instance-1");
+}
+
+}  // namespace
+}  // namespace router

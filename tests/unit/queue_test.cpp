@@ -1,0 +1,191 @@
+// The SQLite queue: exactly-once intake, job life cycle, priorities, crash
+// recovery and persistence across reopening.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <unistd.h>
+
+#include "plugins/core/queue/Queue.h"
+
+namespace router {
+namespace {
+
+class QueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("router-queue-test-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "queue.sqlite").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Route route(const std::string& destination, int priority = 0) {
+    Route r;
+    r.destination = destination;
+    r.priority = priority;
+    return r;
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(QueueTest, IntakeTakesEachChangeOnceAndRecordsTheSequence) {
+  auto queue = openSqliteQueue(path_);
+  EXPECT_FALSE(queue->lastChangeSeq().has_value());
+  EXPECT_EQ(queue->recordChanges({{1, "a"}, {2, "b"}}, 2, false), 2);
+  EXPECT_EQ(queue->recordChanges({{2, "b"}, {3, "c"}}, 3, false), 1);  // seq 2 again: ignored
+  EXPECT_EQ(queue->lastChangeSeq().value(), 3);
+  // The same instance stored again (a new change) is taken again by default...
+  EXPECT_EQ(queue->recordChanges({{4, "a"}}, 4, false), 1);
+  // ...and not when re-sent instances are not routed again.
+  EXPECT_EQ(queue->recordChanges({{5, "b"}}, 5, true), 0);
+  EXPECT_EQ(queue->lastChangeSeq().value(), 5);
+}
+
+TEST_F(QueueTest, RoutingCreatesOneJobPerRouteAtomically) {
+  auto queue = openSqliteQueue(path_);
+  queue->recordChanges({{1, "inst"}}, 1, false);
+  auto item = queue->claimIntake();
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->instanceId, "inst");
+  EXPECT_FALSE(queue->claimIntake());  // claimed once
+  Route edited = route("pacs");
+  edited.transferSyntax = "1.2.840.10008.1.2.4.80";
+  edited.modify = {{"InstitutionName", std::string("Site B")}, {"PatientComments", std::nullopt}};
+  queue->finishRouting(item->id, "1.2.3", {edited, route("folder")});
+
+  auto job = queue->claimJob("pacs");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->sopInstanceUid, "1.2.3");
+  EXPECT_EQ(job->route.transferSyntax, "1.2.840.10008.1.2.4.80");
+  EXPECT_EQ(job->route.modify, edited.modify);
+  EXPECT_EQ(job->attempts, 1);
+  EXPECT_FALSE(queue->claimJob("pacs"));
+  EXPECT_FALSE(queue->completeJob(job->id));  // the folder job is still waiting
+  auto other = queue->claimJob("folder");
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(queue->completeJob(other->id));  // last one: delivered everywhere
+}
+
+TEST_F(QueueTest, PriorityThenArrivalOrder) {
+  auto queue = openSqliteQueue(path_);
+  queue->recordChanges({{1, "x"}, {2, "y"}, {3, "z"}}, 3, false);
+  int priority[] = {0, 5, 0};
+  for (int i = 0; i < 3; ++i) {
+    auto item = queue->claimIntake();
+    queue->finishRouting(item->id, "uid" + std::to_string(i), {route("d", priority[i])});
+  }
+  EXPECT_EQ(queue->claimJob("d")->sopInstanceUid, "uid1");
+  EXPECT_EQ(queue->claimJob("d")->sopInstanceUid, "uid0");
+  EXPECT_EQ(queue->claimJob("d")->sopInstanceUid, "uid2");
+}
+
+TEST_F(QueueTest, RetryWaitsForItsTimeAndDeadLettersStayUntilRetried) {
+  auto queue = openSqliteQueue(path_);
+  queue->recordChanges({{1, "x"}}, 1, false);
+  queue->finishRouting(queue->claimIntake()->id, "u", {route("d")});
+  auto job = queue->claimJob("d");
+  queue->retryJob(job->id, "connection refused", Clock::now() + std::chrono::hours(1));
+  EXPECT_FALSE(queue->claimJob("d"));
+  ASSERT_TRUE(queue->nextRetry("d"));
+  EXPECT_GT(*queue->nextRetry("d"), Clock::now() + std::chrono::minutes(59));
+  EXPECT_EQ(queue->getJob(job->id)->lastError, "connection refused");
+
+  queue->retryJob(job->id, "again", Clock::now() - std::chrono::seconds(1));
+  job = queue->claimJob("d");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->attempts, 2);
+  queue->killJob(job->id, "SOP class not supported (0x0122)");
+  EXPECT_FALSE(queue->claimJob("d"));
+  QueueDepth depth = queue->depth();
+  EXPECT_EQ(depth.jobs["d"][JobState::Dead], 1);
+
+  EXPECT_EQ(queue->retryDead("d"), 1);
+  job = queue->claimJob("d");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->attempts, 1);  // a manual retry starts over
+}
+
+TEST_F(QueueTest, RuleFailuresWaitForReroute) {
+  auto queue = openSqliteQueue(path_);
+  queue->recordChanges({{1, "x"}}, 1, false);
+  auto item = queue->claimIntake();
+  queue->failRouting(item->id, "10-ct.lua:3: boom");
+  EXPECT_FALSE(queue->claimIntake());
+  auto failed = queue->listIntake(IntakeState::RuleFailed, 10);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].error, "10-ct.lua:3: boom");
+  EXPECT_EQ(queue->rerouteFailed(), 1);
+  EXPECT_TRUE(queue->claimIntake());
+}
+
+TEST_F(QueueTest, WorkInFlightSurvivesACrashAndComesBack) {
+  int64_t jobId = 0;
+  {
+    auto queue = openSqliteQueue(path_);
+    queue->recordChanges({{1, "x"}, {2, "y"}}, 2, false);
+    queue->finishRouting(queue->claimIntake()->id, "u", {route("d")});
+    jobId = queue->claimJob("d")->id;  // "sending" when the process dies
+    queue->claimIntake();              // "routing" when the process dies
+  }
+  auto queue = openSqliteQueue(path_);
+  EXPECT_EQ(queue->lastChangeSeq().value(), 2);
+  EXPECT_EQ(queue->recover(), 2);
+  auto job = queue->claimJob("d");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->id, jobId);
+  EXPECT_EQ(queue->claimIntake()->instanceId, "y");
+}
+
+TEST_F(QueueTest, ConcurrentWorkersNeverClaimTheSameJob) {
+  auto queue = openSqliteQueue(path_);
+  std::vector<Change> changes;
+  for (int i = 1; i <= 200; ++i) changes.push_back({i, "i" + std::to_string(i)});
+  queue->recordChanges(changes, 200, false);
+  while (auto item = queue->claimIntake()) queue->finishRouting(item->id, item->instanceId, {route("d")});
+
+  std::mutex mutex;
+  std::set<int64_t> seen;
+  int duplicates = 0;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&] {
+      while (auto job = queue->claimJob("d")) {
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (!seen.insert(job->id).second) ++duplicates;
+        }
+        queue->completeJob(job->id);
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(seen.size(), 200u);
+  EXPECT_EQ(duplicates, 0);
+}
+
+TEST_F(QueueTest, ListingFiltersAndPurging) {
+  auto queue = openSqliteQueue(path_);
+  queue->recordChanges({{1, "x"}}, 1, false);
+  queue->finishRouting(queue->claimIntake()->id, "u", {route("a"), route("b")});
+  JobFilter filter;
+  filter.destination = "b";
+  auto jobs = queue->listJobs(filter);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state, JobState::Pending);
+  filter.destination.clear();
+  filter.state = JobState::Dead;
+  EXPECT_TRUE(queue->listJobs(filter).empty());
+  EXPECT_TRUE(queue->purgeJob(jobs[0].id));
+  EXPECT_FALSE(queue->getJob(jobs[0].id));
+}
+
+}  // namespace
+}  // namespace router
