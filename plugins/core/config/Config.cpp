@@ -169,7 +169,7 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
           std::optional<std::string> uid = item.isString() ? resolveTransferSyntax(item.asString()) : std::nullopt;
           if (!uid) {
             Section::fail(s.key("TransferSyntaxes"),
-                          "unknown transfer syntax " + item.toStyledString().substr(0, 64) +
+                          "unknown transfer syntax \"" + (item.isString() ? item.asString() : std::string("?")) + "\"" +
                               " (use a keyword such as JPEGLSLossless or a UID)");
           }
           d.transferSyntaxes.push_back(*uid);
