@@ -1,0 +1,153 @@
+// router-testdata: writes generated DICOM files (tests/generator/TestData.h)
+// to a folder, for integration tests, benchmarks and manual trials:
+//   router-testdata OUTDIR [--suite standard|ct-series] [--count N] [--seed S|random]
+//       [--patient-id ID] [--patient-name NAME] [--modality MOD] [--calling-site NAME]
+//       [--rows R --columns C]
+// Prints "<path> <SOPInstanceUID>" per file written.
+#include "tests/generator/TestData.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: router-testdata OUTDIR [--suite standard|ct-series] [--count N] [--seed S|random]\n"
+    "         [--patient-id ID] [--patient-name NAME] [--modality MOD] [--calling-site NAME]\n"
+    "         [--rows R --columns C]\n"
+    "  --suite standard   one file per standard test case (default)\n"
+    "  --suite ct-series  --count slices of one series (default 10, 512x512 16-bit signed)\n"
+    "  --seed             UIDs and pixels derive from it (default 1); 'random' picks one\n"
+    "  --modality         ct-series: the series' modality (default CT);\n"
+    "                     standard: keep only the cases of that modality\n"
+    "  --calling-site     written as InstitutionName\n";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+long parseNumber(const std::string& option, const std::string& text, long min, long max) {
+  std::size_t used = 0;
+  long value = 0;
+  try {
+    value = std::stol(text, &used, 10);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || value < min || value > max) {
+    throw UsageError(option + " wants a number in " + std::to_string(min) + ".." + std::to_string(max) +
+                     ", got '" + text + "'");
+  }
+  return value;
+}
+
+struct Options {
+  std::string outDir, suite = "standard", patientId, patientName, modality, site;
+  std::optional<long> count, rows, columns;
+  uint32_t seed = 1;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
+    if (arg.rfind("--", 0) != 0) {
+      if (!o.outDir.empty()) throw UsageError("more than one OUTDIR: '" + o.outDir + "' and '" + arg + "'");
+      o.outDir = arg;
+      continue;
+    }
+    if (i + 1 >= argc) throw UsageError(arg + " needs a value");
+    const std::string value = argv[++i];
+    if (arg == "--suite") {
+      if (value != "standard" && value != "ct-series") throw UsageError("unknown suite '" + value + "'");
+      o.suite = value;
+    } else if (arg == "--count") {
+      o.count = parseNumber(arg, value, 1, 100000);
+    } else if (arg == "--seed") {
+      o.seed = value == "random" ? std::random_device{}()
+                                 : uint32_t(parseNumber(arg, value, 0, 4294967295L));
+    } else if (arg == "--patient-id") {
+      o.patientId = value;
+    } else if (arg == "--patient-name") {
+      o.patientName = value;
+    } else if (arg == "--modality") {
+      o.modality = value;
+    } else if (arg == "--calling-site") {
+      o.site = value;
+    } else if (arg == "--rows") {
+      o.rows = parseNumber(arg, value, 1, 65535);
+    } else if (arg == "--columns") {
+      o.columns = parseNumber(arg, value, 1, 65535);
+    } else {
+      throw UsageError("unknown option " + arg);
+    }
+  }
+  if (o.outDir.empty()) throw UsageError("OUTDIR is missing");
+  if (o.suite == "standard" && (o.count || o.rows || o.columns)) {
+    throw UsageError("--count, --rows and --columns apply to --suite ct-series only");
+  }
+  return o;
+}
+
+std::vector<router::testdata::ImageSpec> specsFor(const Options& o) {
+  using namespace router::testdata;
+  std::vector<ImageSpec> specs;
+  if (o.suite == "ct-series") {
+    specs = ctSeries(int(o.count.value_or(10)), o.seed, int(o.rows.value_or(512)), int(o.columns.value_or(512)));
+  } else {
+    for (ImageSpec& s : standardSuite()) {
+      if (o.modality.empty() || s.modality == o.modality) specs.push_back(s);
+    }
+    if (specs.empty()) throw UsageError("no standard case has modality '" + o.modality + "'");
+  }
+  for (ImageSpec& s : specs) {
+    s.seed = o.seed;
+    if (o.suite == "ct-series" && !o.modality.empty()) s.modality = o.modality;
+    if (!o.patientId.empty()) s.patientId = o.patientId;
+    if (!o.patientName.empty()) s.patientName = o.patientName;
+    if (!o.site.empty()) s.institutionName = o.site;
+  }
+  return specs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options o = parse(argc, argv);
+    std::filesystem::create_directories(o.outDir);
+    int index = 0;
+    for (const auto& spec : specsFor(o)) {
+      ++index;
+      const std::string bytes = router::testdata::makeInstance(spec);
+      char number[16];
+      std::snprintf(number, sizeof number, "%04d", index);
+      const std::string fileName = o.suite == "ct-series" ? "slice-" + std::to_string(o.seed) + "-" + number
+                                                          : spec.name + "-" + std::to_string(o.seed);
+      const std::filesystem::path path = std::filesystem::path(o.outDir) / (fileName + ".dcm");
+      std::ofstream out(path, std::ios::binary);
+      out.write(bytes.data(), std::streamsize(bytes.size()));
+      out.close();
+      if (!out) throw std::runtime_error("cannot write " + path.string());
+      std::cout << path.string() << ' ' << router::testdata::withIdentity(spec).sopInstanceUid << '\n';
+    }
+    return 0;
+  } catch (const UsageError& e) {
+    std::cerr << "router-testdata: " << e.what() << "\n" << kUsage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "router-testdata: " << e.what() << "\n";
+    return 1;
+  }
+}
