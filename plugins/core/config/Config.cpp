@@ -131,10 +131,10 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
     known.insert({"AET", "Host", "Port", "Associations", "TransferSyntaxes", "Timeout"});
   } else if (type == "dicomweb") {
     d.type = DestinationType::DicomWeb;
-    known.insert({"Url", "Username", "Password"});
+    known.insert({"Url", "Username", "Password", "Headers", "BatchSize", "Timeout"});
   } else if (type == "orthanc") {
     d.type = DestinationType::OrthancPeer;
-    known.insert({"Url", "Username", "Password"});
+    known.insert({"Url", "Username", "Password", "Headers", "Timeout"});
   } else if (type == "folder") {
     d.type = DestinationType::Folder;
     known.insert({"Path"});
@@ -186,6 +186,16 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
       while (!d.url.empty() && d.url.back() == '/') d.url.pop_back();
       d.username = s.string("Username", "");
       d.password = s.string("Password", "");
+      d.timeout = std::chrono::seconds(s.integer("Timeout", 60, 1, 3600));
+      if (s.has("Headers")) {
+        const Json::Value& headers = s.raw("Headers");
+        if (!headers.isObject()) Section::fail(s.key("Headers"), "must be a JSON object: header name -> value");
+        for (const std::string& name : headers.getMemberNames()) {
+          if (!headers[name].isString()) Section::fail(s.key("Headers") + "." + name, "must be a string");
+          d.headers[name] = headers[name].asString();
+        }
+      }
+      if (d.type == DestinationType::DicomWeb) d.batchSize = s.integer("BatchSize", 10, 1, 1000);
       break;
     case DestinationType::Folder:
       d.path = resolvePath(s.string("Path", "", true), baseDir);

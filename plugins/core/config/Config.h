@@ -39,6 +39,8 @@ struct DestinationConfig {
   std::string url;
   std::string username;
   std::string password;
+  std::map<std::string, std::string> headers;  // extra HTTP headers (e.g. an API key)
+  int batchSize = 1;                           // dicomweb: instances per STOW-RS request
 
   // folder
   std::string path;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "plugins/core/config/Config.h"
 
@@ -40,6 +41,14 @@ class Destination {
  public:
   virtual ~Destination() = default;
   virtual SendResult send(const Outgoing& instance) = 0;
+  // Destinations that can send several instances in one request (STOW-RS)
+  // say how many; sendBatch() answers one result per instance, in order.
+  virtual int maxBatch() const { return 1; }
+  virtual std::vector<SendResult> sendBatch(const std::vector<Outgoing>& instances) {
+    std::vector<SendResult> results;
+    for (const Outgoing& instance : instances) results.push_back(send(instance));
+    return results;
+  }
   // A cheap liveness check (C-ECHO, HTTP GET). True when the destination answers.
   virtual bool probe() = 0;
   // Close idle connections (associations) now.
