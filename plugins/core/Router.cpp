@@ -51,9 +51,9 @@ Router::Router(Config config, InstanceStore& store, Log& log)
       queue_(openQueue(config_.queueDatabase)),
       transcoder_(makeTranscoder()),
       rules_(loadRules(config_, log)),
-      intake_(store_, *queue_, log_, routingWakeup_, config_.routeResentInstances),
-      delivery_(config_, store_, *queue_, *transcoder_, log_),
-      routing_(store_, *queue_, rules_, log_, routingWakeup_,
+      intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
+      delivery_(config_, store_, *queue_, *transcoder_, log_, metrics_),
+      routing_(store_, *queue_, rules_, log_, metrics_, routingWakeup_,
                [this](const std::string& destination) { delivery_.notify(destination); }) {}
 
 Router::~Router() { stop(); }
@@ -133,6 +133,12 @@ Json::Value Router::status() {
   out["QueueDatabase"] = config_.queueDatabase;
   out["Running"] = started_;
   return out;
+}
+
+std::string Router::metricsText() {
+  std::vector<std::string> names;
+  for (const auto& [name, d] : config_.destinations) names.push_back(name);
+  return metrics_.scrape(queue_->depth(), names);
 }
 
 std::string Router::reloadRules() { return rules_.reload(); }

@@ -20,6 +20,7 @@
 #include "plugins/core/delivery/Delivery.h"
 #include "plugins/core/intake/InstanceStore.h"
 #include "plugins/core/intake/Intake.h"
+#include "plugins/core/metrics/Metrics.h"
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/routing/RuleBook.h"
 #include "plugins/core/routing/Routing.h"
@@ -42,6 +43,8 @@ class Router {
 
   // --- operations (REST API)
   Json::Value status();
+  // Prometheus text exposition.
+  std::string metricsText();
   Queue& queue() { return *queue_; }
   const Config& config() const { return config_; }
   // Throws RouterError / RuleCompileError; the old rules stay in force then.
@@ -56,6 +59,7 @@ class Router {
   Config config_;
   InstanceStore& store_;
   Log& log_;
+  Metrics metrics_;
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<Transcoder> transcoder_;
   RuleBook rules_;

@@ -49,6 +49,9 @@ class RestCall {
     OrthancPluginAnswerBuffer(plugin().orthanc, output_, text.data(), static_cast<uint32_t>(text.size()),
                               "application/json");
   }
+  void answerText(const std::string& text, const char* mime) {
+    OrthancPluginAnswerBuffer(plugin().orthanc, output_, text.data(), static_cast<uint32_t>(text.size()), mime);
+  }
   void fail(uint16_t status, const std::string& message) {
     Json::Value body(Json::objectValue);
     body["HttpStatus"] = status;
@@ -125,6 +128,11 @@ Json::Value decisionToJson(const RouteDecision& decision) {
 void handleStatus(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
   call.answer(router().status());
+}
+
+void handleMetrics(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
+  call.answerText(router().metricsText(), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 void handleQueue(RestCall& call) {
@@ -276,6 +284,7 @@ OrthancPluginErrorCode restCallback(OrthancPluginRestOutput* output, const char*
 
 void registerRestRoutes(OrthancPluginContext* context) {
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/status", restCallback<handleStatus>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/metrics", restCallback<handleMetrics>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue", restCallback<handleQueue>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue/([0-9]+)", restCallback<handleJob>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue/([0-9]+)/retry", restCallback<handleJobRetry>);

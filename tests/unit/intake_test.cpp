@@ -64,6 +64,7 @@ class IntakeTest : public ::testing::Test {
   }
   std::filesystem::path path_;
   StderrLog log_;
+  Metrics metrics_;
   Wakeup routing_;
 };
 
@@ -72,7 +73,7 @@ TEST_F(IntakeTest, TakesEveryChangeOnceAcrossPagesAndRestarts) {
   {
     auto queue = openSqliteQueue(path_.string());
     queue->recordChanges({}, 0, false);  // an existing queue, from sequence 0
-    Intake intake(store, *queue, log_, routing_, true);
+    Intake intake(store, *queue, log_, metrics_, routing_, true);
     store.add(450);
     EXPECT_EQ(intake.pollOnce(), 450);
     EXPECT_EQ(intake.pollOnce(), 0);
@@ -81,7 +82,7 @@ TEST_F(IntakeTest, TakesEveryChangeOnceAcrossPagesAndRestarts) {
   // Changes made while the router was down are taken in after the restart.
   store.add(7);
   auto queue = openSqliteQueue(path_.string());
-  Intake intake(store, *queue, log_, routing_, true);
+  Intake intake(store, *queue, log_, metrics_, routing_, true);
   EXPECT_EQ(intake.pollOnce(), 7);
   int count = 0;
   while (auto item = queue->claimIntake()) {
@@ -95,7 +96,7 @@ TEST_F(IntakeTest, ANewQueueStartsAtTheCurrentEndOfTheLog) {
   MemoryChangesLog store;
   store.add(30);  // stored before the router was installed
   auto queue = openSqliteQueue(path_.string());
-  Intake intake(store, *queue, log_, routing_, true);
+  Intake intake(store, *queue, log_, metrics_, routing_, true);
   intake.start();
   intake.stop();
   EXPECT_EQ(queue->lastChangeSeq().value(), 30);
@@ -106,7 +107,7 @@ TEST_F(IntakeTest, ANewQueueStartsAtTheCurrentEndOfTheLog) {
 TEST_F(IntakeTest, TheThreadTakesInNewChanges) {
   MemoryChangesLog store;
   auto queue = openSqliteQueue(path_.string());
-  Intake intake(store, *queue, log_, routing_, true);
+  Intake intake(store, *queue, log_, metrics_, routing_, true);
   intake.start();
   uint64_t seen = routing_.generation();
   store.add(1);

@@ -1,6 +1,7 @@
 #include "plugins/core/delivery/Delivery.h"
 
 #include <chrono>
+#include <cstdio>
 #include <random>
 
 #include "plugins/core/delivery/Backoff.h"
@@ -17,8 +18,8 @@ constexpr auto kIdleClose = std::chrono::seconds(30);
 }  // namespace
 
 Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
-                   Log& log)
-    : config_(config), store_(store), queue_(queue), transcoder_(transcoder), log_(log) {
+                   Log& log, Metrics& metrics)
+    : config_(config), store_(store), queue_(queue), transcoder_(transcoder), log_(log), metrics_(metrics) {
   for (const auto& [name, destination] : config_.destinations) {
     auto lane = std::make_unique<Lane>();
     lane->config = &destination;
@@ -97,31 +98,34 @@ void Delivery::deliver(Destination& destination, const DestinationConfig& config
   try {
     bytes = store_.readFile(job.instanceId);
   } catch (const InstanceGoneError& e) {
-    fail(config, job, "the instance was deleted from Orthanc before it could be sent", true);
+    fail(config, job, "the instance was deleted from Orthanc before it could be sent", true, "instance_deleted");
     return;
   } catch (const std::exception& e) {
-    fail(config, job, std::string("cannot read the instance from Orthanc: ") + e.what(), false);
+    fail(config, job, std::string("cannot read the instance from Orthanc: ") + e.what(), false, "orthanc_read");
     return;
   }
 
   try {
     bytes = applyTagEdits(bytes, job.route.modify);
   } catch (const std::exception& e) {
-    fail(config, job, std::string("tag edits cannot be applied: ") + e.what(), true);
+    fail(config, job, std::string("tag edits cannot be applied: ") + e.what(), true, "tag_edit");
     return;
   }
 
   DicomIdentity identity = readIdentity(bytes);
   const std::string& wanted = job.route.transferSyntax;
   if (!wanted.empty() && wanted != identity.transferSyntax) {
+    auto transcodeStarted = SteadyClock::now();
     try {
       bytes = transcoder_.transcode(bytes, wanted);
       identity = readIdentity(bytes);
+      metrics_.transcoded(transferSyntaxName(wanted), SteadyClock::now() - transcodeStarted);
     } catch (const std::exception& e) {
+      metrics_.transcodeFailed(transferSyntaxName(wanted));
       std::string reason = "transcoding " + transferSyntaxName(identity.transferSyntax) + " -> " +
                            transferSyntaxName(wanted) + " failed: " + e.what();
       if (config.onTranscodeFailure == TranscodeFailurePolicy::Fail) {
-        fail(config, job, reason, true);
+        fail(config, job, reason, true, "transcode_failed");
         return;
       }
       log_.warning("delivery to " + config.name + ": " + reason + "; sending the original (OnTranscodeFailure)");
@@ -131,8 +135,13 @@ void Delivery::deliver(Destination& destination, const DestinationConfig& config
   Outgoing outgoing{bytes, identity.sopClassUid, identity.sopInstanceUid, identity.transferSyntax};
   SendResult result = destination.send(outgoing);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count();
+  char statusWord[16] = "connection";
+  if (result.dimseStatus != 0) std::snprintf(statusWord, sizeof statusWord, "status_%02xxx", result.dimseStatus >> 8);
   switch (result.outcome) {
     case SendOutcome::Delivered: {
+      metrics_.delivered(config.name, transferSyntaxName(identity.transferSyntax), bytes.size(),
+                         SteadyClock::now() - started, result.warning);
+      metrics_.destinationUp(config.name, true);
       bool last = queue_.completeJob(job.id);
       // Audit line: identifiers only, never patient names.
       log_.info("delivered job=" + std::to_string(job.id) + " destination=" + config.name +
@@ -149,29 +158,35 @@ void Delivery::deliver(Destination& destination, const DestinationConfig& config
       return;
     }
     case SendOutcome::Retry:
-      fail(config, job, result.detail, false);
+      // No DIMSE status: the destination did not answer at all.
+      metrics_.destinationUp(config.name, result.dimseStatus != 0);
+      fail(config, job, result.detail, false, statusWord);
       return;
     case SendOutcome::Permanent:
-      fail(config, job, result.detail, true);
+      metrics_.destinationUp(config.name, true);
+      fail(config, job, result.detail, true, result.dimseStatus != 0 ? statusWord : "refused");
       return;
   }
 }
 
-void Delivery::fail(const DestinationConfig& config, const Job& job, const std::string& detail, bool permanent) {
+void Delivery::fail(const DestinationConfig& config, const Job& job, const std::string& detail, bool permanent,
+                    const std::string& reason) {
   thread_local std::mt19937_64 random{std::random_device{}()};
   if (!permanent && job.attempts < config.retry.maxAttempts) {
     auto delay = backoffDelay(config.retry, job.attempts, random);
     queue_.retryJob(job.id, detail, Clock::now() + delay);
+    metrics_.retried(config.name, reason);
     log_.warning("delivery to " + config.name + " failed (job " + std::to_string(job.id) + ", attempt " +
                  std::to_string(job.attempts) + "), retrying in " + std::to_string(delay.count() / 1000.0) +
                  " s: " + detail);
     return;
   }
-  std::string reason = permanent ? detail
+  std::string why = permanent ? detail
                                  : "gave up after " + std::to_string(job.attempts) + " attempts: " + detail;
-  queue_.killJob(job.id, reason);
+  queue_.killJob(job.id, why);
+  metrics_.deadLettered(config.name, permanent ? reason : "max_attempts");
   log_.error("delivery to " + config.name + ": job " + std::to_string(job.id) + " (SOP " + job.sopInstanceUid +
-             ") moved to dead letters: " + reason + "; retry with POST /router/queue/" + std::to_string(job.id) +
+             ") moved to dead letters: " + why + "; retry with POST /router/queue/" + std::to_string(job.id) +
              "/retry once fixed");
 }
 

@@ -21,6 +21,7 @@
 #include "plugins/core/config/Config.h"
 #include "plugins/core/destinations/Destination.h"
 #include "plugins/core/intake/InstanceStore.h"
+#include "plugins/core/metrics/Metrics.h"
 #include "plugins/core/queue/Queue.h"
 #include "transcoders/Transcoder.h"
 
@@ -28,7 +29,8 @@ namespace router {
 
 class Delivery {
  public:
-  Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder, Log& log);
+  Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder, Log& log,
+           Metrics& metrics);
   ~Delivery();
   void start();
   void stop();
@@ -44,13 +46,16 @@ class Delivery {
   };
   void run(Lane& lane);
   void deliver(Destination& destination, const DestinationConfig& config, const Job& job);
-  void fail(const DestinationConfig& config, const Job& job, const std::string& detail, bool permanent);
+  // reason: a fixed word for metrics (connection, status_a7xx, refused, ...).
+  void fail(const DestinationConfig& config, const Job& job, const std::string& detail, bool permanent,
+            const std::string& reason);
 
   const Config& config_;
   InstanceStore& store_;
   Queue& queue_;
   const Transcoder& transcoder_;
   Log& log_;
+  Metrics& metrics_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
 };
 

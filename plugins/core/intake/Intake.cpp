@@ -9,9 +9,9 @@ constexpr int kBatch = 200;
 constexpr auto kPollInterval = std::chrono::seconds(2);
 }  // namespace
 
-Intake::Intake(InstanceStore& store, Queue& queue, Log& log, Wakeup& routingWakeup,
+Intake::Intake(InstanceStore& store, Queue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
                bool routeResentInstances)
-    : store_(store), queue_(queue), log_(log), routingWakeup_(routingWakeup),
+    : store_(store), queue_(queue), log_(log), metrics_(metrics), routingWakeup_(routingWakeup),
       routeResentInstances_(routeResentInstances) {}
 
 Intake::~Intake() { stop(); }
@@ -39,7 +39,10 @@ int Intake::pollOnce() {
     ChangeBatch batch = store_.changesSince(since, kBatch);
     if (batch.last > since || !batch.newInstances.empty()) {
       int added = queue_.recordChanges(batch.newInstances, std::max(batch.last, since), !routeResentInstances_);
-      if (added > 0) routingWakeup_.notify();
+      if (added > 0) {
+        metrics_.instancesReceived(added);
+        routingWakeup_.notify();
+      }
       taken += added;
       since = std::max(batch.last, since);
     }

@@ -16,13 +16,15 @@
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/intake/InstanceStore.h"
+#include "plugins/core/metrics/Metrics.h"
 #include "plugins/core/queue/Queue.h"
 
 namespace router {
 
 class Intake {
  public:
-  Intake(InstanceStore& store, Queue& queue, Log& log, Wakeup& routingWakeup, bool routeResentInstances);
+  Intake(InstanceStore& store, Queue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
+         bool routeResentInstances);
   ~Intake();
   void start();
   void stop();
@@ -37,6 +39,7 @@ class Intake {
   InstanceStore& store_;
   Queue& queue_;
   Log& log_;
+  Metrics& metrics_;
   Wakeup& routingWakeup_;
   bool routeResentInstances_;
   Wakeup wakeup_;

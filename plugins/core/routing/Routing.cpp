@@ -10,9 +10,9 @@ constexpr auto kIdlePoll = std::chrono::seconds(2);
 constexpr auto kPostponeDelay = std::chrono::seconds(1);
 }  // namespace
 
-Routing::Routing(InstanceStore& store, Queue& queue, RuleBook& rules, Log& log, Wakeup& wakeup,
+Routing::Routing(InstanceStore& store, Queue& queue, RuleBook& rules, Log& log, Metrics& metrics, Wakeup& wakeup,
                  std::function<void(const std::string&)> onEnqueued)
-    : store_(store), queue_(queue), rules_(rules), log_(log), wakeup_(wakeup),
+    : store_(store), queue_(queue), rules_(rules), log_(log), metrics_(metrics), wakeup_(wakeup),
       onEnqueued_(std::move(onEnqueued)) {}
 
 Routing::~Routing() { stop(); }
@@ -79,8 +79,11 @@ void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
     return;
   }
 
+  auto started = std::chrono::steady_clock::now();
   RouteDecision decision = engine.route(view);
+  metrics_.ruleEvaluated(std::chrono::steady_clock::now() - started);
   if (decision.failure) {
+    metrics_.ruleFailed(decision.failure->file, "error");
     std::string reason = decision.failure->describe();
     log_.error("rules: instance " + item.instanceId + " (SOP " + view.sopInstanceUid +
                ") left rule-failed: " + reason +
@@ -89,7 +92,10 @@ void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
     return;
   }
   queue_.finishRouting(item.id, view.sopInstanceUid, decision.routes);
-  for (const Route& route : decision.routes) onEnqueued_(route.destination);
+  for (const Route& route : decision.routes) {
+    metrics_.routeDecided(route.destination);
+    onEnqueued_(route.destination);
+  }
 }
 
 }  // namespace router

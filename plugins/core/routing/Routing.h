@@ -14,6 +14,7 @@
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/intake/InstanceStore.h"
+#include "plugins/core/metrics/Metrics.h"
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/routing/RuleBook.h"
 
@@ -21,7 +22,7 @@ namespace router {
 
 class Routing {
  public:
-  Routing(InstanceStore& store, Queue& queue, RuleBook& rules, Log& log, Wakeup& wakeup,
+  Routing(InstanceStore& store, Queue& queue, RuleBook& rules, Log& log, Metrics& metrics, Wakeup& wakeup,
           std::function<void(const std::string& destination)> onEnqueued);
   ~Routing();
   void start(int threads);
@@ -35,6 +36,7 @@ class Routing {
   Queue& queue_;
   RuleBook& rules_;
   Log& log_;
+  Metrics& metrics_;
   Wakeup& wakeup_;
   std::function<void(const std::string&)> onEnqueued_;
   std::vector<std::thread> threads_;

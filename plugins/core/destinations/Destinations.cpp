@@ -1,0 +1,23 @@
+// makeDestination(): the factory from configuration to one Destination object.
+#include "plugins/core/Error.h"
+#include "plugins/core/destinations/DicomDestination.h"
+#include "plugins/core/destinations/Destination.h"
+#include "plugins/core/destinations/FolderDestination.h"
+
+namespace router {
+
+std::unique_ptr<Destination> makeDestination(const DestinationConfig& config, const std::string& localAet) {
+  switch (config.type) {
+    case DestinationType::Dicom:
+      return std::make_unique<DicomDestination>(config, localAet);
+    case DestinationType::Folder:
+      return std::make_unique<FolderDestination>(config);
+    case DestinationType::DicomWeb:
+      throw RouterError("destination " + config.name + ": type dicomweb is not implemented yet");
+    case DestinationType::OrthancPeer:
+      throw RouterError("destination " + config.name + ": type orthanc is not implemented yet");
+  }
+  throw RouterError("destination " + config.name + ": unknown type");
+}
+
+}  // namespace router

@@ -1,0 +1,423 @@
+// DicomDestination: C-STORE over kept-open DCMTK associations (see header).
+#include "plugins/core/destinations/DicomDestination.h"
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmnet/dcmlayer.h>
+#include <dcmtk/dcmnet/dcmtrans.h>
+#include <dcmtk/dcmnet/diutil.h>
+#include <dcmtk/dcmnet/scu.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "plugins/core/Error.h"
+#include "plugins/core/dicom/DicomBuffer.h"
+#include "transcoders/TransferSyntax.h"
+
+namespace router {
+namespace {
+
+// DICOM allows at most 128 presentation contexts (odd ids 1..255).
+constexpr size_t kMaxContexts = 128;
+
+// Storage SOP classes proposed on every association besides the ones already
+// seen, so that a stream of mixed modalities goes out over one association
+// instead of one renegotiation per new SOP class.
+const char* const kCommonStorageSopClasses[] = {
+    UID_CTImageStorage,
+    UID_MRImageStorage,
+    UID_ComputedRadiographyImageStorage,
+    UID_DigitalXRayImageStorageForPresentation,
+    UID_DigitalXRayImageStorageForProcessing,
+    UID_DigitalMammographyXRayImageStorageForPresentation,
+    UID_DigitalMammographyXRayImageStorageForProcessing,
+    UID_UltrasoundImageStorage,
+    UID_UltrasoundMultiframeImageStorage,
+    UID_SecondaryCaptureImageStorage,
+    UID_MultiframeGrayscaleByteSecondaryCaptureImageStorage,
+    UID_MultiframeGrayscaleWordSecondaryCaptureImageStorage,
+    UID_MultiframeTrueColorSecondaryCaptureImageStorage,
+    UID_NuclearMedicineImageStorage,
+    UID_PositronEmissionTomographyImageStorage,
+    UID_XRayAngiographicImageStorage,
+    UID_XRayRadiofluoroscopicImageStorage,
+    UID_EnhancedCTImageStorage,
+    UID_EnhancedMRImageStorage,
+    UID_EnhancedPETImageStorage,
+    UID_EnhancedXAImageStorage,
+    UID_BreastTomosynthesisImageStorage,
+    UID_DigitalIntraOralXRayImageStorageForPresentation,
+    UID_VLPhotographicImageStorage,
+    UID_RTImageStorage,
+    UID_RTDoseStorage,
+    UID_RTStructureSetStorage,
+    UID_RTPlanStorage,
+    UID_SegmentationStorage,
+    UID_BasicTextSRStorage,
+    UID_EnhancedSRStorage,
+    UID_ComprehensiveSRStorage,
+    UID_KeyObjectSelectionDocumentStorage,
+    UID_GrayscaleSoftcopyPresentationStateStorage,
+    UID_EncapsulatedPDFStorage,
+};
+
+bool isUncompressedPair(const std::string& ts) {
+  return ts == ts::kExplicitVRLittleEndian || ts == ts::kImplicitVRLittleEndian;
+}
+
+// Native (not encapsulated) pixel data: DCMTK rewrites such a data set in
+// any other native syntax while sending, so Explicit/Implicit VR LE
+// contexts can carry it.
+bool isNative(const std::string& ts) {
+  DcmXfer xfer(ts.c_str());
+  return xfer.getXfer() != EXS_Unknown && !xfer.isEncapsulated();
+}
+
+std::string sopClassName(const std::string& uid) {
+  const char* name = dcmFindNameOfUID(uid.c_str(), nullptr);
+  return name ? std::string(name) + " (" + uid + ")" : uid;
+}
+
+// DCMTK's texts are "Failed to establish association" with the cause in a
+// nested condition; keep the most specific line, lower-cased like the rest of
+// the detail ("connection refused").
+std::string conditionText(const OFCondition& cond) {
+  OFString dump;
+  DimseCondition::dump(dump, cond);
+  std::string text = dump.c_str();
+  size_t lastLine = text.find_last_of('\n');
+  if (lastLine != std::string::npos) text = text.substr(lastLine + 1);
+  const std::string prefix = "TCP Initialization Error: ";
+  if (text.compare(0, prefix.size(), prefix) == 0) text = text.substr(prefix.size());
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+}  // namespace
+
+// Creates plain TCP connections with TCP_NODELAY and a send timeout. DCMTK
+// 3.6.7 only disables Nagle when the environment has TCP_NODELAY=1 (a
+// process-wide setenv, racy once threads run); without it every C-STORE
+// stalls ~40 ms on delayed ACKs. The transport layer factory is DCMTK's hook
+// for the socket right after connect(). DcmSCU installs a custom layer only
+// through useSecureConnection(), which also flags the association as "secure";
+// that flag only reaches createConnection(), which ignores it.
+class DicomDestination::TransportLayer : public DcmTransportLayer {
+ public:
+  explicit TransportLayer(int sendTimeoutSeconds) : sendTimeoutSeconds_(sendTimeoutSeconds) {}
+
+  DcmTransportConnection* createConnection(DcmNativeSocketType socket, OFBool /*useSecureLayer*/) override {
+    int one = 1;
+    ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Reads are bounded by DCMTK's non-blocking DIMSE mode; a peer that stops
+    // reading would otherwise block write() forever.
+    timeval timeout{};
+    timeout.tv_sec = sendTimeoutSeconds_;
+    ::setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    return new DcmTCPConnection(socket);
+  }
+
+ private:
+  int sendTimeoutSeconds_;
+};
+
+// DcmSCU with access to the negotiation results and the transport hook.
+class DicomDestination::Scu : public DcmSCU {
+ public:
+  OFCondition useTransport(DcmTransportLayer* layer) { return useSecureConnection(layer); }
+
+  std::string acceptedSyntax(unsigned char contextId) {
+    OFString abstractSyntax, transferSyntax;
+    findPresentationContext(contextId, abstractSyntax, transferSyntax);
+    return transferSyntax.c_str();
+  }
+};
+
+namespace {
+
+void configure(DcmSCU& scu, const DestinationConfig& config, const std::string& localAet) {
+  const auto seconds = static_cast<Uint32>(std::max<long long>(1, config.timeout.count()));
+  scu.setAETitle(localAet.c_str());
+  scu.setPeerAETitle(config.aet.c_str());
+  scu.setPeerHostName(config.host.c_str());
+  scu.setPeerPort(static_cast<Uint16>(config.port));
+  scu.setACSETimeout(seconds);
+  scu.setDIMSETimeout(seconds);
+  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
+  // Note: a DCMTK global (dcmConnectionTimeout), shared by every association
+  // of the process; all destinations set it from their own timeout.
+  scu.setConnectionTimeout(static_cast<Sint32>(seconds));
+  scu.setProgressNotificationMode(OFFalse);
+}
+
+}  // namespace
+
+DicomDestination::DicomDestination(const DestinationConfig& config, std::string localAet)
+    : config_(config),
+      localAet_(std::move(localAet)),
+      transport_(std::make_unique<TransportLayer>(
+          static_cast<int>(std::max<long long>(1, config.timeout.count())))) {
+  if (config_.aet.empty()) throw ConfigError("destination " + config_.name + ": \"AET\" is missing");
+  if (config_.host.empty()) throw ConfigError("destination " + config_.name + ": \"Host\" is missing");
+  if (config_.port <= 0 || config_.port > 65535)
+    throw ConfigError("destination " + config_.name + ": \"Port\" must be 1..65535");
+}
+
+DicomDestination::~DicomDestination() { dropAssociation(true); }
+
+std::string DicomDestination::peerName() const {
+  return config_.aet + " " + config_.host + ":" + std::to_string(config_.port);
+}
+
+std::vector<std::string> DicomDestination::acceptedTransferSyntaxes(const std::string& sopClassUid) const {
+  std::lock_guard<std::mutex> lock(acceptedMutex_);
+  auto found = accepted_.find(sopClassUid);
+  return found == accepted_.end() ? std::vector<std::string>{} : found->second;
+}
+
+std::vector<DicomDestination::Context> DicomDestination::buildProposal(const std::string& firstSopClass) const {
+  std::vector<std::string> order{firstSopClass};
+  auto addClass = [&](const std::string& sop) {
+    if (std::find(order.begin(), order.end(), sop) == order.end()) order.push_back(sop);
+  };
+  for (auto it = sopClasses_.rbegin(); it != sopClasses_.rend(); ++it) addClass(*it);
+  for (const char* sop : kCommonStorageSopClasses) addClass(sop);
+  std::vector<Context> proposal;
+  for (const std::string& sop : order) {
+    std::vector<Context> forSop;
+    std::set<std::string> seen;
+    auto add = [&](const std::string& ts) {
+      if (isUncompressedPair(ts) || !seen.insert(ts).second) return;
+      forSop.push_back({sop, {ts}, {}});
+    };
+    auto extra = extraSyntaxes_.find(sop);
+    if (extra != extraSyntaxes_.end()) {
+      for (const std::string& ts : extra->second) add(ts);
+    }
+    for (const std::string& ts : config_.transferSyntaxes) add(ts);
+    forSop.push_back({sop, {ts::kExplicitVRLittleEndian, ts::kImplicitVRLittleEndian}, {}});
+    if (proposal.size() + forSop.size() > kMaxContexts) {
+      if (proposal.empty()) forSop.resize(kMaxContexts);
+      else break;
+    }
+    proposal.insert(proposal.end(), forSop.begin(), forSop.end());
+  }
+  return proposal;
+}
+
+bool DicomDestination::openAssociation(SendResult& failure) {
+  dropAssociation(false);
+  auto scu = std::make_unique<Scu>();
+  configure(*scu, config_, localAet_);
+  std::vector<Context> proposal = buildProposal(sopClasses_.empty() ? std::string() : sopClasses_.back());
+  for (const Context& context : proposal) {
+    OFList<OFString> syntaxes;
+    for (const std::string& ts : context.proposed) syntaxes.push_back(ts.c_str());
+    scu->addPresentationContext(context.sopClass.c_str(), syntaxes);
+  }
+  failure = SendResult{};
+  failure.outcome = SendOutcome::Retry;
+  OFCondition cond = scu->initNetwork();
+  if (cond.good()) cond = scu->useTransport(transport_.get());
+  if (cond.bad()) {
+    failure.detail = "cannot prepare the network for " + peerName() + ": " + conditionText(cond);
+    return false;
+  }
+  cond = scu->negotiateAssociation();
+  if (cond == NET_EC_NoAcceptablePresentationContexts) {
+    // The peer answered but refused every context: remember that, so the
+    // caller reports a permanent refusal instead of retrying.
+    for (Context& context : proposal) context.accepted.clear();
+  } else if (cond.bad()) {
+    if (cond == DUL_ASSOCIATIONREJECTED) {
+      failure.detail = "association rejected by " + peerName() +
+                       " (check that it knows our AE title " + localAet_ + " and its own AE title)";
+    } else {
+      failure.detail = "cannot connect to " + peerName() + ": " + conditionText(cond);
+    }
+    return false;
+  } else {
+    ++associationsOpened_;
+    for (size_t i = 0; i < proposal.size(); ++i) {
+      proposal[i].accepted = scu->acceptedSyntax(static_cast<unsigned char>(2 * i + 1));
+    }
+  }
+
+  {
+    std::lock_guard<std::mutex> lock(acceptedMutex_);
+    std::map<std::string, std::vector<std::string>> learned;
+    for (const Context& context : proposal) {
+      auto& list = learned[context.sopClass];
+      if (!context.accepted.empty() &&
+          std::find(list.begin(), list.end(), context.accepted) == list.end()) {
+        list.push_back(context.accepted);
+      }
+    }
+    for (auto& [sop, list] : learned) accepted_[sop] = std::move(list);
+  }
+  contexts_ = std::move(proposal);
+  if (cond.bad()) {
+    // Nothing usable: end the association but keep what we learned.
+    if (scu->isConnected()) scu->releaseAssociation();
+    return true;
+  }
+  scu_ = std::move(scu);
+  return true;
+}
+
+void DicomDestination::dropAssociation(bool release) {
+  if (scu_ && scu_->isConnected()) {
+    if (release) scu_->releaseAssociation();
+    else scu_->abortAssociation();
+  }
+  scu_.reset();
+}
+
+void DicomDestination::close() { dropAssociation(true); }
+
+unsigned char DicomDestination::findContext(const std::string& sopClass, const std::string& transferSyntax) const {
+  if (!scu_) return 0;
+  auto find = [&](const std::string& wanted) -> unsigned char {
+    for (size_t i = 0; i < contexts_.size(); ++i) {
+      if (contexts_[i].sopClass == sopClass && contexts_[i].accepted == wanted) {
+        return static_cast<unsigned char>(2 * i + 1);
+      }
+    }
+    return 0;
+  };
+  if (unsigned char id = find(transferSyntax)) return id;
+  if (isNative(transferSyntax)) {
+    if (unsigned char id = find(ts::kExplicitVRLittleEndian)) return id;
+    if (unsigned char id = find(ts::kImplicitVRLittleEndian)) return id;
+  }
+  return 0;
+}
+
+bool DicomDestination::wasProposed(const std::string& sopClass, const std::string& transferSyntax) const {
+  for (const Context& context : contexts_) {
+    if (context.sopClass != sopClass) continue;
+    if (isNative(transferSyntax) && isUncompressedPair(context.proposed.front())) return true;
+    if (std::find(context.proposed.begin(), context.proposed.end(), transferSyntax) != context.proposed.end())
+      return true;
+  }
+  return false;
+}
+
+SendResult DicomDestination::refusedResult(const std::string& sopClass, const std::string& transferSyntax) const {
+  SendResult result;
+  result.outcome = SendOutcome::Permanent;
+  std::vector<std::string> accepted = acceptedTransferSyntaxes(sopClass);
+  if (accepted.empty()) {
+    result.detail = peerName() + " does not accept SOP class " + sopClassName(sopClass);
+  } else {
+    std::string list;
+    for (const std::string& ts : accepted) list += (list.empty() ? "" : ", ") + transferSyntaxName(ts);
+    result.detail = peerName() + " does not accept " + transferSyntaxName(transferSyntax) + " for " +
+                    sopClassName(sopClass) + "; it accepts: " + list;
+  }
+  return result;
+}
+
+SendResult DicomDestination::send(const Outgoing& instance) {
+  std::unique_ptr<DcmFileFormat> file;
+  try {
+    file = parseDicom(instance.part10);
+  } catch (const RouterError& error) {
+    SendResult result;
+    result.outcome = SendOutcome::Permanent;
+    result.detail = error.what();
+    return result;
+  }
+  DcmDataset* dataset = file->getDataset();
+  std::string sopClass = instance.sopClassUid;
+  std::string transferSyntax = instance.transferSyntax;
+  if (sopClass.empty()) {
+    OFString value;
+    if (dataset->findAndGetOFString(DCM_SOPClassUID, value).good()) sopClass = value.c_str();
+  }
+  if (transferSyntax.empty()) transferSyntax = DcmXfer(dataset->getOriginalXfer()).getXferID();
+  if (sopClass.empty() || DcmXfer(transferSyntax.c_str()).getXfer() == EXS_Unknown) {
+    SendResult result;
+    result.outcome = SendOutcome::Permanent;
+    result.detail = "cannot send: the file has no SOP Class UID or an unknown transfer syntax";
+    return result;
+  }
+
+  // Remember what this instance needs; the next negotiation proposes it.
+  sopClasses_.erase(std::remove(sopClasses_.begin(), sopClasses_.end(), sopClass), sopClasses_.end());
+  sopClasses_.push_back(sopClass);
+  if (!isUncompressedPair(transferSyntax)) extraSyntaxes_[sopClass].insert(transferSyntax);
+
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool fresh = false;
+    if (!scu_ || !scu_->isConnected()) {
+      SendResult failure;
+      if (!openAssociation(failure)) {
+        dropAssociation(false);
+        return failure;
+      }
+      fresh = true;
+    }
+    unsigned char contextId = findContext(sopClass, transferSyntax);
+    if (contextId == 0) {
+      if (fresh || wasProposed(sopClass, transferSyntax)) return refusedResult(sopClass, transferSyntax);
+      // Negotiated before this SOP class / syntax was needed: grow the set.
+      dropAssociation(true);
+      --attempt;  // not a failure; the loop ends because the next one is fresh
+      continue;
+    }
+
+    Uint16 status = 0;
+    OFCondition cond = scu_->sendSTORERequest(contextId, OFFilename(), dataset, status);
+    if (cond.good()) {
+      SendResult result = classifyDimseStatus(status);
+      return result;
+    }
+    std::string text = conditionText(cond);
+    dropAssociation(false);
+    if (cond == DIMSE_BADDATA || cond == NET_EC_InvalidSOPClassUID || cond == NET_EC_InvalidSOPInstanceUID) {
+      SendResult result;
+      result.outcome = SendOutcome::Permanent;
+      result.detail = "cannot send to " + peerName() + ": " + text;
+      return result;
+    }
+    // A kept-open association may have been closed by the peer while idle:
+    // try once more on a new one before reporting a failure.
+    if (fresh) {
+      SendResult result;
+      result.outcome = SendOutcome::Retry;
+      result.detail = "C-STORE to " + peerName() + " failed: " + text;
+      return result;
+    }
+  }
+  SendResult result;
+  result.outcome = SendOutcome::Retry;
+  result.detail = "C-STORE to " + peerName() + " failed twice";
+  return result;
+}
+
+bool DicomDestination::probe() {
+  Scu scu;
+  configure(scu, config_, localAet_);
+  OFList<OFString> syntaxes;
+  syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
+  syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
+  scu.addPresentationContext(UID_VerificationSOPClass, syntaxes);
+  if (scu.initNetwork().bad() || scu.useTransport(transport_.get()).bad()) return false;
+  if (scu.negotiateAssociation().bad()) return false;
+  bool alive = scu.sendECHORequest(0).good();
+  if (alive) scu.releaseAssociation();
+  else scu.abortAssociation();
+  return alive;
+}
+
+}  // namespace router

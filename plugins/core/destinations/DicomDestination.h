@@ -1,0 +1,86 @@
+// DICOM destination: C-STORE SCU on DCMTK's DcmSCU. The association is opened
+// on the first send and kept for the following ones; when an instance needs a
+// (SOP class, transfer syntax) the open association did not negotiate, it is
+// released and a new one is negotiated with the grown set of presentation
+// contexts. What the peer accepted is remembered per SOP class.
+//
+// Sockets get TCP_NODELAY and a send timeout through our own DCMTK transport
+// layer (no environment variable needed), and reads run in DCMTK's
+// non-blocking mode with the configured timeout, so a dead peer cannot hang
+// a worker.
+//
+// Thread safety: one object = one association, used by one delivery worker at
+// a time (send/probe/close are not concurrent-safe). acceptedTransferSyntaxes()
+// and associationsOpened() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "plugins/core/destinations/Destination.h"
+
+class DcmDataset;
+
+namespace router {
+
+class DicomDestination : public Destination {
+ public:
+  DicomDestination(const DestinationConfig& config, std::string localAet);
+  ~DicomDestination() override;
+  DicomDestination(const DicomDestination&) = delete;
+  DicomDestination& operator=(const DicomDestination&) = delete;
+
+  SendResult send(const Outgoing& instance) override;
+  // C-ECHO on its own short association.
+  bool probe() override;
+  // Releases the open association, if any.
+  void close() override;
+
+  // Transfer syntax UIDs the peer accepted for this SOP class at the last
+  // negotiation that proposed it; empty if never proposed or all refused.
+  std::vector<std::string> acceptedTransferSyntaxes(const std::string& sopClassUid) const;
+
+  // Associations successfully negotiated by this object (for tests, metrics).
+  int associationsOpened() const { return associationsOpened_.load(); }
+
+ private:
+  class Scu;
+  class TransportLayer;
+  struct Context {
+    std::string sopClass;
+    std::vector<std::string> proposed;
+    std::string accepted;  // empty: refused
+  };
+
+  // Returns a failure result, or nothing when an association is open.
+  bool openAssociation(SendResult& failure);
+  void dropAssociation(bool release);
+  std::vector<Context> buildProposal(const std::string& firstSopClass) const;
+  // Presentation context id usable for (sop, ts) on the open association; 0 if none.
+  unsigned char findContext(const std::string& sopClass, const std::string& transferSyntax) const;
+  bool wasProposed(const std::string& sopClass, const std::string& transferSyntax) const;
+  std::string peerName() const;
+  SendResult refusedResult(const std::string& sopClass, const std::string& transferSyntax) const;
+
+  DestinationConfig config_;
+  std::string localAet_;
+  std::unique_ptr<TransportLayer> transport_;
+  std::unique_ptr<Scu> scu_;      // the open association, if any
+  std::vector<Context> contexts_;  // of the open association, index i = context id 2i+1
+
+  // SOP classes seen, most recently used last, and the syntaxes each needed
+  // beyond the always-proposed uncompressed pair.
+  std::vector<std::string> sopClasses_;
+  std::map<std::string, std::set<std::string>> extraSyntaxes_;
+
+  mutable std::mutex acceptedMutex_;
+  std::map<std::string, std::vector<std::string>> accepted_;
+  std::atomic<int> associationsOpened_{0};
+};
+
+}  // namespace router

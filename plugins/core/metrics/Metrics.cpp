@@ -1,0 +1,185 @@
+#include "plugins/core/metrics/Metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace router {
+
+namespace {
+double seconds(Metrics::Duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Rule evaluation is microseconds; sends and transcodes are milliseconds to seconds.
+const prometheus::Histogram::BucketBoundaries kRuleBuckets = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+                                                              0.0005,  0.001,    0.0025,  0.01};
+const prometheus::Histogram::BucketBoundaries kIoBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                            0.25,  0.5,    1,     2.5,  5,    10,   30};
+}  // namespace
+
+struct Metrics::Families {
+  explicit Families(prometheus::Registry& r)
+      : received(prometheus::BuildCounter()
+                     .Name("orthanc_router_instances_received_total")
+                     .Help("Instances taken in from Orthanc's changes log")
+                     .Register(r)
+                     .Add({})),
+        routes(prometheus::BuildCounter()
+                   .Name("orthanc_router_routes_total")
+                   .Help("Routes decided by the rules, by destination")
+                   .Register(r)),
+        ruleEvaluations(prometheus::BuildHistogram()
+                            .Name("orthanc_router_rule_evaluation_duration_seconds")
+                            .Help("Time to evaluate route(instance) for one instance")
+                            .Register(r)
+                            .Add({}, kRuleBuckets)),
+        ruleErrors(prometheus::BuildCounter()
+                       .Name("orthanc_router_rule_errors_total")
+                       .Help("Rule evaluations that failed (error, budget, malformed result), by rule file")
+                       .Register(r)),
+        jobs(prometheus::BuildCounter()
+                 .Name("orthanc_router_jobs_total")
+                 .Help("Delivery attempts by destination and outcome (delivered, retried, dead)")
+                 .Register(r)),
+        retries(prometheus::BuildCounter()
+                    .Name("orthanc_router_retries_total")
+                    .Help("Failed deliveries scheduled for a retry, by destination and reason")
+                    .Register(r)),
+        deadLetters(prometheus::BuildCounter()
+                        .Name("orthanc_router_dead_letters_total")
+                        .Help("Jobs moved to the dead letters, by destination and reason")
+                        .Register(r)),
+        bytes(prometheus::BuildCounter()
+                  .Name("orthanc_router_sent_bytes_total")
+                  .Help("Bytes of DICOM delivered, by destination and transfer syntax")
+                  .Register(r)),
+        sendDuration(prometheus::BuildHistogram()
+                         .Name("orthanc_router_send_duration_seconds")
+                         .Help("Time to deliver one instance (read, edit, transcode, send), by destination")
+                         .Register(r)),
+        transcodeDuration(prometheus::BuildHistogram()
+                              .Name("orthanc_router_transcode_duration_seconds")
+                              .Help("Time to transcode one instance, by target transfer syntax")
+                              .Register(r)),
+        transcodeFailures(prometheus::BuildCounter()
+                              .Name("orthanc_router_transcode_failures_total")
+                              .Help("Transcodes that failed, by target transfer syntax")
+                              .Register(r)),
+        associations(prometheus::BuildCounter()
+                         .Name("orthanc_router_association_attempts_total")
+                         .Help("DICOM associations opened, by destination and outcome (ok, failed)")
+                         .Register(r)),
+        queueJobs(prometheus::BuildGauge()
+                      .Name("orthanc_router_queue_jobs")
+                      .Help("Jobs in the queue, by destination and state")
+                      .Register(r)),
+        oldestJobAge(prometheus::BuildGauge()
+                         .Name("orthanc_router_oldest_job_age_seconds")
+                         .Help("Age of the oldest job not yet delivered (dead letters excluded), by destination")
+                         .Register(r)),
+        intake(prometheus::BuildGauge()
+                   .Name("orthanc_router_intake_instances")
+                   .Help("Instances waiting to be routed or left rule-failed, by state")
+                   .Register(r)),
+        up(prometheus::BuildGauge()
+               .Name("orthanc_router_destination_up")
+               .Help("1 when the destination's last delivery or probe succeeded, 0 when it failed to answer")
+               .Register(r)) {}
+
+  prometheus::Counter& received;
+  prometheus::Family<prometheus::Counter>& routes;
+  prometheus::Histogram& ruleEvaluations;
+  prometheus::Family<prometheus::Counter>& ruleErrors;
+  prometheus::Family<prometheus::Counter>& jobs;
+  prometheus::Family<prometheus::Counter>& retries;
+  prometheus::Family<prometheus::Counter>& deadLetters;
+  prometheus::Family<prometheus::Counter>& bytes;
+  prometheus::Family<prometheus::Histogram>& sendDuration;
+  prometheus::Family<prometheus::Histogram>& transcodeDuration;
+  prometheus::Family<prometheus::Counter>& transcodeFailures;
+  prometheus::Family<prometheus::Counter>& associations;
+  prometheus::Family<prometheus::Gauge>& queueJobs;
+  prometheus::Family<prometheus::Gauge>& oldestJobAge;
+  prometheus::Family<prometheus::Gauge>& intake;
+  prometheus::Family<prometheus::Gauge>& up;
+};
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()), families_(std::make_unique<Families>(*registry_)) {}
+
+Metrics::~Metrics() = default;
+
+void Metrics::instancesReceived(int count) { families_->received.Increment(count); }
+
+void Metrics::routeDecided(const std::string& destination) {
+  families_->routes.Add({{"destination", destination}}).Increment();
+}
+
+void Metrics::ruleEvaluated(Duration duration) { families_->ruleEvaluations.Observe(seconds(duration)); }
+
+void Metrics::ruleFailed(const std::string& ruleFile, const std::string& kind) {
+  families_->ruleErrors.Add({{"rule_file", ruleFile.empty() ? "unknown" : ruleFile}, {"kind", kind}}).Increment();
+}
+
+void Metrics::delivered(const std::string& destination, const std::string& syntax, size_t bytes,
+                        Duration duration, bool warning) {
+  families_->jobs.Add({{"destination", destination}, {"outcome", warning ? "delivered_warning" : "delivered"}})
+      .Increment();
+  families_->bytes.Add({{"destination", destination}, {"transfer_syntax", syntax}})
+      .Increment(static_cast<double>(bytes));
+  families_->sendDuration.Add({{"destination", destination}}, kIoBuckets).Observe(seconds(duration));
+}
+
+void Metrics::retried(const std::string& destination, const std::string& reason) {
+  families_->jobs.Add({{"destination", destination}, {"outcome", "retried"}}).Increment();
+  families_->retries.Add({{"destination", destination}, {"reason", reason}}).Increment();
+}
+
+void Metrics::deadLettered(const std::string& destination, const std::string& reason) {
+  families_->jobs.Add({{"destination", destination}, {"outcome", "dead"}}).Increment();
+  families_->deadLetters.Add({{"destination", destination}, {"reason", reason}}).Increment();
+}
+
+void Metrics::transcoded(const std::string& syntax, Duration duration) {
+  families_->transcodeDuration.Add({{"transfer_syntax", syntax}}, kIoBuckets).Observe(seconds(duration));
+}
+
+void Metrics::transcodeFailed(const std::string& syntax) {
+  families_->transcodeFailures.Add({{"transfer_syntax", syntax}}).Increment();
+}
+
+void Metrics::destinationUp(const std::string& destination, bool up) {
+  families_->up.Add({{"destination", destination}}).Set(up ? 1 : 0);
+}
+
+void Metrics::associationOpened(const std::string& destination, bool ok) {
+  families_->associations.Add({{"destination", destination}, {"outcome", ok ? "ok" : "failed"}}).Increment();
+}
+
+std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::string>& destinations) {
+  auto now = Clock::now();
+  for (const std::string& destination : destinations) {
+    auto states = depth.jobs.find(destination);
+    for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
+      double n = 0;
+      if (states != depth.jobs.end()) {
+        auto it = states->second.find(s);
+        if (it != states->second.end()) n = static_cast<double>(it->second);
+      }
+      families_->queueJobs.Add({{"destination", destination}, {"state", toString(s)}}).Set(n);
+    }
+    auto oldest = depth.oldestPending.find(destination);
+    families_->oldestJobAge.Add({{"destination", destination}})
+        .Set(oldest == depth.oldestPending.end() ? 0 : std::chrono::duration<double>(now - oldest->second).count());
+  }
+  for (IntakeState s : {IntakeState::New, IntakeState::Routing, IntakeState::RuleFailed}) {
+    auto it = depth.intake.find(s);
+    families_->intake.Add({{"state", toString(s)}}).Set(it == depth.intake.end() ? 0 : static_cast<double>(it->second));
+  }
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+}  // namespace router

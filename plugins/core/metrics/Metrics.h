@@ -1,0 +1,54 @@
+// The appliance's Prometheus metrics (prometheus-cpp), all named
+// orthanc_router_*. Families are built once at start and their references
+// kept; labels carry destination names, transfer-syntax keywords, rule file
+// names and fixed outcome/reason words only — never patient data or UIDs.
+// Queue gauges are refreshed from the queue at scrape time.
+//
+// Thread safety: every method may be called from any thread (prometheus-cpp
+// counters are atomic; families and histograms lock internally).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plugins/core/queue/Queue.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace router {
+
+class Metrics {
+ public:
+  using Duration = std::chrono::steady_clock::duration;
+
+  Metrics();
+  ~Metrics();
+
+  void instancesReceived(int count);
+  void routeDecided(const std::string& destination);
+  void ruleEvaluated(Duration duration);
+  void ruleFailed(const std::string& ruleFile, const std::string& kind);  // kind: error, budget, result
+  void delivered(const std::string& destination, const std::string& syntax, size_t bytes, Duration duration,
+                 bool warning);
+  void retried(const std::string& destination, const std::string& reason);
+  void deadLettered(const std::string& destination, const std::string& reason);
+  void transcoded(const std::string& syntax, Duration duration);
+  void transcodeFailed(const std::string& syntax);
+  void destinationUp(const std::string& destination, bool up);
+  void associationOpened(const std::string& destination, bool ok);
+
+  // The text exposition format, with the queue gauges of every configured
+  // destination taken from depth (0 where it has no job).
+  std::string scrape(const QueueDepth& depth, const std::vector<std::string>& destinations);
+
+ private:
+  struct Families;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Families> families_;
+};
+
+}  // namespace router
