@@ -1,0 +1,160 @@
+// GDCM codec family: builds a gdcm::Image over the parsed dataset's pixel
+// data, runs gdcm::ImageChangeTransferSyntax and writes the result and the
+// attributes GDCM changed (PhotometricInterpretation, PlanarConfiguration)
+// back. GDCM's ImageWriter is not used: it rewrites far more of the dataset
+// than a router should (Modality, ConversionType, NumberOfFrames, ...).
+#include "transcoders/GdcmFamily.h"
+
+#include <gdcmImage.h>
+#include <gdcmImageChangeTransferSyntax.h>
+#include <gdcmJPEG2000Codec.h>
+#include <gdcmJPEGCodec.h>
+
+#include "transcoders/TransferSyntax.h"
+
+namespace router::codecs {
+
+namespace {
+
+gdcm::TransferSyntax gdcmSyntax(const std::string& uid) {
+  return gdcm::TransferSyntax(gdcm::TransferSyntax::GetTSType(uid.c_str()));
+}
+
+bool isJpegLs(const std::string& uid) { return uid == ts::kJPEGLSLossless || uid == ts::kJPEGLSNearLossless; }
+
+// Heap-allocated: GDCM's filters keep intrusive references to their input,
+// and Debian builds GDCM with assertions that abort on a stack object that is
+// still referenced when it goes away.
+gdcm::SmartPointer<gdcm::Image> imageOver(const DicomFile& dicom, const PixelLayout& layout) {
+  gdcm::SmartPointer<gdcm::Image> pointer = new gdcm::Image;
+  gdcm::Image& image = *pointer;
+  image.SetNumberOfDimensions(layout.frames > 1 ? 3 : 2);
+  image.SetDimension(0, layout.columns);
+  image.SetDimension(1, layout.rows);
+  if (layout.frames > 1) image.SetDimension(2, layout.frames);
+  image.SetPixelFormat(gdcm::PixelFormat(static_cast<unsigned short>(layout.samplesPerPixel),
+                                         static_cast<unsigned short>(layout.bitsAllocated),
+                                         static_cast<unsigned short>(layout.bitsStored),
+                                         static_cast<unsigned short>(layout.highBit),
+                                         static_cast<unsigned short>(layout.pixelRepresentation)));
+  const auto pi = gdcm::PhotometricInterpretation::GetPIType(layout.photometric.c_str());
+  if (pi == gdcm::PhotometricInterpretation::UNKNOWN || pi == gdcm::PhotometricInterpretation::PI_END)
+    throw TranscodeError("GDCM does not know PhotometricInterpretation " + layout.photometric);
+  image.SetPhotometricInterpretation(pi);
+  image.SetPlanarConfiguration(layout.planarConfiguration);
+  image.SetTransferSyntax(gdcmSyntax(dicom.syntax));
+  const gdcm::DataElement& pixels = dicom.dataset().GetDataElement(kPixelDataTag);
+  const gdcm::ByteValue* native = pixels.GetByteValue();
+  const size_t needed = layout.frameBytes() * layout.frames;
+  if (native && native->GetLength() < needed) {
+    throw TranscodeError("PixelData holds " + std::to_string(uint32_t(native->GetLength())) + " bytes; " +
+                         layout.describe() + " needs " + std::to_string(needed));
+  }
+  image.SetDataElement(pixels);
+  return pointer;
+}
+
+// Copies GDCM's result into the dataset: pixel data and the attributes that
+// describe it.
+void takeResult(DicomFile& dicom, const PixelLayout& layout, const gdcm::Image& out, const std::string& syntax) {
+  gdcm::DataSet& ds = dicom.dataset();
+  gdcm::DataElement pixels = out.GetDataElement();
+  pixels.SetTag(kPixelDataTag);
+  if (out.GetTransferSyntax().IsEncapsulated()) {
+    pixels.SetVR(gdcm::VR::OB);
+  } else {
+    pixels.SetVR(layout.bitsAllocated > 8 ? gdcm::VR::OW : gdcm::VR::OB);
+  }
+  ds.Replace(pixels);
+  setString(ds, gdcm::Tag(0x0028, 0x0004), gdcm::VR::CS,
+            gdcm::PhotometricInterpretation::GetPIString(out.GetPhotometricInterpretation()));
+  if (layout.samplesPerPixel > 1) setUnsignedShort(ds, gdcm::Tag(0x0028, 0x0006), out.GetPlanarConfiguration());
+  dicom.syntax = syntax;
+}
+
+// Combinations GDCM cannot do or would do wrong, refused before GDCM sees
+// them (some of its codecs assert, and Debian builds it with assertions on).
+void checkSupported(const PixelLayout& l, const std::string& target) {
+  const std::string what = " (" + l.describe() + ")";
+  const std::string name = transferSyntaxName(target);
+  if (l.bitsAllocated != 8 && l.bitsAllocated != 16)
+    throw TranscodeError(name + " is produced here from 8- or 16-bit allocated samples only" + what);
+  if (l.samplesPerPixel != 1 && l.samplesPerPixel != 3)
+    throw TranscodeError(name + " takes 1 or 3 samples per pixel" + what);
+  const bool lossyJpeg = target == ts::kJPEGBaseline8Bit || target == ts::kJPEGExtended12Bit;
+  if (target == ts::kJPEGBaseline8Bit && l.bitsStored > 8)
+    throw TranscodeError("JPEGBaseline8Bit holds 8-bit samples only; use JPEG2000 or JPEGLSNearLossless" + what);
+  if (target == ts::kJPEGExtended12Bit && l.bitsAllocated > 8) {
+    // GDCM 3.0 picks its IJG coder by BitsAllocated: 12 bits stored in 16
+    // come out as a 16-bit-precision lossy stream, which is not DICOM
+    // process 4 and which dcmdjpeg and others reject.
+    throw TranscodeError("JPEGExtended12Bit is produced here from 8-bit images only (GDCM would write a 16-bit "
+                         "lossy JPEG that receivers reject); use JPEG2000 or JPEGLSNearLossless" + what);
+  }
+  if (lossyJpeg && l.pixelRepresentation == 1)
+    throw TranscodeError(name + " codes unsigned samples only (signed pixels would wrap around zero); "
+                         "use JPEG2000 or JPEGLSNearLossless" + what);
+  if (lossyJpeg && l.samplesPerPixel == 3 && l.photometric != "RGB")
+    throw TranscodeError(name + " here takes colour as RGB only, not " + l.photometric + what);
+  if (l.photometric == "PALETTE COLOR" && (lossyJpeg || target == ts::kJPEG2000))
+    throw TranscodeError(name + " is lossy and would corrupt palette indices" + what);
+}
+
+}  // namespace
+
+bool GdcmFamily::canDecode(const std::string& syntax) const {
+  if (isJpegLs(syntax)) return false;
+  const gdcm::TransferSyntax t = gdcmSyntax(syntax);
+  return t.IsValid();
+}
+
+bool GdcmFamily::canEncode(const std::string& syntax) const {
+  return syntax == ts::kJPEGBaseline8Bit || syntax == ts::kJPEGExtended12Bit || syntax == ts::kJPEGLossless ||
+         syntax == ts::kJPEGLosslessSV1 || syntax == ts::kJPEG2000Lossless || syntax == ts::kJPEG2000;
+}
+
+void GdcmFamily::decode(DicomFile& dicom, const PixelLayout& layout) const {
+  gdcm::ImageChangeTransferSyntax change;
+  change.SetTransferSyntax(gdcm::TransferSyntax::ExplicitVRLittleEndian);
+  const gdcm::SmartPointer<gdcm::Image> input = imageOver(dicom, layout);
+  change.SetInput(*input);
+  if (!change.Change())
+    throw TranscodeError("GDCM could not decode the " + transferSyntaxName(dicom.syntax) + " pixel data (" +
+                         layout.describe() + ")");
+  takeResult(dicom, layout, change.GetOutput(), ts::kExplicitVRLittleEndian);
+}
+
+void GdcmFamily::encode(DicomFile& dicom, const PixelLayout& layout, const std::string& target,
+                        const TranscodeOptions& options) const {
+  checkSupported(layout, target);
+  gdcm::ImageChangeTransferSyntax change;
+  change.SetTransferSyntax(gdcmSyntax(target));
+  const gdcm::SmartPointer<gdcm::Image> input = imageOver(dicom, layout);
+  change.SetInput(*input);
+
+  // Codecs with settings live here, one per call (GDCM codecs keep state).
+  gdcm::JPEGCodec jpeg;
+  gdcm::JPEG2000Codec jpeg2000;
+  if (target == ts::kJPEGBaseline8Bit || target == ts::kJPEGExtended12Bit) {
+    jpeg.SetLossless(false);
+    jpeg.SetQuality(options.quality > 0 ? std::min(options.quality, 100) : 90);
+    change.SetUserCodec(&jpeg);
+  } else if (target == ts::kJPEG2000) {
+    jpeg2000.SetReversible(false);
+    jpeg2000.SetRate(0, options.quality > 0 ? options.quality : 10);  // compression ratio
+    change.SetUserCodec(&jpeg2000);
+  }
+  if (!change.Change())
+    throw TranscodeError("GDCM could not encode the image as " + transferSyntaxName(target) + " (" +
+                         layout.describe() + ")");
+  takeResult(dicom, layout, change.GetOutput(), target);
+  if ((target == ts::kJPEGBaseline8Bit || target == ts::kJPEGExtended12Bit) && layout.samplesPerPixel == 3) {
+    // GDCM's IJG coder turns RGB into chroma-subsampled YCbCr (2x2) but
+    // leaves the attribute at RGB; PS3.5 8.2.1 wants YBR_FULL_422 for
+    // subsampled colour JPEG, always colour-by-pixel.
+    setString(dicom.dataset(), gdcm::Tag(0x0028, 0x0004), gdcm::VR::CS, "YBR_FULL_422");
+    setUnsignedShort(dicom.dataset(), gdcm::Tag(0x0028, 0x0006), 0);
+  }
+}
+
+}  // namespace router::codecs
