@@ -54,7 +54,8 @@ Router::Router(Config config, InstanceStore& store, Log& log)
       intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
       delivery_(config_, store_, *queue_, *transcoder_, log_, metrics_),
       routing_(store_, *queue_, rules_, log_, metrics_, routingWakeup_,
-               [this](const std::string& destination) { delivery_.notify(destination); }) {}
+               [this](const std::string& destination) { delivery_.notify(destination); }),
+      watcher_(config_.rulesDir, rules_, log_) {}
 
 Router::~Router() { stop(); }
 
@@ -68,6 +69,7 @@ void Router::start() {
   intake_.start();
   routing_.start(config_.threads);
   delivery_.start();
+  watcher_.start();
   started_ = true;
   log_.info("router started: " + std::to_string(config_.destinations.size()) + " destination(s), " +
             std::to_string(config_.threads) + " routing thread(s), queue " + config_.queueDatabase);
@@ -75,6 +77,7 @@ void Router::start() {
 
 void Router::stop() {
   if (!started_) return;
+  watcher_.stop();
   intake_.stop();
   routing_.stop();
   delivery_.stop();

@@ -24,6 +24,7 @@
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/routing/RuleBook.h"
 #include "plugins/core/routing/Routing.h"
+#include "plugins/core/routing/RulesWatcher.h"
 #include "transcoders/Transcoder.h"
 
 namespace router {
@@ -67,6 +68,7 @@ class Router {
   Intake intake_;
   Delivery delivery_;
   Routing routing_;
+  RulesWatcher watcher_;
   bool started_ = false;
 };
 

@@ -96,6 +96,8 @@ std::string conditionText(const OFCondition& cond) {
   std::string text = dump.c_str();
   size_t lastLine = text.find_last_of('\n');
   if (lastLine != std::string::npos) text = text.substr(lastLine + 1);
+  // The dump starts with the numeric code ("0006:031c "): not for people.
+  if (text.size() > 10 && text[4] == ':' && text[9] == ' ') text = text.substr(10);
   const std::string prefix = "TCP Initialization Error: ";
   if (text.compare(0, prefix.size(), prefix) == 0) text = text.substr(prefix.size());
   if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
@@ -104,13 +106,46 @@ std::string conditionText(const OFCondition& cond) {
 
 }  // namespace
 
-// Creates plain TCP connections with TCP_NODELAY and a send timeout. DCMTK
-// 3.6.7 only disables Nagle when the environment has TCP_NODELAY=1 (a
-// process-wide setenv, racy once threads run); without it every C-STORE
-// stalls ~40 ms on delayed ACKs. The transport layer factory is DCMTK's hook
-// for the socket right after connect(). DcmSCU installs a custom layer only
-// through useSecureConnection(), which also flags the association as "secure";
-// that flag only reaches createConnection(), which ignores it.
+// A plain TCP connection that acknowledges at once what it receives. A peer
+// whose own stack keeps Nagle on (DCMTK-based PACS by default) writes a PDU
+// in pieces and waits for our ACK of the first before sending the rest; with
+// Linux's delayed ACK that is ~40 ms per C-STORE response. TCP_QUICKACK is
+// not sticky (the kernel drops back to delayed ACKs), so it is set again
+// around every read and write.
+class QuickAckConnection : public DcmTCPConnection {
+ public:
+  explicit QuickAckConnection(DcmNativeSocketType socket) : DcmTCPConnection(socket) { quickAck(); }
+
+  ssize_t read(void* buffer, size_t size) override {
+    quickAck();
+    ssize_t result = DcmTCPConnection::read(buffer, size);
+    quickAck();
+    return result;
+  }
+  ssize_t write(void* buffer, size_t size) override {
+    ssize_t result = DcmTCPConnection::write(buffer, size);
+    quickAck();
+    return result;
+  }
+  OFBool networkDataAvailable(int timeout) override {
+    quickAck();
+    return DcmTCPConnection::networkDataAvailable(timeout);
+  }
+
+ private:
+  void quickAck() {
+    int one = 1;
+    ::setsockopt(getSocket(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  }
+};
+
+// Creates our TCP connections: TCP_NODELAY, a send timeout, quick ACKs.
+// DCMTK 3.6.7 disables Nagle only when the environment has TCP_NODELAY=1 (a
+// process-wide setenv, racy once threads run, and it changes Orthanc's own
+// sockets too). The transport layer factory is DCMTK's hook for the socket
+// right after connect(). DcmSCU installs a custom layer only through
+// useSecureConnection(), which also flags the association "secure"; that flag
+// only reaches createConnection(), which ignores it (no TLS here).
 class DicomDestination::TransportLayer : public DcmTransportLayer {
  public:
   explicit TransportLayer(int sendTimeoutSeconds) : sendTimeoutSeconds_(sendTimeoutSeconds) {}
@@ -123,7 +158,7 @@ class DicomDestination::TransportLayer : public DcmTransportLayer {
     timeval timeout{};
     timeout.tv_sec = sendTimeoutSeconds_;
     ::setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    return new DcmTCPConnection(socket);
+    return new QuickAckConnection(socket);
   }
 
  private:
