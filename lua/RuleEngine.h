@@ -7,6 +7,7 @@
 // shared between threads through std::shared_ptr<const RuleSource>.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,10 @@ struct RuleSource {
 struct RuleLimits {
   uint64_t instructionBudget = 1000000;  // Lua VM instructions per route() call
   size_t memoryBytes = 64u << 20;        // per Lua state
+  // Wall-clock backstop per call, for work done inside library functions
+  // that instructions do not measure (allocations, sorting and searching are
+  // charged to the instruction budget as well).
+  std::chrono::milliseconds timeLimit{500};
 };
 
 // Where and why a rule failed, for the log and the REST answers.
@@ -68,6 +73,10 @@ struct RouteDecision {
 
 class RuleEngine {
  public:
+  // In the destinations set, accepts any destination name (the offline CLI
+  // without a configuration).
+  static constexpr const char* kAnyDestination = "*";
+
   // Compiles every file and checks that route() is defined. destinations is
   // the set of configured destination names: a route naming another one is a
   // rule failure. Throws RuleCompileError.

@@ -1,0 +1,488 @@
+// The rule contract: what route(instance) sees (tags by keyword and number,
+// origin, UIDs), how its answer becomes Routes (syntax keywords, modify with
+// false, priority), how malformed answers, errors and compile problems are
+// reported (file and line), RuleSource, the prelude helpers and log().
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "rule_test_support.h"
+#include "transcoders/TransferSyntax.h"
+
+namespace router {
+namespace {
+
+using ruletest::CapturingLog;
+using ruletest::sourceOf;
+using ruletest::spec;
+using ruletest::testDestinations;
+using ruletest::viewOf;
+
+struct Fixture : ::testing::Test {
+  CapturingLog log;
+  RuleEngine engine(const std::string& code) {
+    return RuleEngine(sourceOf(code), testDestinations(), RuleLimits{}, log);
+  }
+};
+
+// Route #1's modify value for key (rules echo what they saw through it).
+std::string echoed(const RouteDecision& decision, const std::string& key) {
+  EXPECT_FALSE(decision.failure) << decision.failure->describe();
+  if (decision.failure || decision.routes.empty()) return "<no route>";
+  for (const auto& [name, value] : decision.routes[0].modify) {
+    if (name == key) return value ? *value : "<removed>";
+  }
+  return "<absent>";
+}
+
+TEST_F(Fixture, TagsByKeywordAndByNumber) {
+  testdata::ImageSpec s = spec("mr", "MR");
+  s.institutionName = "General Hospital";
+  InstanceView view = viewOf(s);
+  RuleEngine rules = engine(R"(
+    function route(instance)
+      local t = instance.tags
+      return { { destination = "pacs", modify = {
+        PatientComments = t.Modality .. "|" .. t["0008,0060"] .. "|" .. t["0008,0080"] .. "|" .. t.InstitutionName,
+        StudyComments = tostring(t.NoSuchKeyword) .. "|" .. tostring(t["0009,0010"]) .. "|" .. tostring(t[42]),
+        ImageComments = t["0008,0060"] .. t["0008,0060"] .. t["0020,000d"],
+      } } }
+    end)");
+  RouteDecision decision = rules.route(view);
+  EXPECT_EQ(echoed(decision, "PatientComments"), "MR|MR|General Hospital|General Hospital");
+  EXPECT_EQ(echoed(decision, "StudyComments"), "nil|nil|nil");
+  std::string studyUid;
+  for (const TagValue& tag : view.tags) {
+    if (tag.keyword == "StudyInstanceUID") studyUid = tag.value;
+  }
+  EXPECT_EQ(echoed(decision, "ImageComments"), "MRMR" + studyUid);
+}
+
+TEST_F(Fixture, PrivateTagsByNumberAndMultiValuedJoined) {
+  InstanceView view;
+  view.tags.push_back({0x0008, 0x0008, "ImageType", "ORIGINAL\\PRIMARY\\AXIAL"});
+  view.tags.push_back({0x0029, 0x0010, "", "SIEMENS CSA HEADER"});
+  view.tags.push_back({0x0029, 0x1008, "", "IMAGE NUM 4"});
+  RuleEngine rules = engine(R"(
+    function route(instance)
+      local t = instance.tags
+      return { { destination = "pacs", modify = {
+        PatientComments = t["0029,0010"] .. "|" .. t["0029,1008"] .. "|" .. t.ImageType,
+        StudyComments = tostring(has_value(t.ImageType, "PRIMARY")) .. tostring(has_value(t.ImageType, "PRIM")),
+        ImageComments = table.concat(values(t.ImageType), "+"),
+      } } }
+    end)");
+  RouteDecision decision = rules.route(view);
+  EXPECT_EQ(echoed(decision, "PatientComments"), "SIEMENS CSA HEADER|IMAGE NUM 4|ORIGINAL\\PRIMARY\\AXIAL");
+  EXPECT_EQ(echoed(decision, "StudyComments"), "truefalse");
+  EXPECT_EQ(echoed(decision, "ImageComments"), "ORIGINAL+PRIMARY+AXIAL");
+}
+
+TEST_F(Fixture, PairsListsEveryTagByKeywordAndByNumber) {
+  InstanceView view = viewOf(spec("ct", "CT"));
+  size_t keywords = 0;
+  for (const TagValue& tag : view.tags) keywords += tag.keyword.empty() ? 0 : 1;
+  RuleEngine rules = engine(R"(
+    function route(instance)
+      local _ = instance.tags.Modality  -- one cached before the traversal
+      local byKeyword, byNumber = 0, 0
+      for key, value in pairs(instance.tags) do
+        assert(type(value) == "string")
+        if key:match("^%x%x%x%x,%x%x%x%x$") then byNumber = byNumber + 1 else byKeyword = byKeyword + 1 end
+      end
+      return { { destination = "pacs", modify = { PatientComments = byKeyword .. "/" .. byNumber } } }
+    end)");
+  EXPECT_EQ(echoed(rules.route(view), "PatientComments"),
+            std::to_string(keywords) + "/" + std::to_string(view.tags.size()));
+}
+
+TEST_F(Fixture, InstanceFieldsAndOrigin) {
+  testdata::ImageSpec s = spec("ct", "CT");
+  InstanceView view = viewOf(s, "MODALITY_1");
+  RuleEngine rules = engine(R"(
+    function route(instance)
+      local o = instance.origin
+      return { { destination = "pacs", modify = {
+        PatientComments = table.concat({ o.calling_aet, o.called_aet, o.remote_ip, o.protocol }, "|"),
+        StudyComments = table.concat({ instance.id, instance.transfer_syntax, instance.sop_class_uid }, "|"),
+        ImageComments = instance.sop_instance_uid,
+      } } }
+    end)");
+  RouteDecision decision = rules.route(view);
+  EXPECT_EQ(echoed(decision, "PatientComments"), "MODALITY_1|ROUTER|10.0.0.7|DicomProtocol");
+  EXPECT_EQ(echoed(decision, "StudyComments"),
+            "orthanc-id-ct|1.2.840.10008.1.2.1|1.2.840.10008.5.1.4.1.1.2");
+  EXPECT_EQ(echoed(decision, "ImageComments"), testdata::withIdentity(s).sopInstanceUid);
+}
+
+TEST_F(Fixture, TheContractExample) {
+  RuleEngine rules = engine(R"(
+    function route(instance)
+      if instance.tags.Modality ~= "CT" then return nil end
+      return { { destination = "pacs", transfer_syntax = "JPEGLSLossless" },
+               { destination = "cloud" },
+               { destination = "export", modify = { InstitutionName = "Site B", PatientComments = false,
+                                                    ["0010,1010"] = 42, ["0008,103e"] = 2.5 } },
+               { destination = "ai", priority = 5, transfer_syntax = "1.2.840.10008.1.2.4.90" } }
+    end)");
+  RouteDecision decision = rules.route(viewOf(spec("ct", "CT")));
+  ASSERT_FALSE(decision.failure) << decision.failure->describe();
+  ASSERT_EQ(decision.routes.size(), 4u);
+  EXPECT_EQ(decision.routes[0].destination, "pacs");
+  EXPECT_EQ(decision.routes[0].transferSyntax, ts::kJPEGLSLossless);
+  EXPECT_EQ(decision.routes[0].priority, 0);
+  EXPECT_EQ(decision.routes[1].destination, "cloud");
+  EXPECT_EQ(decision.routes[1].transferSyntax, "");  // as received
+  EXPECT_TRUE(decision.routes[1].modify.empty());
+  const TagEdits expected = {{"0008,103E", "2.5"},
+                             {"0010,1010", "42"},
+                             {"InstitutionName", "Site B"},
+                             {"PatientComments", std::nullopt}};
+  EXPECT_EQ(decision.routes[2].modify, expected);
+  EXPECT_EQ(decision.routes[3].destination, "ai");
+  EXPECT_EQ(decision.routes[3].priority, 5);
+  EXPECT_EQ(decision.routes[3].transferSyntax, ts::kJPEG2000Lossless);
+
+  RouteDecision none = rules.route(viewOf(spec("mr", "MR")));
+  EXPECT_FALSE(none.failure);
+  EXPECT_TRUE(none.routes.empty());
+}
+
+TEST_F(Fixture, EveryKnownSyntaxKeywordResolves) {
+  for (const TransferSyntaxInfo& info : knownTransferSyntaxes()) {
+    if (!info.canEncode) continue;
+    RuleEngine rules = engine(std::string("function route() return { { destination = 'pacs', transfer_syntax = '") +
+                              info.keyword + "' } } end");
+    RouteDecision decision = rules.route(InstanceView{});
+    ASSERT_FALSE(decision.failure) << info.keyword << ": " << decision.failure->describe();
+    EXPECT_EQ(decision.routes.at(0).transferSyntax, info.uid);
+  }
+}
+
+TEST_F(Fixture, EmptyListAndNilAreNoRoute) {
+  for (const char* answer : {"{}", "nil", ""}) {
+    RuleEngine rules = engine(std::string("function route(instance)\n return ") + answer + "\nend");
+    RouteDecision decision = rules.route(InstanceView{});
+    EXPECT_FALSE(decision.failure) << answer;
+    EXPECT_TRUE(decision.routes.empty());
+  }
+}
+
+struct Malformed {
+  const char* answer;
+  const char* messagePart;
+};
+
+TEST_F(Fixture, MalformedAnswersFailWithTheRouteFunctionsFileAndLine) {
+  const Malformed cases[] = {
+      {R"("pacs")", "must return a list of routes (a table) or nil, not \"pacs\""},
+      {R"({ destination = "pacs" })", "returned one route; return a list of routes"},
+      {R"({ { destination = "nowhere" } })", "destination \"nowhere\" is not configured (configured: ai, cloud, export, out, pacs)"},
+      {R"({ { destination = "pacs" }, { destination = "pacs", priority = 2 } })", "route #2: destination \"pacs\" is named twice"},
+      {R"({ { destination = "pacs", transfer_syntax = "JPEG-LS" } })", "route #1: unknown transfer syntax \"JPEG-LS\""},
+      {R"({ { destination = "pacs", transfer_syntax = "ExplicitVRBigEndian" } })", "cannot produce transfer syntax ExplicitVRBigEndian"},
+      {R"({ { destination = "pacs", transfersyntax = "JPEGLSLossless" } })", "route #1: unknown field \"transfersyntax\""},
+      {R"({ { transfer_syntax = "JPEGLSLossless" } })", "route #1: has no destination"},
+      {R"({ { destination = 7 } })", "destination must be a string, not 7"},
+      {R"({ "pacs" })", "route #1: must be a table like { destination = \"name\" }, not \"pacs\""},
+      {R"({ { destination = "pacs" }, x = 1 })", "a table with the key \"x\""},
+      {R"({ { destination = "pacs", priority = 1.5 } })", "priority must be a whole number"},
+      {R"({ { destination = "pacs", modify = { InstitutionNam = "x" } } })", "modify: \"InstitutionNam\" is not a DICOM keyword"},
+      {R"({ { destination = "pacs", modify = { PatientName = true } } })", "modify: PatientName must be a string, a number, or false to remove it, not true"},
+      {R"({ { destination = "pacs", modify = { PatientName = {} } } })", "not a table"},
+      {R"({ { destination = "pacs", modify = { PixelData = false } } })", "PixelData cannot be edited by rules"},
+      {R"({ { destination = "pacs", modify = { ["0002,0010"] = "1.2" } } })", "0002,0010 cannot be edited"},
+      {R"({ { destination = "pacs", modify = "PatientName" } })", "modify must be a table"},
+  };
+  for (const Malformed& c : cases) {
+    RuleEngine rules = engine(std::string("\n\nfunction route(instance)\n  return ") + c.answer + "\nend\n");
+    RouteDecision decision = rules.route(InstanceView{});
+    ASSERT_TRUE(decision.failure) << c.answer;
+    EXPECT_EQ(decision.failure->file, "10-rules.lua") << c.answer;
+    EXPECT_EQ(decision.failure->line, 3) << c.answer;  // where route() is defined
+    EXPECT_NE(decision.failure->message.find(c.messagePart), std::string::npos)
+        << c.answer << " -> " << decision.failure->message;
+    EXPECT_TRUE(decision.routes.empty());
+    // The engine is still usable.
+    EXPECT_TRUE(rules.route(InstanceView{}).failure);
+  }
+}
+
+TEST_F(Fixture, RuntimeErrorNamesFileAndLineOnce) {
+  RuleEngine rules = engine("function route(instance)\n  local x = nil\n  return x.field\nend\n");
+  RouteDecision decision = rules.route(InstanceView{});
+  ASSERT_TRUE(decision.failure);
+  EXPECT_EQ(decision.failure->file, "10-rules.lua");
+  EXPECT_EQ(decision.failure->line, 3);
+  EXPECT_EQ(decision.failure->describe(), "10-rules.lua:3: attempt to index a nil value (local 'x')");
+}
+
+TEST_F(Fixture, ErrorsInHelpersAndNestedFunctionsPointAtTheRuleLine) {
+  RuleSource source = sourceOf({{"10-helpers.lua", "function check(v)\n  error('bad value ' .. v)\nend\n"},
+                                {"20-route.lua", "function route(instance)\n  if match(nil, 5) then end\n  return {}\nend\n"},
+                                {"30-wrap.lua", "local inner = route\nfunction route(i)\n  check('x')\nend\n"}});
+  RuleEngine rules(source, testDestinations(), RuleLimits{}, log);
+  RouteDecision decision = rules.route(InstanceView{});
+  ASSERT_TRUE(decision.failure);
+  EXPECT_EQ(decision.failure->describe(), "10-helpers.lua:2: bad value x");
+
+  RuleSource helperMisuse = sourceOf({{"20-route.lua", "function route(instance)\n\n  if match('CT', 5) then end\n  return {}\nend\n"}});
+  RuleEngine misuse(helperMisuse, testDestinations(), RuleLimits{}, log);
+  decision = misuse.route(InstanceView{});
+  ASSERT_TRUE(decision.failure);
+  EXPECT_EQ(decision.failure->file, "20-route.lua");
+  EXPECT_EQ(decision.failure->line, 3);
+  EXPECT_NE(decision.failure->message.find("must be a Lua pattern or a list of strings"), std::string::npos)
+      << decision.failure->message;
+}
+
+TEST_F(Fixture, ErrorWithANonStringObjectOrLevelZero) {
+  RuleEngine rules = engine("function route(instance)\n  if instance.id == 'a' then error({ code = 1 }) end\n  error('plain', 0)\nend\n");
+  InstanceView a;
+  a.id = "a";
+  RouteDecision decision = rules.route(a);
+  ASSERT_TRUE(decision.failure);
+  EXPECT_EQ(decision.failure->describe(), "10-rules.lua:2: error object is a table value");
+  decision = rules.route(InstanceView{});
+  ASSERT_TRUE(decision.failure);
+  EXPECT_EQ(decision.failure->describe(), "10-rules.lua:3: plain");
+}
+
+TEST_F(Fixture, FilesShareOneEnvironmentInNameOrderAndALaterFileWrapsRoute) {
+  RuleSource source = sourceOf({{"10-base.lua", R"(
+      SITE = "A"
+      function route(instance) return { { destination = "pacs" } } end)"},
+                                {"20-also-cloud.lua", R"(
+      local base = route
+      function route(instance)
+        local routes = base(instance)
+        routes[#routes + 1] = { destination = "cloud", modify = { InstitutionName = SITE } }
+        return routes
+      end)"}});
+  RuleEngine rules(source, testDestinations(), RuleLimits{}, log);
+  RouteDecision decision = rules.route(InstanceView{});
+  ASSERT_FALSE(decision.failure) << decision.failure->describe();
+  ASSERT_EQ(decision.routes.size(), 2u);
+  EXPECT_EQ(decision.routes[0].destination, "pacs");
+  EXPECT_EQ(decision.routes[1].destination, "cloud");
+  EXPECT_EQ(decision.routes[1].modify, (TagEdits{{"InstitutionName", "A"}}));
+}
+
+TEST_F(Fixture, SyntaxErrorIsACompileErrorWithFileAndLine) {
+  RuleSource source = sourceOf({{"10-ok.lua", "x = 1\n"},
+                                {"20-broken.lua", "function route(instance)\n  if then\nend\n"}});
+  try {
+    RuleEngine rules(source, testDestinations(), RuleLimits{}, log);
+    FAIL() << "compiled";
+  } catch (const RuleCompileError& e) {
+    EXPECT_EQ(e.failure().file, "20-broken.lua");
+    EXPECT_EQ(e.failure().line, 2);
+    EXPECT_NE(e.failure().message.find("unexpected symbol near 'then'"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()), e.failure().describe());
+  }
+}
+
+TEST_F(Fixture, TopLevelErrorAndMissingRouteAreCompileErrors) {
+  try {
+    RuleEngine rules(sourceOf("local t = nil\n\nprint(t.x)\n"), testDestinations(), RuleLimits{}, log);
+    FAIL() << "compiled";
+  } catch (const RuleCompileError& e) {
+    EXPECT_EQ(e.failure().describe(), "10-rules.lua:3: attempt to index a nil value (local 't')");
+  }
+  try {
+    RuleEngine rules(sourceOf("function rout(instance) end\n"), testDestinations(), RuleLimits{}, log);
+    FAIL() << "compiled";
+  } catch (const RuleCompileError& e) {
+    EXPECT_NE(std::string(e.what()).find("no rule file defines the global function route(instance)"), std::string::npos);
+  }
+  try {
+    RuleEngine rules(sourceOf("route = 5\n"), testDestinations(), RuleLimits{}, log);
+    FAIL() << "compiled";
+  } catch (const RuleCompileError& e) {
+    EXPECT_NE(std::string(e.what()).find("route must be a function"), std::string::npos);
+  }
+}
+
+TEST_F(Fixture, RouteReplacedByARuleAtRunTime) {
+  RuleEngine rules = engine("function route(instance)\n  route = nil\n  return {}\nend\n");
+  EXPECT_FALSE(rules.route(InstanceView{}).failure);
+  RouteDecision decision = rules.route(InstanceView{});
+  ASSERT_TRUE(decision.failure);
+  EXPECT_NE(decision.failure->message.find("route is no longer a function"), std::string::npos);
+}
+
+TEST_F(Fixture, AnyDestinationAcceptsEveryName) {
+  RuleEngine rules(sourceOf("function route() return { { destination = 'whatever' } } end"),
+                   {RuleEngine::kAnyDestination}, RuleLimits{}, log);
+  RouteDecision decision = rules.route(InstanceView{});
+  ASSERT_FALSE(decision.failure);
+  EXPECT_EQ(decision.routes.at(0).destination, "whatever");
+
+  RuleEngine none(sourceOf("function route() return { { destination = 'pacs' } } end"), {}, RuleLimits{}, log);
+  decision = none.route(InstanceView{});
+  ASSERT_TRUE(decision.failure);
+  EXPECT_NE(decision.failure->message.find("no destination is configured"), std::string::npos);
+}
+
+TEST_F(Fixture, KeptInstanceTablesDoNotReadTheNextInstance) {
+  RuleEngine rules = engine(R"(
+    function route(instance)
+      local answer = "first"
+      if previous then answer = tostring(previous.tags.Modality) .. "/" .. tostring(previous.tags.PatientID) end
+      previous = instance
+      local _ = instance.tags.Modality
+      return { { destination = "pacs", modify = { PatientComments = answer } } }
+    end)");
+  EXPECT_EQ(echoed(rules.route(viewOf(spec("ct", "CT"))), "PatientComments"), "first");
+  // The kept table still has what it cached, and nothing of the new instance.
+  EXPECT_EQ(echoed(rules.route(viewOf(spec("mr", "MR"))), "PatientComments"), "CT/nil");
+}
+
+TEST_F(Fixture, LogAndWarnGoToTheRouterLogWithFileAndLine) {
+  RuleEngine rules = engine("log('loaded')\nfunction route(instance)\n  warn('odd instance', 42, nil)\n  print('p')\n  return {}\nend\n");
+  rules.route(InstanceView{});
+  auto lines = log.lines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], (std::pair<std::string, std::string>{"info", "rules 10-rules.lua:1: loaded"}));
+  EXPECT_EQ(lines[1], (std::pair<std::string, std::string>{"warning", "rules 10-rules.lua:3: odd instance 42 nil"}));
+  EXPECT_EQ(lines[2], (std::pair<std::string, std::string>{"info", "rules 10-rules.lua:4: p"}));
+}
+
+TEST_F(Fixture, LogFloodIsCappedPerCall) {
+  RuleEngine rules = engine("function route(instance)\n  for i = 1, 100000 do log('line', i) end\n  return {}\nend\n");
+  EXPECT_FALSE(rules.route(InstanceView{}).failure);
+  EXPECT_FALSE(rules.route(InstanceView{}).failure);
+  auto lines = log.lines();
+  EXPECT_EQ(lines.size(), 2u * 51u);
+  EXPECT_NE(lines[50].second.find("more than 50 log lines in one call"), std::string::npos) << lines[50].second;
+  EXPECT_EQ(lines[51].second, "rules 10-rules.lua:2: line 1");
+}
+
+TEST_F(Fixture, PreludeHelpers) {
+  RuleEngine rules = engine(R"(
+    local function b(v) return v and "1" or "0" end
+    function route(instance)
+      local t = instance.tags
+      local monday_23h = os.time{ year = 2024, month = 1, day = 15, hour = 23, min = 10 }
+      local monday_12h = os.time{ year = 2024, month = 1, day = 15, hour = 12, min = 0 }
+      local saturday = os.time{ year = 2024, month = 1, day = 20, hour = 12 }
+      local checks = {
+        b(match(t.Modality, "^C")), b(match(t.Modality, {"MR", "CT"})), b(match(nil, "x")), b(match(t.Modality, "^T")),
+        b(one_of(t.Modality, {"CT"})), b(one_of(nil, {"CT"})),
+        b(starts_with(t.PatientID, "TEST.")), b(starts_with(nil, "x")), b(ends_with("abc", "bc")), b(contains("a.b", ".")),
+        b(between_hours(18, 7, monday_23h)), b(between_hours(18, 7, monday_12h)), b(between_hours(7.5, 12.25, monday_12h)),
+        b(between_hours(8, 17, monday_12h)), b(is_weekend(saturday)), b(is_weekend(monday_12h)),
+      }
+      local r = route_to("pacs", { transfer_syntax = "JPEGLSLossless", priority = 3 })
+      r.modify = { PatientComments = table.concat(checks), StudyComments = transfer_syntax_uid("RLELossless") .. "|" .. tostring(transfer_syntax_uid("x")) }
+      return { r }
+    end)");
+  testdata::ImageSpec s = spec("ct", "CT");
+  s.patientId = "TEST.7";
+  RouteDecision decision = rules.route(viewOf(s));
+  EXPECT_EQ(echoed(decision, "PatientComments"), "1100" "10" "1011" "1011" "10");
+  EXPECT_EQ(echoed(decision, "StudyComments"), std::string(ts::kRLELossless) + "|nil");
+  EXPECT_EQ(decision.routes.at(0).transferSyntax, ts::kJPEGLSLossless);
+  EXPECT_EQ(decision.routes.at(0).priority, 3);
+}
+
+TEST_F(Fixture, VersionIsTheSourceVersion) {
+  RuleEngine rules = engine("function route() end");
+  EXPECT_EQ(rules.version(), "test");
+}
+
+TEST_F(Fixture, Utf8ByteOrderMarkIsAccepted) {
+  RuleEngine rules = engine("\xEF\xBB\xBF" "function route() return { { destination = 'pacs' } } end");
+  EXPECT_EQ(rules.route(InstanceView{}).routes.size(), 1u);
+}
+
+TEST_F(Fixture, OneEnginePerThreadRunsInParallel) {
+  const RuleSource source = sourceOf(R"(
+    function route(instance)
+      if between_hours(0, 24) and match(instance.tags.Modality, {"CT", "MR"}) then
+        return { { destination = "pacs", modify = { PatientComments = os.date("%Y", 0) .. instance.tags.Modality } } }
+      end
+      return {}
+    end)");
+  const InstanceView ct = viewOf(spec("ct", "CT"));
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      RuleEngine rules(source, testDestinations(), RuleLimits{}, log);
+      for (int i = 0; i < 2000; ++i) {
+        RouteDecision d = rules.route(ct);
+        if (!d.failure && d.routes.size() == 1 && d.routes[0].modify.at(0).second.value().size() == 6) ++good;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(good.load(), 8000);
+}
+
+// ---------------------------------------------------------------- RuleSource
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char name[] = "/tmp/rule-source-XXXXXX";
+    path = mkdtemp(name);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name, std::ios::binary) << text;
+  }
+};
+
+TEST(RuleSource, ReadsLuaFilesInNameOrderAndHashesThem) {
+  TempDir dir;
+  dir.write("20-b.lua", "b");
+  dir.write("10-a.lua", "a");
+  dir.write("README.md", "not a rule");
+  dir.write(".#10-a.lua", "editor lock file");
+  std::filesystem::create_directory(dir.path / "examples.lua");
+  RuleSource source = RuleSource::loadDirectory(dir.path.string());
+  ASSERT_EQ(source.files.size(), 2u);
+  EXPECT_EQ(source.files[0].name, "10-a.lua");
+  EXPECT_EQ(source.files[0].code, "a");
+  EXPECT_EQ(source.files[1].name, "20-b.lua");
+  EXPECT_EQ(source.directory, dir.path.string());
+  EXPECT_EQ(source.version.size(), 16u);
+  EXPECT_EQ(RuleSource::loadDirectory(dir.path.string()).version, source.version);
+
+  dir.write("20-b.lua", "b2");
+  const std::string changed = RuleSource::loadDirectory(dir.path.string()).version;
+  EXPECT_NE(changed, source.version);
+  dir.write("30-c.lua", "");
+  EXPECT_NE(RuleSource::loadDirectory(dir.path.string()).version, changed);
+}
+
+TEST(RuleSource, MissingOrEmptyFolderNamesTheFolder) {
+  TempDir dir;
+  try {
+    RuleSource::loadDirectory(dir.path.string());
+    FAIL();
+  } catch (const RouterError& e) {
+    EXPECT_EQ(std::string(e.what()), "rules folder " + dir.path.string() + " has no *.lua file");
+  }
+  try {
+    RuleSource::loadDirectory((dir.path / "missing").string());
+    FAIL();
+  } catch (const RouterError& e) {
+    EXPECT_NE(std::string(e.what()).find((dir.path / "missing").string()), std::string::npos);
+  }
+}
+
+TEST(RuleFailure, Describe) {
+  EXPECT_EQ((RuleFailure{"10-ct.lua", 12, "boom"}).describe(), "10-ct.lua:12: boom");
+  EXPECT_EQ((RuleFailure{"10-ct.lua", 0, "boom"}).describe(), "10-ct.lua: boom");
+  EXPECT_EQ((RuleFailure{"", 0, "boom"}).describe(), "boom");
+}
+
+}  // namespace
+}  // namespace router
