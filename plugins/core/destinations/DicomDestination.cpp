@@ -100,7 +100,9 @@ std::string conditionText(const OFCondition& cond) {
   if (text.size() > 10 && text[4] == ':' && text[9] == ' ') text = text.substr(10);
   const std::string prefix = "TCP Initialization Error: ";
   if (text.compare(0, prefix.size(), prefix) == 0) text = text.substr(prefix.size());
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  // "Connection refused" -> "connection refused", but "DUL ..." stays.
+  if (text.size() > 1 && std::islower(static_cast<unsigned char>(text[1])))
+    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   return text;
 }
 
@@ -277,7 +279,13 @@ bool DicomDestination::openAssociation(SendResult& failure) {
       failure.detail = "association rejected by " + peerName() +
                        " (check that it knows our AE title " + localAet_ + " and its own AE title)";
     } else {
-      failure.detail = "cannot connect to " + peerName() + ": " + conditionText(cond);
+      std::string text = conditionText(cond);
+      if (text.find("timeout") != std::string::npos) {
+        failure.detail = "no answer from " + peerName() + " within " + std::to_string(config_.timeout.count()) +
+                         " s while opening the association (" + text + ")";
+      } else {
+        failure.detail = "cannot connect to " + peerName() + ": " + text;
+      }
     }
     return false;
   } else {

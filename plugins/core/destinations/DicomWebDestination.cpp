@@ -92,7 +92,9 @@ DicomWebDestination::DicomWebDestination(const DestinationConfig& config)
       http_(HttpOptions{config.username, config.password, config.headers, config.timeout}),
       random_(std::random_device{}()) {}
 
-int DicomWebDestination::maxBatch() const { return config_.batchSize > 0 ? config_.batchSize : 1; }
+int DicomWebDestination::maxBatch() const {
+  return config_.batchSize > 0 ? config_.batchSize : 1;
+}
 
 SendResult DicomWebDestination::send(const Outgoing& instance) {
   return sendBatch(std::vector<Outgoing>{instance}).at(0);
@@ -101,7 +103,8 @@ SendResult DicomWebDestination::send(const Outgoing& instance) {
 std::string DicomWebDestination::makeBoundary(const std::vector<Outgoing>& instances) {
   for (;;) {
     char text[48];
-    std::snprintf(text, sizeof text, "router-%016llx%016llx", static_cast<unsigned long long>(random_()),
+    std::snprintf(text, sizeof text, "router-%016llx%016llx",
+                  static_cast<unsigned long long>(random_()),
                   static_cast<unsigned long long>(random_()));
     const std::string boundary = text;
     bool clash = false;
@@ -131,21 +134,21 @@ std::vector<SendResult> DicomWebDestination::sendBatch(const std::vector<Outgoin
   body.emplace_back(last);
 
   const std::string url = config_.url + "/studies";
-  const HttpResponse response =
-      http_.post(url, body,
-                 {"Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
-                  "Accept: application/dicom+json"});
+  const HttpResponse response = http_.post(
+      url, body,
+      {"Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
+       "Accept: application/dicom+json"});
   return interpretAnswer(response, url, instances);
 }
 
-std::vector<SendResult> DicomWebDestination::interpretAnswer(const HttpResponse& response, const std::string& url,
-                                                             const std::vector<Outgoing>& instances) {
+std::vector<SendResult> DicomWebDestination::interpretAnswer(
+    const HttpResponse& response, const std::string& url, const std::vector<Outgoing>& instances) {
   const long status = response.status;
   // These answers may carry per-instance results. Orthanc answers 400 when a
   // part is not DICOM, yet stores the other parts and lists them.
   const bool perInstance = (status >= 200 && status < 300) || status == 400 || status == 409;
   if (!perInstance) {
-    const SendResult failure = classifyHttpFailure(response, url, bodySnippet(response.body));
+    const SendResult failure = classifyHttpFailure(response, url, answerMessage(response.body));
     return std::vector<SendResult>(instances.size(), failure);
   }
 
@@ -161,8 +164,9 @@ std::vector<SendResult> DicomWebDestination::interpretAnswer(const HttpResponse&
     }
 
     if (answer != nullptr && answer->stored) {
-      results.push_back(answer->reason ? withPrefix(classifyDimseStatus(*answer->reason), where + ": ")
-                                       : SendResult{});
+      results.push_back(answer->reason
+                            ? withPrefix(classifyDimseStatus(*answer->reason), where + ": ")
+                            : SendResult{});
     } else if (answer != nullptr) {
       if (answer->reason) {
         results.push_back(withPrefix(classifyDimseStatus(*answer->reason), where + ": "));
@@ -179,29 +183,33 @@ std::vector<SendResult> DicomWebDestination::interpretAnswer(const HttpResponse&
     } else if (status == 409) {
       // Nothing was stored. Without per-instance reasons, the conflict is this
       // instance's only when it was alone in the request.
-      const std::string said = bodySnippet(response.body);
+      const std::string said = answerMessage(response.body);
       SendResult failure;
       if (answers || instances.size() > 1) {
         failure.outcome = SendOutcome::Retry;
-        failure.detail = where + " stored nothing of this request because of a conflict (HTTP 409 Conflict)" +
-                         (answers || said.empty() ? "" : ": " + said);
+        failure.detail =
+            where + " stored nothing of this request because of a conflict (HTTP 409 Conflict)" +
+            (answers || said.empty() ? "" : ": " + said);
       } else {
         failure.outcome = SendOutcome::Permanent;
-        failure.detail = where + " refused the instance (HTTP 409 Conflict)" + (said.empty() ? "" : ": " + said);
+        failure.detail =
+            where + " refused the instance (HTTP 409 Conflict)" + (said.empty() ? "" : ": " + said);
       }
       results.push_back(failure);
     } else if (status == 400) {
-      const std::string said = answers ? "" : bodySnippet(response.body);
+      const std::string said = answers ? "" : answerMessage(response.body);
       SendResult refused;
       refused.outcome = SendOutcome::Permanent;
-      refused.detail = where + " refused the instance (HTTP 400 Bad Request)" + (said.empty() ? "" : ": " + said);
+      refused.detail = where + " refused the instance (HTTP 400 Bad Request)" +
+                       (said.empty() ? "" : ": " + said);
       results.push_back(refused);
     } else {
       // 202 (some failed) or another 2xx without a word about this instance:
       // not confirmed, so send it again (a duplicate is harmless).
       SendResult retry;
       retry.outcome = SendOutcome::Retry;
-      retry.detail = where + " did not confirm storing the instance (HTTP " + std::to_string(status) + ")";
+      retry.detail =
+          where + " did not confirm storing the instance (HTTP " + std::to_string(status) + ")";
       results.push_back(retry);
     }
   }
@@ -209,10 +217,13 @@ std::vector<SendResult> DicomWebDestination::interpretAnswer(const HttpResponse&
 }
 
 bool DicomWebDestination::probe() {
-  const HttpResponse response = http_.get(config_.url + "/studies?limit=1", {"Accept: application/dicom+json"});
+  const HttpResponse response =
+      http_.get(config_.url + "/studies?limit=1", {"Accept: application/dicom+json"});
   return response.answered() && response.status < 500;
 }
 
-void DicomWebDestination::close() { http_.closeConnections(); }
+void DicomWebDestination::close() {
+  http_.closeConnections();
+}
 
 }  // namespace router

@@ -32,7 +32,8 @@ class DicomWebDestination : public Destination {
   // How a STOW-RS answer (status and body) maps to one result per instance,
   // in order. Public so that answers Orthanc never gives (409, odd bodies)
   // can be checked too.
-  static std::vector<SendResult> interpretAnswer(const HttpResponse& response, const std::string& url,
+  static std::vector<SendResult> interpretAnswer(const HttpResponse& response,
+                                                 const std::string& url,
                                                  const std::vector<Outgoing>& instances);
 
  private:

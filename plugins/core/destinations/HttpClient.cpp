@@ -3,6 +3,8 @@
 #include "plugins/core/destinations/HttpClient.h"
 
 #include <curl/curl.h>
+#include <json/reader.h>
+#include <json/value.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -58,11 +60,13 @@ int seekBody(void* userdata, curl_off_t position, int origin) noexcept {
   auto remaining = static_cast<std::size_t>(position);
   reader->part = 0;
   reader->offset = 0;
-  while (reader->part < reader->parts->size() && remaining >= (*reader->parts)[reader->part].size()) {
+  while (reader->part < reader->parts->size() &&
+         remaining >= (*reader->parts)[reader->part].size()) {
     remaining -= (*reader->parts)[reader->part].size();
     ++reader->part;
   }
-  if (reader->part == reader->parts->size()) return remaining == 0 ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_FAIL;
+  if (reader->part == reader->parts->size())
+    return remaining == 0 ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_FAIL;
   reader->offset = remaining;
   return CURL_SEEKFUNC_OK;
 }
@@ -80,7 +84,9 @@ size_t writeBody(char* data, size_t size, size_t count, void* userdata) noexcept
   return n;
 }
 
-std::string seconds(std::chrono::seconds value) { return std::to_string(value.count()) + " s"; }
+std::string seconds(std::chrono::seconds value) {
+  return std::to_string(value.count()) + " s";
+}
 
 }  // namespace
 
@@ -89,7 +95,8 @@ void initHttp() {
   std::call_once(once, [] {
     const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (code != CURLE_OK) {
-      throw RouterError(std::string("cannot initialise the HTTP library (libcurl): ") + curl_easy_strerror(code));
+      throw RouterError(std::string("cannot initialise the HTTP library (libcurl): ") +
+                        curl_easy_strerror(code));
     }
   });
 }
@@ -99,11 +106,15 @@ struct HttpClient::Handle {
   char errorBuffer[CURL_ERROR_SIZE] = {};
 };
 
-HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) { initHttp(); }
+HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
+  initHttp();
+}
 
 HttpClient::~HttpClient() = default;
 
-void HttpClient::closeConnections() { handle_.reset(); }
+void HttpClient::closeConnections() {
+  handle_.reset();
+}
 
 HttpResponse HttpClient::get(const std::string& url, const std::vector<std::string>& headers) {
   return perform(url, nullptr, headers);
@@ -119,7 +130,8 @@ HttpResponse HttpClient::perform(const std::string& url, const std::vector<std::
   if (!handle_) {
     auto handle = std::make_unique<Handle>();
     handle->curl.reset(curl_easy_init());
-    if (!handle->curl) throw RouterError("cannot create an HTTP session (libcurl) for " + redactUrl(url));
+    if (!handle->curl)
+      throw RouterError("cannot create an HTTP session (libcurl) for " + redactUrl(url));
     handle_ = std::move(handle);
   }
   CURL* curl = handle_->curl.get();
@@ -144,7 +156,8 @@ HttpResponse HttpClient::perform(const std::string& url, const std::vector<std::
   if (body != nullptr) addHeader("Expect:");
 
   const long timeoutMs = static_cast<long>(options_.timeout.count()) * 1000;
-  const long connectMs = std::min(timeoutMs, static_cast<long>(options_.connectTimeout.count()) * 1000);
+  const long connectMs =
+      std::min(timeoutMs, static_cast<long>(options_.connectTimeout.count()) * 1000);
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, handle_->errorBuffer);
@@ -184,10 +197,12 @@ HttpResponse HttpClient::perform(const std::string& url, const std::vector<std::
 
   if (code != CURLE_OK) {
     const std::string where = redactUrl(url);
-    std::string why = curl_easy_strerror(code);
-    if (handle_->errorBuffer[0] != '\0') why += " (" + std::string(handle_->errorBuffer) + ")";
+    // curl's error buffer is the more precise text (host, port, elapsed time).
+    const std::string why =
+        handle_->errorBuffer[0] != '\0' ? handle_->errorBuffer : curl_easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT) {
-      response.error = "no complete answer from " + where + " within " + seconds(options_.timeout) + ": " + why;
+      response.error =
+          "no complete answer from " + where + " within " + seconds(options_.timeout) + ": " + why;
     } else {
       response.error = "cannot reach " + where + ": " + why;
     }
@@ -202,7 +217,8 @@ HttpResponse HttpClient::perform(const std::string& url, const std::vector<std::
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   response.status = status;
   const char* contentType = nullptr;
-  if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &contentType) == CURLE_OK && contentType != nullptr) {
+  if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &contentType) == CURLE_OK &&
+      contentType != nullptr) {
     response.contentType = contentType;
   }
   return response;
@@ -222,22 +238,38 @@ namespace {
 
 std::string reasonPhrase(long status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
   }
 }
 
@@ -249,7 +281,8 @@ SendResult classifyHttpFailure(const HttpResponse& response, const std::string& 
   const std::string where = redactUrl(url);
   if (!response.answered()) {
     result.outcome = response.invalidRequest ? SendOutcome::Permanent : SendOutcome::Retry;
-    result.detail = response.error + (response.invalidRequest ? ": check the destination's Url" : "");
+    result.detail =
+        response.error + (response.invalidRequest ? ": check the destination's Url" : "");
     return result;
   }
 
@@ -265,14 +298,17 @@ SendResult classifyHttpFailure(const HttpResponse& response, const std::string& 
   }
   result.outcome = SendOutcome::Permanent;
   if (status == 401) {
-    result.detail = where + " refused our credentials (" + http + "): check Username and Password of this destination";
+    result.detail = where + " refused our credentials (" + http +
+                    "): check Username and Password of this destination";
   } else if (status == 403) {
-    result.detail = where + " refused access (" + http +
-                    "): check Username and Password of this destination and that user's rights on the server";
+    result.detail =
+        where + " refused access (" + http +
+        "): check Username and Password of this destination and that user's rights on the server";
   } else if (status == 404) {
     result.detail = where + " does not exist (" + http + "): check the destination's Url" + said;
   } else if (status >= 300 && status < 400) {
-    result.detail = where + " redirects elsewhere (" + http + "): set the destination's Url to the final address";
+    result.detail = where + " redirects elsewhere (" + http +
+                    "): set the destination's Url to the final address";
   } else if (status == 413) {
     result.detail = where + " refused a request this large (" + http +
                     "): raise the server's upload limit or lower BatchSize" + said;
@@ -280,6 +316,22 @@ SendResult classifyHttpFailure(const HttpResponse& response, const std::string& 
     result.detail = where + " refused the request (" + http + ")" + said;
   }
   return result;
+}
+
+std::string answerMessage(const std::string& body) {
+  if (!body.empty() && body.front() == '{') {
+    Json::CharReaderBuilder builder;
+    const std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+    Json::Value root;
+    std::string errors;
+    if (reader->parse(body.data(), body.data() + body.size(), &root, &errors) && root.isObject()) {
+      std::string message = root["Message"].isString() ? root["Message"].asString() : "";
+      const std::string details = root["Details"].isString() ? root["Details"].asString() : "";
+      if (!details.empty()) message += message.empty() ? details : " (" + details + ")";
+      if (!message.empty()) return message;
+    }
+  }
+  return bodySnippet(body);
 }
 
 std::string bodySnippet(const std::string& body, std::size_t maxLength) {

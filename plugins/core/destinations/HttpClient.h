@@ -36,10 +36,10 @@ struct HttpOptions {
 };
 
 struct HttpResponse {
-  long status = 0;          // HTTP status; 0 when no answer came back
-  std::string body;         // kept up to 8 MiB
-  std::string contentType;  // of the answer, as sent
-  std::string error;        // transport failure in words (with the URL); empty with an answer
+  long status = 0;              // HTTP status; 0 when no answer came back
+  std::string body;             // kept up to 8 MiB
+  std::string contentType;      // of the answer, as sent
+  std::string error;            // transport failure in words (with the URL); empty with an answer
   bool invalidRequest = false;  // the URL itself is unusable (a config problem, not a network one)
   bool answered() const { return status != 0; }
 };
@@ -79,6 +79,10 @@ std::string redactUrl(const std::string& url);
 // the request's URL; `serverMessage` is what the server said, if anything.
 SendResult classifyHttpFailure(const HttpResponse& response, const std::string& url,
                                const std::string& serverMessage);
+
+// What a server said in an error answer, in one line: Orthanc's JSON error
+// body ("Message" and "Details") when it is one, else bodySnippet().
+std::string answerMessage(const std::string& body);
 
 // The first line(s) of an HTTP answer body, trimmed and shortened, fit for a
 // one-line detail ("" when the body is empty or binary).

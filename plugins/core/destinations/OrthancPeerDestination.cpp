@@ -23,51 +23,45 @@ std::optional<Json::Value> parseJson(const std::string& body) {
   return root;
 }
 
-// Orthanc explains its errors in a JSON body ("Message", and "Details" when
-// HttpDescribeErrors is on); other servers in the way answer text or HTML.
-std::string serverMessage(const std::string& body) {
-  if (const auto json = parseJson(body)) {
-    std::string message = (*json)["Message"].isString() ? (*json)["Message"].asString() : "";
-    const std::string details = (*json)["Details"].isString() ? (*json)["Details"].asString() : "";
-    if (!details.empty()) message += message.empty() ? details : " (" + details + ")";
-    if (!message.empty()) return message;
-  }
-  return bodySnippet(body);
-}
-
 }  // namespace
 
 OrthancPeerDestination::OrthancPeerDestination(const DestinationConfig& config)
-    : config_(config), http_(HttpOptions{config.username, config.password, config.headers, config.timeout}) {}
+    : config_(config),
+      http_(HttpOptions{config.username, config.password, config.headers, config.timeout}) {}
 
 SendResult OrthancPeerDestination::send(const Outgoing& instance) {
   const std::string url = config_.url + "/instances";
   const HttpResponse response =
-      http_.post(url, {std::string_view(instance.part10)}, {"Content-Type: application/dicom", "Accept: application/json"});
+      http_.post(url, {std::string_view(instance.part10)},
+                 {"Content-Type: application/dicom", "Accept: application/json"});
 
+  // Orthanc explains its errors in a JSON body (with "Details" when
+  // HttpDescribeErrors is on, the default).
   if (response.status == 400) {
     SendResult result;
     result.outcome = SendOutcome::Permanent;
-    const std::string message = serverMessage(response.body);
-    result.detail = "the Orthanc peer at " + redactUrl(config_.url) + " refused the file (HTTP 400)" +
-                    (message.empty() ? "" : ": " + message);
+    const std::string message = answerMessage(response.body);
+    result.detail = "the Orthanc peer at " + redactUrl(config_.url) +
+                    " refused the file (HTTP 400)" + (message.empty() ? "" : ": " + message);
     return result;
   }
   if (response.status < 200 || response.status >= 300) {
-    return classifyHttpFailure(response, url, serverMessage(response.body));
+    return classifyHttpFailure(response, url, answerMessage(response.body));
   }
 
   // 200: {"ID": ..., "Status": "Success" | "AlreadyStored" | "FilteredOut" | ...}.
   SendResult result;
   const auto json = parseJson(response.body);
-  const std::string status = json && (*json)["Status"].isString() ? (*json)["Status"].asString() : "";
+  const std::string status =
+      json && (*json)["Status"].isString() ? (*json)["Status"].asString() : "";
   if (status == "FilteredOut") {
     result.outcome = SendOutcome::Permanent;
     result.detail = "the Orthanc peer at " + redactUrl(config_.url) +
                     " did not keep the instance: a filter there (Lua or plugin) refused it";
   } else if (status == "Failure") {
     result.outcome = SendOutcome::Retry;
-    result.detail = "the Orthanc peer at " + redactUrl(config_.url) + " could not store the instance (Status Failure)";
+    result.detail = "the Orthanc peer at " + redactUrl(config_.url) +
+                    " could not store the instance (Status Failure)";
   }
   return result;
 }
@@ -77,6 +71,8 @@ bool OrthancPeerDestination::probe() {
   return response.answered() && response.status < 500;
 }
 
-void OrthancPeerDestination::close() { http_.closeConnections(); }
+void OrthancPeerDestination::close() {
+  http_.closeConnections();
+}
 
 }  // namespace router
