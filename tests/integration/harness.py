@@ -1,0 +1,763 @@
+"""Integration-test harness: real Orthanc, real dcmtk peers, real files.
+
+Every integration test of the appliance is a unittest module built on this
+file. It starts the Debian Orthanc binary (with or without the router plugin),
+dcmtk's storescp as DICOM peers and storescu as the modality, generates test
+data with the router-testdata CLI, and compares what arrived with pydicom.
+
+Paths come from the environment that ctest sets (tests/integration/CMakeLists.txt):
+    ROUTER_PLUGIN      the plugin (libOrthancRouter.so)
+    ROUTER_TESTDATA    the router-testdata CLI
+    ROUTER_SOURCE_DIR  the source tree
+Run one file by hand the same way, e.g.
+    ROUTER_PLUGIN=... ROUTER_TESTDATA=... /usr/bin/python3 -m unittest -v test_foundation
+
+Process hygiene: every child is started with a parent-death signal (SIGKILL
+when this Python process dies, even by SIGKILL from a ctest timeout), ended by
+its PID in the test's cleanups, and again at exit if still alive. A test's
+temp dir (/tmp/router-it-*) is removed when the test passes and kept, with its
+path printed, when it fails: the Orthanc and storescp logs are in there.
+"""
+
+import atexit
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+import base64
+
+import numpy
+import pydicom
+
+ORTHANC_BIN = "/usr/sbin/Orthanc"
+STORESCP_BIN = "/usr/bin/storescp"
+STORESCU_BIN = "/usr/bin/storescu"
+
+# Transfer syntaxes whose PixelData is stored native (comparable byte for byte).
+UNCOMPRESSED_SYNTAXES = {
+    "1.2.840.10008.1.2",       # Implicit VR Little Endian
+    "1.2.840.10008.1.2.1",     # Explicit VR Little Endian
+    "1.2.840.10008.1.2.2",     # Explicit VR Big Endian (retired)
+    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+}
+
+IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+
+
+# --------------------------------------------------------------------------
+# Environment
+
+def env_path(name):
+    """The path in environment variable `name`; raises unittest.SkipTest when
+    it is not set (running a file by hand without the build), so that the
+    message says what to set instead of failing somewhere deep."""
+    value = os.environ.get(name)
+    if not value:
+        raise unittest.SkipTest(f"environment variable {name} is not set (ctest sets it)")
+    if not os.path.exists(value):
+        raise AssertionError(f"{name}={value} does not exist: build it first")
+    return value
+
+
+def plugin_path():
+    return env_path("ROUTER_PLUGIN")
+
+
+def testdata_cli():
+    return env_path("ROUTER_TESTDATA")
+
+
+# --------------------------------------------------------------------------
+# Processes
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+_live = {}  # pid -> Popen, every child not yet reaped
+
+
+def _die_with_parent():
+    # Runs in the child between fork and exec: if the test runner dies (ctest
+    # timeout, Ctrl-C, SIGKILL), the kernel sends the child SIGKILL.
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def spawn(argv, log_path, env=None, cwd=None):
+    """Starts argv with stdout and stderr appended to log_path; tracked for
+    cleanup at exit. Returns the Popen."""
+    log = open(log_path, "ab")
+    try:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, cwd=cwd, preexec_fn=_die_with_parent)
+    finally:
+        log.close()
+    _live[proc.pid] = proc
+    return proc
+
+
+def end_process(proc, timeout=15.0, sig=signal.SIGTERM):
+    """Sends `sig` to proc by PID, waits up to timeout, then SIGKILL.
+    Returns the exit status (negative: killed by that signal). Idempotent."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    _live.pop(proc.pid, None)
+    return proc.returncode
+
+
+@atexit.register
+def _end_all_children():
+    for proc in list(_live.values()):
+        end_process(proc, timeout=5.0)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now. (The usual
+    small race: another process may take it before we bind it.)"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def is_listening(port):
+    """True when some process listens on TCP `port` (read from /proc/net, so
+    probing does not open a connection the server would have to handle)."""
+    hexport = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[1].endswith(hexport) and fields[3] == "0A":  # 0A = LISTEN
+                        return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+def wait_for(predicate, timeout, what, interval=0.1, detail=None):
+    """Polls predicate() until it returns something truthy, and returns that.
+    On timeout raises AssertionError "timed out after Ns waiting for <what>",
+    followed by detail() (a callable describing the current state) if given."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            message = f"timed out after {timeout:g}s waiting for {what}"
+            if detail is not None:
+                message += ":\n" + str(detail())
+            raise AssertionError(message)
+        time.sleep(interval)
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return f"(no file {path})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------
+# Orthanc
+
+class HttpError(Exception):
+    def __init__(self, method, url, status, body):
+        super().__init__(f"{method} {url} -> HTTP {status}: {body[:2000]!r}")
+        self.status = status
+        self.body = body
+
+
+class OrthancExited(AssertionError):
+    pass
+
+
+class Orthanc:
+    """One Orthanc server in its own folder `workdir/name`:
+        orthanc.json  the configuration written from the constructor's arguments
+        storage/      StorageDirectory and IndexDirectory
+        orthanc.log   stdout and stderr of every run (appended on restart)
+
+    router:     the "Router" section (a dict) or None
+    plugin:     a plugin path ("Plugins": [plugin]) or None for a plain Orthanc
+    modalities: Orthanc's "DicomModalities" ({alias: [AET, host, port]})
+    extra:      more top-level keys, merged last (overrides anything)
+    Ports are picked free once and kept across restarts.
+    """
+
+    def __init__(self, workdir, name="orthanc", *, router=None, plugin=None, modalities=None,
+                 overwrite_instances=False, authentication=False, users=None, aet="ROUTER",
+                 verbose=False, extra=None):
+        self.dir = os.path.join(workdir, name)
+        self.storage = os.path.join(self.dir, "storage")
+        os.makedirs(self.storage, exist_ok=True)
+        self.config_path = os.path.join(self.dir, "orthanc.json")
+        self.log_path = os.path.join(self.dir, "orthanc.log")
+        self.http_port = free_port()
+        self.dicom_port = free_port()
+        self.aet = aet
+        self.verbose = verbose
+        self.users = users or ({"router": "router"} if authentication else {})
+        self.process = None
+        self.config = {
+            "Name": f"router-it-{name}",
+            "StorageDirectory": self.storage,
+            "IndexDirectory": self.storage,
+            "HttpPort": self.http_port,
+            "DicomPort": self.dicom_port,
+            "DicomAet": aet,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": bool(authentication),
+            "RegisteredUsers": self.users,
+            "DicomModalities": modalities or {},
+            "OverwriteInstances": bool(overwrite_instances),
+            "ConcurrentJobs": 1,
+            "SaveJobs": False,
+            "HttpTimeout": 30,
+            "StorageCompression": False,
+            "Plugins": [plugin] if plugin else [],
+        }
+        if router is not None:
+            self.config["Router"] = router
+        if extra:
+            self.config.update(extra)
+
+    # -- lifecycle
+
+    def write_config(self):
+        with open(self.config_path, "w") as f:
+            json.dump(self.config, f, indent=2)
+
+    def start(self, timeout=30.0):
+        """Writes the configuration, starts Orthanc, and returns once GET /system
+        answers. Raises OrthancExited (with the log tail) if it exits first."""
+        self.spawn()
+        self.wait_until_up(timeout)
+        return self
+
+    def spawn(self):
+        """Starts the process without waiting (see wait_until_up / wait_up_or_exit)."""
+        if self.running():
+            raise RuntimeError("Orthanc is already running")
+        self.write_config()
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n===== harness: starting Orthanc at {time.strftime('%H:%M:%S')} =====\n".encode())
+        argv = [ORTHANC_BIN] + (["--verbose"] if self.verbose else []) + [self.config_path]
+        self.process = spawn(argv, self.log_path, cwd=self.dir)
+        return self.process
+
+    def wait_up_or_exit(self, timeout=30.0):
+        """Waits until Orthanc answers ("up") or its process ends ("exited")."""
+        def state():
+            if self.process.poll() is not None:
+                return "exited"
+            return "up" if self._answers() else None
+        return wait_for(state, timeout, f"Orthanc on HTTP port {self.http_port} to answer or exit",
+                        detail=lambda: self.log_tail())
+
+    def wait_until_up(self, timeout=30.0):
+        if self.wait_up_or_exit(timeout) == "exited":
+            _live.pop(self.process.pid, None)
+            raise OrthancExited(f"Orthanc exited with status {self.process.returncode} before answering; "
+                                f"log {self.log_path}:\n{self.log_tail()}")
+
+    def _answers(self):
+        try:
+            status, _, _ = self.request("GET", "/system", timeout=2)
+            return status == 200
+        except (urllib.error.URLError, ConnectionError, socket.timeout, OSError):
+            return False
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout=30.0, check=False):
+        """SIGTERM, wait up to timeout, then SIGKILL. Returns the exit status;
+        check=True asserts a clean exit (status 0)."""
+        status = end_process(self.process, timeout=timeout)
+        if check and status != 0:
+            raise AssertionError(f"Orthanc exited with status {status}; log tail:\n{self.log_tail()}")
+        return status
+
+    def kill9(self):
+        """SIGKILL now, like a power cut for the process (the disk stays)."""
+        return end_process(self.process, sig=signal.SIGKILL)
+
+    def restart(self, timeout=30.0):
+        """Stops (if running) and starts again on the same storage, ports and
+        configuration (self.config may be edited in between)."""
+        if self.running():
+            self.stop()
+        return self.start(timeout)
+
+    # -- REST
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def request(self, method, path, body=None, content_type=None, timeout=30, headers=None):
+        """One HTTP exchange; returns (status, headers, body bytes) whatever the
+        status (no exception for 4xx/5xx)."""
+        data = body
+        if body is not None and not isinstance(body, (bytes, bytearray)):
+            data = json.dumps(body).encode()
+            content_type = content_type or "application/json"
+        req = urllib.request.Request(self.url(path), data=data, method=method)
+        if content_type:
+            req.add_header("Content-Type", content_type)
+        if self.config.get("AuthenticationEnabled") and self.users:
+            user, password = next(iter(self.users.items()))
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            req.add_header("Authorization", "Basic " + token)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers or {}), e.read()
+
+    def _call(self, method, path, body=None, content_type=None, timeout=30):
+        status, headers, data = self.request(method, path, body, content_type, timeout)
+        if not 200 <= status < 300:
+            raise HttpError(method, self.url(path), status, data)
+        return decode_body(data)
+
+    def get(self, path, timeout=30):
+        """GET; returns parsed JSON (or text / bytes when not JSON). Raises HttpError unless 2xx."""
+        return self._call("GET", path, timeout=timeout)
+
+    def post(self, path, body=None, content_type=None, timeout=30):
+        """POST a dict/list (sent as JSON) or bytes (with content_type)."""
+        return self._call("POST", path, b"" if body is None else body, content_type, timeout)
+
+    def put(self, path, body=None, content_type=None, timeout=30):
+        return self._call("PUT", path, b"" if body is None else body, content_type, timeout)
+
+    def delete(self, path, timeout=30):
+        return self._call("DELETE", path, timeout=timeout)
+
+    def upload(self, path):
+        """POST /instances with a DICOM file (the REST way in, not C-STORE)."""
+        with open(path, "rb") as f:
+            return self.post("/instances", f.read(), "application/dicom")
+
+    def instance_count(self):
+        return self.get("/statistics")["CountInstances"]
+
+    # -- logs
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines=40):
+        return tail(self.log_path, lines)
+
+
+def decode_body(data):
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            return data
+
+
+# --------------------------------------------------------------------------
+# DICOM peers (dcmtk)
+
+class StoreScp:
+    """dcmtk storescp: a DICOM peer that writes what it receives to `folder`,
+    one file per instance named "<modality>.<SOPInstanceUID>" (storescp's
+    default names; a new copy of the same instance overwrites the old one).
+
+    implicit_only: accept Implicit VR Little Endian only (+xi), like an old PACS.
+    accept_all:    accept every transfer syntax storescp knows (+xa), compressed
+                   ones included. Default: the uncompressed syntaxes.
+    The port is picked free once and kept across restarts.
+    """
+
+    def __init__(self, workdir, aet="STORESCP", name=None, port=None, implicit_only=False,
+                 accept_all=False, extra_args=()):
+        name = name or aet.lower()
+        self.aet = aet
+        self.dir = os.path.join(workdir, name)
+        self.folder = os.path.join(self.dir, "received")
+        os.makedirs(self.folder, exist_ok=True)
+        self.log_path = os.path.join(self.dir, "storescp.log")
+        self.port = port or free_port()
+        self.implicit_only = implicit_only
+        self.accept_all = accept_all
+        self.extra_args = list(extra_args)
+        self.process = None
+
+    def argv(self):
+        argv = [STORESCP_BIN, "-aet", self.aet, "--output-directory", self.folder,
+                "--promiscuous", "--disable-host-lookup"]
+        if self.implicit_only:
+            argv.append("+xi")
+        elif self.accept_all:
+            argv.append("+xa")
+        return argv + self.extra_args + [str(self.port)]
+
+    def start(self, timeout=10.0):
+        if self.running():
+            raise RuntimeError(f"storescp {self.aet} is already running")
+        self.process = spawn(self.argv(), self.log_path)
+
+        def up():
+            if self.process.poll() is not None:
+                raise AssertionError(f"storescp {self.aet} exited with status {self.process.returncode}:\n"
+                                     f"{tail(self.log_path)}")
+            return is_listening(self.port)
+        wait_for(up, timeout, f"storescp {self.aet} to listen on port {self.port}")
+        return self
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout=10.0):
+        return end_process(self.process, timeout=timeout)
+
+    def kill(self):
+        """SIGKILL by PID: the peer vanishes mid-whatever, as a crashed PACS."""
+        return end_process(self.process, sig=signal.SIGKILL)
+
+    def restart(self, timeout=10.0):
+        self.stop()
+        return self.start(timeout)
+
+    def files(self):
+        """Paths of the received files, sorted."""
+        return sorted(os.path.join(self.folder, n) for n in os.listdir(self.folder)
+                      if os.path.isfile(os.path.join(self.folder, n)))
+
+    def received(self):
+        """{SOPInstanceUID: path}, read from storescp's file names."""
+        out = {}
+        for path in self.files():
+            prefix, _, uid = os.path.basename(path).partition(".")
+            if uid:
+                out[uid] = path
+        return out
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class SendError(AssertionError):
+    pass
+
+
+def send(files, port, aet="ROUTER", calling="MODALITY", host="127.0.0.1", timeout=120, extra_args=()):
+    """C-STORE files (paths, or folders: scanned recursively) to host:port with
+    dcmtk storescu, TCP_NODELAY on. Raises SendError with storescu's output when
+    it fails or reports any error. Returns storescu's output."""
+    files = [str(f) for f in files]
+    if not files:
+        return ""
+    argv = [STORESCU_BIN, "-aet", calling, "-aec", aet]
+    if any(os.path.isdir(f) for f in files):
+        argv += ["+sd", "+r"]
+    argv += list(extra_args) + [host, str(port)] + files
+    env = dict(os.environ, TCP_NODELAY="1")
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            timeout=timeout, preexec_fn=_die_with_parent)
+    output = result.stdout.decode("utf-8", "replace")
+    errors = [line for line in output.splitlines() if line.startswith(("E:", "F:"))]
+    if result.returncode != 0 or errors:
+        raise SendError(f"storescu to {aet}@{host}:{port} failed (status {result.returncode}):\n"
+                        f"{output[-4000:]}")
+    return output
+
+
+def echo(port, aet, calling="ECHOSCU", host="127.0.0.1", timeout=10):
+    """C-ECHO; True when the peer answers."""
+    result = subprocess.run(["echoscu", "-aet", calling, "-aec", aet, host, str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
+                            preexec_fn=_die_with_parent)
+    return result.returncode == 0
+
+
+# --------------------------------------------------------------------------
+# Test data
+
+def generate(outdir, suite="standard", count=None, seed=None, patient_id=None, patient_name=None,
+             modality=None, rows=None, columns=None, calling_site=None):
+    """Writes generated DICOM files with the router-testdata CLI into outdir.
+    Returns [(path, SOPInstanceUID)] in the order the CLI printed them."""
+    os.makedirs(outdir, exist_ok=True)
+    argv = [testdata_cli(), outdir, "--suite", suite]
+    for option, value in (("--count", count), ("--seed", seed), ("--patient-id", patient_id),
+                          ("--patient-name", patient_name), ("--modality", modality),
+                          ("--rows", rows), ("--columns", columns), ("--calling-site", calling_site)):
+        if value is not None:
+            argv += [option, str(value)]
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}):\n"
+                             f"{result.stderr.decode(errors='replace')}")
+    out = []
+    for line in result.stdout.decode().splitlines():
+        path, _, uid = line.strip().rpartition(" ")
+        if path:
+            out.append((path, uid))
+    if not out:
+        raise AssertionError(f"{' '.join(argv)} wrote no file")
+    return out
+
+
+# --------------------------------------------------------------------------
+# DICOM comparison (pydicom)
+
+def read(path, pixels=True):
+    return pydicom.dcmread(path, stop_before_pixels=not pixels)
+
+
+def transfer_syntax(path):
+    """The TransferSyntaxUID of a Part-10 file's meta header."""
+    return str(pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID)
+
+
+def sop_instance_uid(path):
+    return str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+
+
+_DECOMPRESSORS = {
+    # dcmtk decoders first (they are not the library the transcoder encodes
+    # with, so a symmetric encoder/decoder bug cannot hide); gdcmconv for JPEG 2000.
+    "1.2.840.10008.1.2.4.80": ["dcmdjpls"], "1.2.840.10008.1.2.4.81": ["dcmdjpls"],
+    "1.2.840.10008.1.2.4.50": ["dcmdjpeg"], "1.2.840.10008.1.2.4.51": ["dcmdjpeg"],
+    "1.2.840.10008.1.2.4.57": ["dcmdjpeg"], "1.2.840.10008.1.2.4.70": ["dcmdjpeg"],
+    "1.2.840.10008.1.2.5": ["dcmdrle"],
+    "1.2.840.10008.1.2.4.90": ["gdcmconv", "--raw"], "1.2.840.10008.1.2.4.91": ["gdcmconv", "--raw"],
+}
+
+
+def native_pixels(path):
+    """PixelData bytes in native form (little endian, frame after frame,
+    colour by pixel), decompressing a compressed file with an external decoder
+    into a temp file (dcmdjpls, dcmdjpeg, dcmdrle, gdcmconv --raw). None
+    without PixelData.
+
+    Colour by plane (PlanarConfiguration 1) is turned into colour by pixel:
+    decoders differ in which layout they write back, and the pixels are the
+    same either way."""
+    ds = pydicom.dcmread(path)
+    if "PixelData" not in ds:
+        return None
+    ts = str(ds.file_meta.TransferSyntaxUID)
+    if ts not in UNCOMPRESSED_SYNTAXES:
+        tool = _DECOMPRESSORS.get(ts)
+        if tool is None:
+            raise AssertionError(f"{path}: no decoder known for transfer syntax {ts}")
+        with tempfile.TemporaryDirectory(prefix="router-it-decode-") as tmp:
+            out = os.path.join(tmp, "native.dcm")
+            result = subprocess.run(tool + [path, out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            if result.returncode != 0:
+                raise AssertionError(f"{' '.join(tool)} {path} failed:\n"
+                                     f"{result.stdout.decode(errors='replace')}")
+            ds = pydicom.dcmread(out)
+    data = bytes(ds.PixelData)
+    if int(ds.get("SamplesPerPixel", 1)) > 1 and int(ds.get("PlanarConfiguration", 0)) == 1:
+        data = _interleave(data, ds)
+    return data
+
+
+def _interleave(data, ds):
+    """Colour-by-plane pixel bytes -> colour-by-pixel (per frame)."""
+    samples = int(ds.SamplesPerPixel)
+    sample_bytes = int(ds.BitsAllocated) // 8
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    pixels = int(ds.Rows) * int(ds.Columns)
+    size = frames * samples * pixels * sample_bytes
+    array = numpy.frombuffer(data[:size], dtype=numpy.dtype(f"V{sample_bytes}"))
+    array = array.reshape(frames, samples, pixels).transpose(0, 2, 1)
+    return array.tobytes() + data[size:]
+
+
+def _trim_pad(data, ds):
+    # An odd pixel byte count carries one pad byte; decoders may or may not keep it.
+    if data is None:
+        return None
+    expected = int(ds.Rows) * int(ds.Columns) * int(ds.SamplesPerPixel) * int(ds.BitsAllocated) // 8 \
+        * int(getattr(ds, "NumberOfFrames", 1) or 1)
+    return data[:expected] if len(data) in (expected, expected + 1) else data
+
+
+DEFAULT_TAGS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID",
+                "Modality")
+
+
+def differences(original, received, tags=DEFAULT_TAGS, pixels=True):
+    """What differs between two DICOM files: the listed tags (by keyword) and,
+    with pixels=True, the native pixel bytes (compressed files are decoded
+    first). Returns a list of human-readable lines; empty means the same."""
+    try:
+        a = pydicom.dcmread(original, stop_before_pixels=True)
+        b = pydicom.dcmread(received, stop_before_pixels=True)
+    except Exception as e:  # a file still being written reads as garbage
+        return [f"cannot read {received}: {e}"]
+    out = []
+    for tag in tags:
+        va, vb = a.get(tag), b.get(tag)  # keyword -> value (None when absent)
+        va = None if va is None else str(va)
+        vb = None if vb is None else str(vb)
+        if va != vb:
+            out.append(f"{os.path.basename(received)}: {tag} is {vb!r}, expected {va!r}")
+    if pixels:
+        try:
+            pa, pb = native_pixels(original), native_pixels(received)
+        except Exception as e:
+            return out + [f"cannot read pixels of {received}: {e}"]
+        if pa is not None or pb is not None:
+            pa, pb = _trim_pad(pa, a), _trim_pad(pb, b)
+            if pa != pb:
+                first = next((i for i, (x, y) in enumerate(zip(pa or b"", pb or b"")) if x != y), None)
+                out.append(f"{os.path.basename(received)}: PixelData differs "
+                           f"({0 if pb is None else len(pb)} bytes vs {0 if pa is None else len(pa)} "
+                           f"expected; first differing byte at {first})")
+    return out
+
+
+def same_instance(original, received, tags=DEFAULT_TAGS, pixels=True):
+    return not differences(original, received, tags, pixels)
+
+
+def wait_for_files(expected, found, timeout, what, tags=DEFAULT_TAGS, pixels=True):
+    """Waits until every instance in `expected` ({SOPInstanceUID: original
+    path}) is in found() ({SOPInstanceUID: received path}) and identical to its
+    original (tags and pixels). A file being written is simply retried. On
+    timeout the message lists what is missing or different."""
+    state = {"missing": sorted(expected), "different": []}
+    checked = {}  # uid -> (path, mtime, size) of a received copy already proven identical
+
+    def done():
+        have = found()
+        missing, different = [], []
+        for uid, original in expected.items():
+            path = have.get(uid)
+            if path is None:
+                missing.append(uid)
+                continue
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                missing.append(uid)
+                continue
+            key = (path, st.st_mtime_ns, st.st_size)
+            if checked.get(uid) == key:
+                continue
+            diff = differences(original, path, tags, pixels)
+            if diff:
+                different.extend(diff)
+            else:
+                checked[uid] = key
+        state["missing"], state["different"] = missing, different
+        return not missing and not different
+
+    def detail():
+        lines = [f"{len(state['missing'])} of {len(expected)} missing"]
+        lines += ["  missing " + uid for uid in state["missing"][:10]]
+        lines += ["  " + d for d in state["different"][:10]]
+        return "\n".join(lines)
+
+    wait_for(done, timeout, what, interval=0.25, detail=detail)
+
+
+def folder_files(folder):
+    """{file name: path} of every file below folder (recursively, names relative to it)."""
+    out = {}
+    for root, _, names in os.walk(folder):
+        for n in names:
+            path = os.path.join(root, n)
+            out[os.path.relpath(path, folder)] = path
+    return out
+
+
+# --------------------------------------------------------------------------
+# Test case base
+
+class RouterTestCase(unittest.TestCase):
+    """A TestCase with a fresh temp dir (self.tmp) and helpers that start
+    Orthanc and storescp peers, each ended by PID in the cleanups, even when
+    the test fails. The temp dir is removed when the test passes and kept
+    (path printed to stderr) when it fails or errors."""
+
+    keep_tmp = os.environ.get("ROUTER_KEEP_TMP") == "1"
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix=f"router-it-{self._testMethodName}-")
+        self._processes = []
+
+    def run(self, result=None):
+        if result is None:
+            result = self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        super().run(result)
+        failed = len(result.failures) + len(result.errors) > before
+        tmp = getattr(self, "tmp", None)
+        if tmp and os.path.isdir(tmp):
+            if failed or self.keep_tmp:
+                sys.stderr.write(f"\n[harness] kept {tmp} for debugging ({self.id()})\n")
+                for log in sorted(self._logs()):
+                    sys.stderr.write(f"[harness] --- tail of {log}\n{tail(log, 30)}\n")
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return result
+
+    def _logs(self):
+        out = []
+        for root, _, names in os.walk(self.tmp):
+            out += [os.path.join(root, n) for n in names if n.endswith(".log")]
+        return out
+
+    def start_orthanc(self, name="orthanc", start=True, **kwargs):
+        orthanc = Orthanc(self.tmp, name, **kwargs)
+        self.addCleanup(lambda: orthanc.stop())
+        if start:
+            orthanc.start()
+        return orthanc
+
+    def start_storescp(self, aet, start=True, **kwargs):
+        scp = StoreScp(self.tmp, aet, **kwargs)
+        self.addCleanup(scp.stop)
+        if start:
+            scp.start()
+        return scp
+
+    def path(self, *parts):
+        """A path inside the test's temp dir (parent folders created)."""
+        p = os.path.join(self.tmp, *parts)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        return p
