@@ -1,0 +1,328 @@
+#!/usr/bin/python3
+"""End-to-end delivery benchmark: real Orthanc, real dcmtk peers, real files.
+
+N instances of a 512x512 16-bit CT series (router-testdata --suite ct-series)
+are sent with one storescu association (TCP_NODELAY=1) to:
+  a  bare Orthanc, no plugin: the ingest baseline (storescu start -> end)
+  b  Orthanc + router plugin, one rule routing everything as received to two
+     storescp peers: storescu start -> both peers hold N files
+  c  as b, with JPEG-LS lossless to peer A (route transfer_syntax)
+  d  Orthanc's own Lua routing (OnStoredInstance + SendToModality to both
+     peers, no plugin): storescu start -> both peers hold N files
+and prints seconds, ratios against a, and the Orthanc process's peak RSS
+(VmHWM, read before stopping it). Every run gets fresh temp storage; every
+process is ended by its PID. Timings are reported, never asserted.
+
+With --repeat R the scenarios run R rounds, interleaved (abcd abcd), and the
+table shows each scenario's best (lowest) time, every round's time beside it:
+the machine may be shared, and the best round is the least disturbed one.
+
+usage: e2e_bench.py BUILD_DIR [--count N] [--scenarios abcd] [--repeat R] [--threads T]
+                    [--plugin PATH] [--keep] [--json FILE]
+Standard library only.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ORTHANC = "/usr/sbin/Orthanc"
+STORESCP = "/usr/bin/storescp"
+STORESCU = "/usr/bin/storescu"
+JPEGLS_LOSSLESS = b"1.2.840.10008.1.2.4.80"
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+_PR_SET_PDEATHSIG = 1
+_children = {}
+
+
+def _die_with_parent():
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def spawn(argv, log_path, env=None):
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, preexec_fn=_die_with_parent)
+    _children[proc.pid] = proc
+    return proc
+
+
+def end(proc, timeout=20.0):
+    """SIGTERM by PID, then SIGKILL after timeout."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    _children.pop(proc.pid, None)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(predicate, timeout, what, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def vm_hwm_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def tail(path, lines=30):
+    try:
+        with open(path, "rb") as f:
+            return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+class Peer:
+    """storescp writing what it receives to its own folder, all syntaxes accepted."""
+
+    def __init__(self, workdir, aet):
+        self.aet = aet
+        self.folder = os.path.join(workdir, aet.lower())
+        os.makedirs(self.folder)
+        self.log = os.path.join(workdir, aet.lower() + ".log")
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = spawn([STORESCP, "-aet", self.aet, "-od", self.folder, "+xa", "--promiscuous",
+                           "--disable-host-lookup", str(self.port)], self.log,
+                          env=dict(os.environ, TCP_NODELAY="1"))
+        wait_for(lambda: self.proc.poll() is not None or listening(self.port), 10, f"storescp {self.aet}")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"storescp {self.aet} exited:\n{tail(self.log)}")
+
+    def count(self):
+        return len(os.listdir(self.folder))
+
+    def syntax_of_one(self):
+        names = sorted(os.listdir(self.folder))
+        if not names:
+            return b""
+        with open(os.path.join(self.folder, names[0]), "rb") as f:
+            head = f.read(1024)
+        return JPEGLS_LOSSLESS if JPEGLS_LOSSLESS in head else b"other"
+
+
+def scenario_config(kind, work, peers, plugin, threads):
+    storage = os.path.join(work, "storage")
+    os.makedirs(storage)
+    config = {
+        "Name": f"e2e-bench-{kind}",
+        "StorageDirectory": storage,
+        "IndexDirectory": storage,
+        "HttpPort": free_port(),
+        "DicomPort": free_port(),
+        "DicomAet": "ROUTER",
+        "DicomCheckCalledAet": False,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "StorageCompression": False,
+        "SaveJobs": False,
+        "Plugins": [],
+        "DicomModalities": {},
+    }
+    if kind in ("b", "c"):
+        rules = os.path.join(work, "rules")
+        os.makedirs(rules)
+        syntax = ', transfer_syntax = "JPEGLSLossless"' if kind == "c" else ""
+        with open(os.path.join(rules, "10-route.lua"), "w") as f:
+            f.write('function route(i) return { { destination = "peera"%s }, { destination = "peerb" } } end\n'
+                    % syntax)
+        config["Plugins"] = [plugin]
+        config["Router"] = {
+            "Rules": rules,
+            "QueueDatabase": os.path.join(work, "queue.sqlite"),
+            "Threads": threads,
+            "Destinations": {
+                p.aet.lower(): {"Type": "dicom", "AET": p.aet, "Host": "127.0.0.1", "Port": p.port}
+                for p in peers
+            },
+        }
+    elif kind == "d":
+        script = os.path.join(work, "route.lua")
+        with open(script, "w") as f:
+            f.write("function OnStoredInstance(instanceId, tags, metadata, origin)\n"
+                    "  SendToModality(instanceId, 'peera')\n"
+                    "  SendToModality(instanceId, 'peerb')\n"
+                    "end\n")
+        config["LuaScripts"] = [script]
+        config["DicomModalities"] = {p.aet.lower(): [p.aet, "127.0.0.1", p.port] for p in peers}
+    path = os.path.join(work, "orthanc.json")
+    with open(path, "w") as f:
+        json.dump(config, f, indent=2)
+    return config, path
+
+
+def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
+    work = tempfile.mkdtemp(prefix=f"e2e-bench-{kind}-")
+    orthanc = None
+    peers = []
+    try:
+        if kind != "a":
+            peers = [Peer(work, "PEERA"), Peer(work, "PEERB")]
+            for p in peers:
+                p.start()
+        config, config_path = scenario_config(kind, work, peers, plugin, threads)
+        log = os.path.join(work, "orthanc.log")
+        orthanc = spawn([ORTHANC, config_path], log, env=dict(os.environ, TCP_NODELAY="1"))
+
+        def up():
+            if orthanc.poll() is not None:
+                raise RuntimeError(f"Orthanc ({kind}) exited with {orthanc.returncode}:\n{tail(log)}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{config['HttpPort']}/system", timeout=1).read()
+            except OSError:
+                return False
+            return listening(config["DicomPort"])
+        wait_for(up, 60, f"Orthanc ({kind}) to answer")
+        time.sleep(0.5)  # let the plugin's OrthancStarted work (workers, replay) settle
+
+        argv = [STORESCU, "-aet", "MODALITY", "-aec", "ROUTER", "+sd", "127.0.0.1", str(config["DicomPort"]),
+                data_dir]
+        start = time.monotonic()
+        sent = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env=dict(os.environ, TCP_NODELAY="1"), timeout=timeout,
+                              preexec_fn=_die_with_parent)
+        ingest = time.monotonic() - start
+        out = sent.stdout.decode("utf-8", "replace")
+        if sent.returncode != 0 or any(l.startswith(("E:", "F:")) for l in out.splitlines()):
+            raise RuntimeError(f"storescu failed in scenario {kind} ({sent.returncode}):\n{out[-3000:]}")
+        delivered = None
+        if peers:
+            wait_for(lambda: all(p.count() >= count for p in peers), timeout,
+                     f"both peers to hold {count} files (scenario {kind}; now "
+                     f"{[p.count() for p in peers]}; log {log})", interval=0.02)
+            delivered = time.monotonic() - start
+        hwm = vm_hwm_kb(orthanc.pid)
+        result = {"scenario": kind, "ingest_s": ingest, "delivered_s": delivered, "vm_hwm_mb": hwm / 1024.0}
+        if kind == "c":
+            result["peera_syntax_jpegls"] = peers[0].syntax_of_one() == JPEGLS_LOSSLESS
+        return result
+    finally:
+        end(orthanc, timeout=60)
+        for p in peers:
+            end(p.proc)
+        if keep:
+            print(f"  (kept {work})", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+DESCRIPTIONS = {
+    "a": "bare Orthanc, ingest only",
+    "b": "router plugin -> 2 peers, as received",
+    "c": "router plugin -> 2 peers, peer A JPEG-LS",
+    "d": "Orthanc Lua SendToModality -> 2 peers",
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("build_dir")
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--scenarios", default="abcd")
+    parser.add_argument("--threads", type=int, default=2, help="Router Threads (default 2: a 2-core machine)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; the best round per scenario is shown")
+    parser.add_argument("--plugin", help="plugin to load (default BUILD_DIR/plugins/orthanc/libOrthancRouter.so)")
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--keep", action="store_true", help="keep each run's temp folder (logs, storage)")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+
+    plugin = args.plugin or os.path.join(args.build_dir, "plugins/orthanc/libOrthancRouter.so")
+    testdata = os.path.join(args.build_dir, "tests/generator/router-testdata")
+    for path in (plugin, testdata, ORTHANC, STORESCP, STORESCU):
+        if not os.path.exists(path):
+            sys.exit(f"e2e_bench: missing {path}")
+
+    data = tempfile.mkdtemp(prefix="e2e-bench-data-")
+    rounds = {}  # scenario -> [result per round]
+    try:
+        subprocess.run([testdata, data, "--suite", "ct-series", "--count", str(args.count), "--seed", "4242"],
+                       check=True, stdout=subprocess.DEVNULL)
+        size_mb = sum(os.path.getsize(os.path.join(data, n)) for n in os.listdir(data)) / 2**20
+        print(f"e2e: {args.count} instances, 512x512 16-bit CT, {size_mb:.0f} MB; Router Threads {args.threads}",
+              flush=True)
+        for round_no in range(1, args.repeat + 1):
+            for kind in args.scenarios:
+                print(f"e2e: round {round_no}/{args.repeat}, scenario {kind}: {DESCRIPTIONS[kind]} ...", flush=True)
+                r = run_scenario(kind, data, args.count, plugin, args.threads, args.keep, args.timeout)
+                rounds.setdefault(kind, []).append(r)
+                done = f", delivered {r['delivered_s']:.2f} s" if r["delivered_s"] is not None else ""
+                print(f"e2e:   ingest {r['ingest_s']:.2f} s{done}, Orthanc VmHWM {r['vm_hwm_mb']:.0f} MB", flush=True)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+        for proc in list(_children.values()):
+            end(proc, timeout=5)
+
+    def total(r):
+        return r["delivered_s"] if r["delivered_s"] is not None else r["ingest_s"]
+    results = {kind: min(rs, key=total) for kind, rs in rounds.items()}
+
+    print()
+    print(f"==== end-to-end delivery: {args.count} x 512x512 CT, one storescu association ====")
+    print(f"{'scenario (best of ' + str(args.repeat) + ')':<46} {'ingest s':>9} {'done s':>8} {'vs a':>7} "
+          f"{'inst/s':>7} {'VmHWM MB':>9}  every round (s)")
+    base = results.get("a", {}).get("ingest_s")
+    for kind, r in results.items():
+        t = total(r)
+        ratio = f"{t / base:.2f}x" if base else "-"
+        done = f"{r['delivered_s']:.2f}" if r["delivered_s"] is not None else "-"
+        every = " ".join(f"{total(x):.2f}" for x in rounds[kind])
+        print(f"{kind + ' ' + DESCRIPTIONS[kind]:<46} {r['ingest_s']:>9.2f} {done:>8} {ratio:>7} "
+              f"{args.count / t:>7.1f} {r['vm_hwm_mb']:>9.0f}  {every}")
+    if base:
+        for kind, target in (("b", 1.15), ("c", 1.30), ("d", None)):
+            if kind in results:
+                ratio = results[kind]["delivered_s"] / base
+                goal = f" (target <= {target:.2f}: {'met' if ratio <= target else 'NOT met'})" if target else ""
+                print(f"{kind}/a = {ratio:.2f}{goal}")
+    if "c" in results:
+        print(f"c: peer A received JPEG-LS lossless: {'yes' if results['c']['peera_syntax_jpegls'] else 'NO'}")
+    if "a" in results and "b" in results:
+        print(f"peak RSS of Orthanc: {results['a']['vm_hwm_mb']:.0f} MB without the plugin, "
+              f"{results['b']['vm_hwm_mb']:.0f} MB with it (b), "
+              f"{results.get('c', results['b'])['vm_hwm_mb']:.0f} MB with JPEG-LS (c)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rounds, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
