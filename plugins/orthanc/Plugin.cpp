@@ -26,7 +26,7 @@ std::unique_ptr<PluginContext>& slot() {
 
 OrthancPluginErrorCode onChange(OrthancPluginChangeType changeType, OrthancPluginResourceType,
                                 const char*) noexcept {
-  return protect("router: change callback", [&] {
+  return protect("change callback", [&] {
     Router* router = plugin().router.get();
     if (router == nullptr) return;
     switch (changeType) {
@@ -76,11 +76,15 @@ ROUTER_EXPORT int32_t OrthancPluginInitialize(OrthancPluginContext* context) {
   // every C-STORE on a kept-open association waits ~40 ms for delayed ACKs.
   // Set before any thread of ours exists.
   setenv("TCP_NODELAY", "1", 0);
-  OrthancPluginErrorCode code = router::orthanc::protect("router: start", [&] {
+  try {
     plugin().router = std::make_unique<router::Router>(router::orthanc::readConfig(context), plugin().store,
                                                        plugin().log);
-  });
-  if (code != OrthancPluginErrorCode_Success || !plugin().router) {
+  } catch (const std::exception& e) {
+    plugin().log.error(e.what());
+  } catch (...) {
+    plugin().log.error("unknown error while starting");
+  }
+  if (!plugin().router) {
     OrthancPluginLogError(context, "router: plugin not started; fix the configuration above and restart Orthanc");
     slot().reset();
     return -1;

@@ -157,16 +157,38 @@ TEST_F(FolderDestinationTest, PathThatIsAFileIsRetry) {
   EXPECT_NE(result.detail.find("Not a directory"), std::string::npos) << result.detail;
 }
 
-TEST(DestinationFactory, DicomWebIsNotImplementedYet) {
+TEST(DestinationFactory, MakesEveryType) {
   DestinationConfig c;
-  c.name = "cloud";
-  c.type = DestinationType::DicomWeb;
-  try {
-    makeDestination(c, "ORTHANC");
-    FAIL() << "expected an error";
-  } catch (const RouterError& error) {
-    EXPECT_STREQ(error.what(), "destination cloud: type dicomweb is not implemented yet");
+  c.name = "d";
+  c.url = "http://127.0.0.1:1";
+  c.path = "/tmp";
+  c.aet = "PACS";
+  c.host = "127.0.0.1";
+  c.port = 1;
+  for (DestinationType type : {DestinationType::Dicom, DestinationType::DicomWeb, DestinationType::OrthancPeer,
+                                DestinationType::Folder}) {
+    c.type = type;
+    EXPECT_NE(makeDestination(c, "ORTHANC"), nullptr) << toString(type);
   }
+}
+
+TEST(FolderStartTest, TemporariesOfDeadProcessesAreRemovedAtStart) {
+  auto dir = std::filesystem::temp_directory_path() / ("router-folder-stale-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  // pid 2^22+1 is above Linux's pid_max default range and cannot be alive.
+  std::string stale = (dir / ".1.2.3.dcm.4194305.0.17.tmp").string();
+  std::string mine = (dir / (".1.2.4.dcm." + std::to_string(::getpid()) + ".0.1.tmp")).string();
+  std::string kept = (dir / "1.2.5.dcm").string();
+  for (const auto& p : {stale, mine, kept}) std::ofstream(p) << "x";
+  DestinationConfig c;
+  c.name = "out";
+  c.type = DestinationType::Folder;
+  c.path = dir.string();
+  FolderDestination destination(c);
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(mine));
+  EXPECT_TRUE(std::filesystem::exists(kept));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

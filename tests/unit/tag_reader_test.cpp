@@ -47,6 +47,7 @@ TEST(TagReaderTest, KeywordsNumbersAndIdentity) {
   EXPECT_EQ(find(view, 0x0010, 0x0020)->keyword, "PatientID");
   // Binary and pixel data are not offered to the rules.
   EXPECT_FALSE(find(view, 0x7fe0, 0x0010));
+  EXPECT_FALSE(find(view, "PixelData"));
   // Multi-valued elements are joined with '\'.
   const TagValue* spacing = find(view, "PixelSpacing");
   ASSERT_TRUE(spacing);

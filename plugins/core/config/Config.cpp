@@ -102,6 +102,16 @@ RetryPolicy parseRetry(const Section& parent, const std::string& name, const Ret
   return retry;
 }
 
+CircuitBreaker parseBreaker(const Section& parent, const CircuitBreaker& base) {
+  if (!parent.has("CircuitBreaker")) return base;
+  Section s(parent.raw("CircuitBreaker"), parent.key("CircuitBreaker"), {"Failures", "ProbeInterval"});
+  CircuitBreaker breaker;
+  breaker.failures = s.integer("Failures", base.failures, 1, 1000);
+  breaker.probeInterval =
+      std::chrono::seconds(s.integer("ProbeInterval", static_cast<int>(base.probeInterval.count()), 1, 3600));
+  return breaker;
+}
+
 void checkName(const std::string& name, const std::string& key) {
   bool ok = !name.empty() && name.size() <= 64 &&
             std::all_of(name.begin(), name.end(), [](char c) {
@@ -116,8 +126,8 @@ void checkAet(const std::string& aet, const std::string& key) {
 
 DestinationConfig parseDestination(const std::string& name, const Json::Value& value,
                                    const std::string& path, const RetryPolicy& retry,
-                                   const std::string& baseDir) {
-  const std::set<std::string> common = {"Type", "Retry", "OnTranscodeFailure"};
+                                   const CircuitBreaker& breaker, const std::string& baseDir) {
+  const std::set<std::string> common = {"Type", "Retry", "OnTranscodeFailure", "CircuitBreaker"};
   if (!value.isObject()) Section::fail(path, "must be a JSON object");
   if (!value.isMember("Type")) Section::fail(path + ".Type", "missing (dicom, dicomweb, orthanc or folder)");
   if (!value["Type"].isString()) Section::fail(path + ".Type", "must be a string");
@@ -145,6 +155,7 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
 
   Section s(value, path, known);
   d.retry = parseRetry(s, "Retry", retry);
+  d.circuitBreaker = parseBreaker(s, breaker);
   std::string policy = s.string("OnTranscodeFailure", "send-original");
   if (policy == "send-original") {
     d.onTranscodeFailure = TranscodeFailurePolicy::SendOriginal;
@@ -190,9 +201,9 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
       if (s.has("Headers")) {
         const Json::Value& headers = s.raw("Headers");
         if (!headers.isObject()) Section::fail(s.key("Headers"), "must be a JSON object: header name -> value");
-        for (const std::string& name : headers.getMemberNames()) {
-          if (!headers[name].isString()) Section::fail(s.key("Headers") + "." + name, "must be a string");
-          d.headers[name] = headers[name].asString();
+        for (const std::string& header : headers.getMemberNames()) {
+          if (!headers[header].isString()) Section::fail(s.key("Headers") + "." + header, "must be a string");
+          d.headers[header] = headers[header].asString();
         }
       }
       if (d.type == DestinationType::DicomWeb) d.batchSize = s.integer("BatchSize", 10, 1, 1000);
@@ -206,12 +217,13 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
 
 // An Orthanc "DicomModalities" entry: ["AET", "host", port] or {"AET":..,"Host":..,"Port":..}.
 DestinationConfig parseModality(const std::string& alias, const Json::Value& value,
-                                const RetryPolicy& retry) {
+                                const RetryPolicy& retry, const CircuitBreaker& breaker) {
   std::string path = "DicomModalities." + alias;
   DestinationConfig d;
   d.name = alias;
   d.type = DestinationType::Dicom;
   d.retry = retry;
+  d.circuitBreaker = breaker;
   Json::Value aet, host, port;
   if (value.isArray() && value.size() >= 3) {
     aet = value[0];
@@ -261,8 +273,8 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
     Section::fail("Router", "section missing from Orthanc's configuration");
   }
   Section s(orthanc["Router"], "Router",
-            {"Rules", "QueueDatabase", "Threads", "Destinations", "Retry", "DeleteAfterDelivery",
-             "RouteResentInstances"});
+            {"Rules", "QueueDatabase", "Threads", "Destinations", "Retry", "CircuitBreaker",
+             "DeleteAfterDelivery", "RouteResentInstances"});
   Config config;
   config.rulesDir = resolvePath(s.string("Rules", "", true), baseDir);
   std::error_code ec;
@@ -275,6 +287,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   config.queueDatabase = resolvePath(s.string("QueueDatabase", storage + "/router-queue.sqlite"), baseDir);
   config.threads = s.integer("Threads", 4, 1, 64);
   config.retry = parseRetry(s, "Retry", RetryPolicy{});
+  config.circuitBreaker = parseBreaker(s, CircuitBreaker{});
   config.deleteAfterDelivery = s.boolean("DeleteAfterDelivery", false);
   config.routeResentInstances = s.boolean("RouteResentInstances", true);
   if (orthanc.isMember("DicomAet") && orthanc["DicomAet"].isString()) {
@@ -287,7 +300,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
     for (const std::string& name : list.getMemberNames()) {
       std::string path = "Router.Destinations." + name;
       checkName(name, path);
-      config.destinations[name] = parseDestination(name, list[name], path, config.retry, baseDir);
+      config.destinations[name] = parseDestination(name, list[name], path, config.retry, config.circuitBreaker, baseDir);
     }
   }
   if (orthanc.isMember("DicomModalities")) {
@@ -296,7 +309,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
       for (const std::string& alias : modalities.getMemberNames()) {
         if (config.destinations.count(alias)) continue;  // the Router section wins
         checkName(alias, "DicomModalities." + alias);
-        config.destinations[alias] = parseModality(alias, modalities[alias], config.retry);
+        config.destinations[alias] = parseModality(alias, modalities[alias], config.retry, config.circuitBreaker);
       }
     }
   }

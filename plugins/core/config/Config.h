@@ -19,6 +19,14 @@ struct RetryPolicy {
   int maxAttempts = 20;
 };
 
+// After `failures` consecutive sends the destination did not answer, it is
+// marked down: no job is taken for it, and it is probed (C-ECHO, HTTP GET)
+// every probeInterval until it answers.
+struct CircuitBreaker {
+  int failures = 3;
+  std::chrono::seconds probeInterval{10};
+};
+
 enum class DestinationType { Dicom, DicomWeb, OrthancPeer, Folder };
 
 enum class TranscodeFailurePolicy { SendOriginal, Fail };
@@ -47,6 +55,7 @@ struct DestinationConfig {
 
   TranscodeFailurePolicy onTranscodeFailure = TranscodeFailurePolicy::SendOriginal;
   RetryPolicy retry;
+  CircuitBreaker circuitBreaker;
 };
 
 struct Config {
@@ -56,6 +65,7 @@ struct Config {
   std::string localAet = "ORTHANC";  // our calling AE title (Orthanc's DicomAet)
   std::map<std::string, DestinationConfig> destinations;
   RetryPolicy retry;
+  CircuitBreaker circuitBreaker;
   bool deleteAfterDelivery = false;
   // A re-stored instance (same Orthanc id, a new NewInstance change: Orthanc
   // stores it again only with "OverwriteInstances": true) is routed again.

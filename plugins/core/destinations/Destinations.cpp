@@ -1,8 +1,10 @@
 // makeDestination(): the factory from configuration to one Destination object.
 #include "plugins/core/Error.h"
 #include "plugins/core/destinations/DicomDestination.h"
+#include "plugins/core/destinations/DicomWebDestination.h"
 #include "plugins/core/destinations/Destination.h"
 #include "plugins/core/destinations/FolderDestination.h"
+#include "plugins/core/destinations/OrthancPeerDestination.h"
 
 namespace router {
 
@@ -13,9 +15,9 @@ std::unique_ptr<Destination> makeDestination(const DestinationConfig& config, co
     case DestinationType::Folder:
       return std::make_unique<FolderDestination>(config);
     case DestinationType::DicomWeb:
-      throw RouterError("destination " + config.name + ": type dicomweb is not implemented yet");
+      return std::make_unique<DicomWebDestination>(config);
     case DestinationType::OrthancPeer:
-      throw RouterError("destination " + config.name + ": type orthanc is not implemented yet");
+      return std::make_unique<OrthancPeerDestination>(config);
   }
   throw RouterError("destination " + config.name + ": unknown type");
 }

@@ -2,10 +2,12 @@
 #include "plugins/core/destinations/FolderDestination.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -112,6 +114,25 @@ bool isSafeUid(const std::string& uid) {
 FolderDestination::FolderDestination(const DestinationConfig& config)
     : name_(config.name), path_(config.path) {
   if (path_.empty()) throw ConfigError("destination " + name_ + ": \"Path\" is missing");
+  removeStaleTemporaries();
+}
+
+// A write cut short by kill -9 or a power loss leaves its hidden temporary
+// file (".<uid>.dcm.<pid>.<n>.<r>.tmp"); the job itself is sent again. Files
+// of processes that no longer exist are removed.
+void FolderDestination::removeStaleTemporaries() {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(path_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.size() < 8 || name[0] != '.' || name.compare(name.size() - 4, 4, ".tmp") != 0) continue;
+    size_t marker = name.find(".dcm.");
+    if (marker == std::string::npos) continue;
+    long pid = std::strtol(name.c_str() + marker + 5, nullptr, 10);
+    if (pid <= 0 || (pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
+      std::error_code ignored;
+      std::filesystem::remove(it->path(), ignored);
+    }
+  }
 }
 
 SendResult FolderDestination::send(const Outgoing& instance) {

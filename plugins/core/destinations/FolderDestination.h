@@ -23,6 +23,7 @@ class FolderDestination : public Destination {
   const std::string& path() const { return path_; }
 
  private:
+  void removeStaleTemporaries();
   std::string name_;
   std::string path_;
 };

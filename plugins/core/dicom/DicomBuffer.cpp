@@ -10,13 +10,14 @@
 
 namespace router {
 
-std::unique_ptr<DcmFileFormat> parseDicom(const std::string& part10) {
+namespace {
+std::unique_ptr<DcmFileFormat> parse(const std::string& part10, const DcmTagKey& stopAt) {
   DcmInputBufferStream stream;
   stream.setBuffer(part10.data(), static_cast<offile_off_t>(part10.size()));
   stream.setEos();
   auto file = std::make_unique<DcmFileFormat>();
   file->transferInit();
-  OFCondition status = file->read(stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+  OFCondition status = file->readUntilTag(stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, stopAt);
   file->transferEnd();
   if (status.bad()) {
     throw RouterError(std::string("not a readable DICOM file: ") + status.text());
@@ -24,6 +25,11 @@ std::unique_ptr<DcmFileFormat> parseDicom(const std::string& part10) {
   file->loadAllDataIntoMemory();
   return file;
 }
+}  // namespace
+
+std::unique_ptr<DcmFileFormat> parseDicom(const std::string& part10) { return parse(part10, DCM_UndefinedTagKey); }
+
+std::unique_ptr<DcmFileFormat> parseDicomHeader(const std::string& part10) { return parse(part10, DCM_PixelData); }
 
 std::string serializeDicom(DcmFileFormat& file) {
   E_TransferSyntax xfer = file.getDataset()->getCurrentXfer();

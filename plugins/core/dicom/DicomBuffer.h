@@ -13,6 +13,10 @@ namespace router {
 // Throws RouterError("not a readable DICOM file: ...") on failure.
 std::unique_ptr<DcmFileFormat> parseDicom(const std::string& part10);
 
+// The same, but stops before PixelData: for reading tags, where the pixels
+// (most of the bytes) are never looked at.
+std::unique_ptr<DcmFileFormat> parseDicomHeader(const std::string& part10);
+
 // Writes file as Part-10 (preamble, meta header) in its current transfer
 // syntax. Throws RouterError.
 std::string serializeDicom(DcmFileFormat& file);

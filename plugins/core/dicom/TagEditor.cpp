@@ -4,7 +4,7 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dctag.h>
 
-#include <cstdio>
+#include <cctype>
 
 #include "plugins/core/Error.h"
 #include "plugins/core/dicom/DicomBuffer.h"
@@ -12,12 +12,17 @@
 namespace router {
 
 std::optional<DcmTagKey> parseTagName(const std::string& keywordOrNumber) {
-  unsigned group = 0, element = 0;
-  char tail = 0;
-  if (keywordOrNumber.size() == 9 && keywordOrNumber[4] == ',' &&
-      std::sscanf(keywordOrNumber.c_str(), "%4x,%4x%c", &group, &element, &tail) == 2) {
-    return DcmTagKey(static_cast<Uint16>(group), static_cast<Uint16>(element));
+  const std::string& t = keywordOrNumber;
+  bool numeric = t.size() == 9 && t[4] == ',';
+  for (size_t i = 0; numeric && i < t.size(); ++i) {
+    if (i != 4 && !std::isxdigit(static_cast<unsigned char>(t[i]))) numeric = false;
   }
+  if (numeric) {
+    return DcmTagKey(static_cast<Uint16>(std::stoul(t.substr(0, 4), nullptr, 16)),
+                     static_cast<Uint16>(std::stoul(t.substr(5, 4), nullptr, 16)));
+  }
+  // DCMTK's lookup also reads numbers loosely ("0009,10zz"): keywords only here.
+  if (t.find(',') != std::string::npos) return std::nullopt;
   DcmTag tag;
   if (DcmTag::findTagFromName(keywordOrNumber.c_str(), tag).good()) return DcmTagKey(tag);
   return std::nullopt;

@@ -26,6 +26,8 @@ bool isTextual(const DcmElement& element) {
     case EVR_OL:
     case EVR_OV:
     case EVR_UN:
+    case EVR_PixelData:
+    case EVR_OverlayData:
     case EVR_pixelSQ:
     case EVR_pixelItem:
     case EVR_ox:
@@ -45,7 +47,7 @@ std::string stringOf(DcmItem& item, const DcmTagKey& key) {
 }  // namespace
 
 DicomIdentity readIdentity(const std::string& part10) {
-  std::unique_ptr<DcmFileFormat> file = parseDicom(part10);
+  std::unique_ptr<DcmFileFormat> file = parseDicomHeader(part10);
   DicomIdentity identity;
   identity.sopClassUid = stringOf(*file->getDataset(), DCM_SOPClassUID);
   identity.sopInstanceUid = stringOf(*file->getDataset(), DCM_SOPInstanceUID);
@@ -54,7 +56,7 @@ DicomIdentity readIdentity(const std::string& part10) {
 }
 
 InstanceView readInstanceView(const std::string& part10) {
-  std::unique_ptr<DcmFileFormat> file = parseDicom(part10);
+  std::unique_ptr<DcmFileFormat> file = parseDicomHeader(part10);
   DcmDataset& dataset = *file->getDataset();
 
   InstanceView view;
