@@ -107,6 +107,7 @@ Json::Value Router::status() {
   for (const auto& [name, d] : config_.destinations) {
     Json::Value entry(Json::objectValue);
     entry["Type"] = toString(d.type);
+    entry["Up"] = !delivery_.isDown(name);
     if (d.type == DestinationType::Dicom) {
       entry["AET"] = d.aet;
       entry["Host"] = d.host;

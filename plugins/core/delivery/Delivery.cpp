@@ -67,6 +67,10 @@ void Delivery::run(Lane& lane) {
     uint64_t seen = lane.wakeup.generation();
     try {
       if (!destination) destination = makeDestination(config, config_.localAet);
+      if (!admit(lane, *destination)) {
+        lane.wakeup.waitFor(seen, std::chrono::seconds(1));
+        continue;
+      }
       std::optional<Job> job = queue_.claimJob(config.name);
       if (!job) {
         if (!idleClosed && SteadyClock::now() - lastUse > kIdleClose) {
@@ -81,7 +85,7 @@ void Delivery::run(Lane& lane) {
         lane.wakeup.waitUntil(seen, deadline);
         continue;
       }
-      deliver(*destination, config, *job);
+      recordAnswer(lane, deliver(*destination, config, *job));
       lastUse = SteadyClock::now();
       idleClosed = false;
     } catch (const std::exception& e) {
@@ -92,24 +96,74 @@ void Delivery::run(Lane& lane) {
   if (destination) destination->close();
 }
 
-void Delivery::deliver(Destination& destination, const DestinationConfig& config, const Job& job) {
+bool Delivery::isDown(const std::string& destination) {
+  auto it = lanes_.find(destination);
+  if (it == lanes_.end()) return false;
+  std::lock_guard<std::mutex> lock(it->second->breaker.mutex);
+  return it->second->breaker.down;
+}
+
+bool Delivery::admit(Lane& lane, Destination& destination) {
+  const DestinationConfig& config = *lane.config;
+  {
+    std::lock_guard<std::mutex> lock(lane.breaker.mutex);
+    if (!lane.breaker.down) return true;
+    auto now = SteadyClock::now();
+    if (now - lane.breaker.lastProbe < config.circuitBreaker.probeInterval) return false;
+    lane.breaker.lastProbe = now;  // this worker probes; the others keep waiting
+  }
+  bool up = false;
+  try {
+    up = destination.probe();
+  } catch (const std::exception& e) {
+    log_.warning("probe of " + config.name + " failed: " + e.what());
+  }
+  if (!up) return false;
+  {
+    std::lock_guard<std::mutex> lock(lane.breaker.mutex);
+    lane.breaker.down = false;
+    lane.breaker.failures = 0;
+  }
+  metrics_.destinationUp(config.name, true);
+  log_.warning("destination " + config.name + " answers again; its queue drains now");
+  lane.wakeup.notify();
+  return true;
+}
+
+void Delivery::recordAnswer(Lane& lane, bool answered) {
+  const DestinationConfig& config = *lane.config;
+  std::lock_guard<std::mutex> lock(lane.breaker.mutex);
+  if (answered) {
+    lane.breaker.failures = 0;
+    return;
+  }
+  if (++lane.breaker.failures < config.circuitBreaker.failures || lane.breaker.down) return;
+  lane.breaker.down = true;
+  lane.breaker.lastProbe = SteadyClock::now();
+  metrics_.destinationUp(config.name, false);
+  log_.error("destination " + config.name + " marked down after " + std::to_string(lane.breaker.failures) +
+             " sends without an answer; its jobs wait, probing every " +
+             std::to_string(config.circuitBreaker.probeInterval.count()) + " s");
+}
+
+bool Delivery::deliver(Destination& destination, const DestinationConfig& config, const Job& job) {
   auto started = SteadyClock::now();
   std::string bytes;
   try {
     bytes = store_.readFile(job.instanceId);
   } catch (const InstanceGoneError& e) {
     fail(config, job, "the instance was deleted from Orthanc before it could be sent", true, "instance_deleted");
-    return;
+    return true;
   } catch (const std::exception& e) {
     fail(config, job, std::string("cannot read the instance from Orthanc: ") + e.what(), false, "orthanc_read");
-    return;
+    return true;
   }
 
   try {
     bytes = applyTagEdits(bytes, job.route.modify);
   } catch (const std::exception& e) {
     fail(config, job, std::string("tag edits cannot be applied: ") + e.what(), true, "tag_edit");
-    return;
+    return true;
   }
 
   DicomIdentity identity = readIdentity(bytes);
@@ -126,7 +180,7 @@ void Delivery::deliver(Destination& destination, const DestinationConfig& config
                            transferSyntaxName(wanted) + " failed: " + e.what();
       if (config.onTranscodeFailure == TranscodeFailurePolicy::Fail) {
         fail(config, job, reason, true, "transcode_failed");
-        return;
+        return true;
       }
       log_.warning("delivery to " + config.name + ": " + reason + "; sending the original (OnTranscodeFailure)");
     }
@@ -155,18 +209,19 @@ void Delivery::deliver(Destination& destination, const DestinationConfig& config
           log_.warning("delivered everywhere but cannot delete instance " + job.instanceId + ": " + e.what());
         }
       }
-      return;
+      return true;
     }
     case SendOutcome::Retry:
       // No DIMSE status: the destination did not answer at all.
       metrics_.destinationUp(config.name, result.dimseStatus != 0);
       fail(config, job, result.detail, false, statusWord);
-      return;
+      return result.dimseStatus != 0;
     case SendOutcome::Permanent:
       metrics_.destinationUp(config.name, true);
       fail(config, job, result.detail, true, result.dimseStatus != 0 ? statusWord : "refused");
-      return;
+      return true;
   }
+  return true;
 }
 
 void Delivery::fail(const DestinationConfig& config, const Job& job, const std::string& detail, bool permanent,
@@ -176,9 +231,10 @@ void Delivery::fail(const DestinationConfig& config, const Job& job, const std::
     auto delay = backoffDelay(config.retry, job.attempts, random);
     queue_.retryJob(job.id, detail, Clock::now() + delay);
     metrics_.retried(config.name, reason);
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(delay.count()) / 1000.0);
     log_.warning("delivery to " + config.name + " failed (job " + std::to_string(job.id) + ", attempt " +
-                 std::to_string(job.attempts) + "), retrying in " + std::to_string(delay.count() / 1000.0) +
-                 " s: " + detail);
+                 std::to_string(job.attempts) + "), retrying in " + seconds + " s: " + detail);
     return;
   }
   std::string why = permanent ? detail

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <functional>
+#include <chrono>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,15 +39,32 @@ class Delivery {
   // New jobs for destination (from routing or the REST API).
   void notify(const std::string& destination);
   void notifyAll();
+  // Destinations the circuit breaker holds as down.
+  bool isDown(const std::string& destination);
 
  private:
+  // Circuit breaker of one destination: after CircuitBreaker.Failures sends
+  // in a row that got no answer, the destination is "down": its workers take
+  // no job (queued jobs keep their attempts) and one of them probes it every
+  // ProbeInterval until it answers.
+  struct Breaker {
+    std::mutex mutex;
+    int failures = 0;
+    bool down = false;
+    std::chrono::steady_clock::time_point lastProbe;
+  };
   struct Lane {
     const DestinationConfig* config = nullptr;
     Wakeup wakeup;
+    Breaker breaker;
     std::vector<std::thread> threads;
   };
   void run(Lane& lane);
-  void deliver(Destination& destination, const DestinationConfig& config, const Job& job);
+  // True when the lane may take jobs; when it is down, probes it if due.
+  bool admit(Lane& lane, Destination& destination);
+  void recordAnswer(Lane& lane, bool answered);
+  // Returns whether the destination answered (for the circuit breaker).
+  bool deliver(Destination& destination, const DestinationConfig& config, const Job& job);
   // reason: a fixed word for metrics (connection, status_a7xx, refused, ...).
   void fail(const DestinationConfig& config, const Job& job, const std::string& detail, bool permanent,
             const std::string& reason);
