@@ -52,8 +52,8 @@ Router::Router(Config config, InstanceStore& store, Log& log)
       transcoder_(makeTranscoder()),
       rules_(loadRules(config_, log)),
       intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
-      delivery_(config_, store_, *queue_, *transcoder_, log_, metrics_),
-      routing_(store_, *queue_, rules_, log_, metrics_, routingWakeup_,
+      delivery_(config_, store_, *queue_, *transcoder_, cache_, log_, metrics_),
+      routing_(store_, *queue_, rules_, cache_, log_, metrics_, routingWakeup_,
                [this](const std::string& destination) { delivery_.notify(destination); }),
       watcher_(config_.rulesDir, rules_, log_) {}
 

@@ -63,6 +63,7 @@ class Router {
   Metrics metrics_;
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<Transcoder> transcoder_;
+  PreparedCache cache_{256u << 20};
   RuleBook rules_;
   Wakeup routingWakeup_;
   Intake intake_;

@@ -1,5 +1,6 @@
 #include "plugins/core/delivery/Delivery.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -18,8 +19,9 @@ constexpr auto kIdleClose = std::chrono::seconds(30);
 }  // namespace
 
 Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
-                   Log& log, Metrics& metrics)
-    : config_(config), store_(store), queue_(queue), transcoder_(transcoder), log_(log), metrics_(metrics) {
+                   PreparedCache& cache, Log& log, Metrics& metrics)
+    : config_(config), store_(store), queue_(queue), transcoder_(transcoder), cache_(cache), log_(log),
+      metrics_(metrics) {
   for (const auto& [name, destination] : config_.destinations) {
     auto lane = std::make_unique<Lane>();
     lane->config = &destination;
@@ -146,11 +148,57 @@ void Delivery::recordAnswer(Lane& lane, bool answered) {
              std::to_string(config.circuitBreaker.probeInterval.count()) + " s");
 }
 
+namespace {
+std::string editsKey(const TagEdits& edits) {
+  std::string key;
+  for (const auto& [name, value] : edits) key += name + (value ? "=" + *value : "~") + "\x1f";
+  return key;
+}
+
+// The syntax to fall back to when the peer refused the one we had: the
+// destination's own preference order first, then what it accepted (an
+// uncompressed syntax first: every source can be decoded to it).
+std::string fallbackSyntax(const DestinationConfig& config, const std::vector<std::string>& accepted,
+                           const std::string& refused) {
+  auto acceptable = [&](const std::string& uid) {
+    const TransferSyntaxInfo* info = findTransferSyntax(uid);
+    return uid != refused && info && info->canEncode &&
+           std::find(accepted.begin(), accepted.end(), uid) != accepted.end();
+  };
+  for (const std::string& uid : config.transferSyntaxes) {
+    if (acceptable(uid)) return uid;
+  }
+  for (const char* uid : {ts::kExplicitVRLittleEndian, ts::kImplicitVRLittleEndian}) {
+    if (acceptable(uid)) return uid;
+  }
+  for (const std::string& uid : accepted) {
+    if (acceptable(uid)) return uid;
+  }
+  return {};
+}
+}  // namespace
+
+PreparedCache::Value Delivery::prepare(const Job& job, const std::string& wanted, const PreparedCache::Value& edited,
+                                       const std::string& currentSyntax) {
+  if (wanted.empty() || wanted == currentSyntax) return edited;
+  return cache_.get("syntax:" + job.instanceId + "|" + editsKey(job.route.modify) + "|" + wanted, [&] {
+    auto started = SteadyClock::now();
+    try {
+      std::string out = transcoder_.transcode(*edited, wanted);
+      metrics_.transcoded(transferSyntaxName(wanted), SteadyClock::now() - started);
+      return out;
+    } catch (const std::exception&) {
+      metrics_.transcodeFailed(transferSyntaxName(wanted));
+      throw;
+    }
+  });
+}
+
 bool Delivery::deliver(Destination& destination, const DestinationConfig& config, const Job& job) {
   auto started = SteadyClock::now();
-  std::string bytes;
+  PreparedCache::Value original;
   try {
-    bytes = store_.readFile(job.instanceId);
+    original = cache_.get("file:" + job.instanceId, [&] { return store_.readFile(job.instanceId); });
   } catch (const InstanceGoneError& e) {
     fail(config, job, "the instance was deleted from Orthanc before it could be sent", true, "instance_deleted");
     return true;
@@ -159,35 +207,56 @@ bool Delivery::deliver(Destination& destination, const DestinationConfig& config
     return true;
   }
 
-  try {
-    bytes = applyTagEdits(bytes, job.route.modify);
-  } catch (const std::exception& e) {
-    fail(config, job, std::string("tag edits cannot be applied: ") + e.what(), true, "tag_edit");
-    return true;
-  }
-
-  DicomIdentity identity = readIdentity(bytes);
-  const std::string& wanted = job.route.transferSyntax;
-  if (!wanted.empty() && wanted != identity.transferSyntax) {
-    auto transcodeStarted = SteadyClock::now();
+  PreparedCache::Value edited = original;
+  if (!job.route.modify.empty()) {
     try {
-      bytes = transcoder_.transcode(bytes, wanted);
-      identity = readIdentity(bytes);
-      metrics_.transcoded(transferSyntaxName(wanted), SteadyClock::now() - transcodeStarted);
+      edited = cache_.get("edit:" + job.instanceId + "|" + editsKey(job.route.modify),
+                          [&] { return applyTagEdits(*original, job.route.modify); });
     } catch (const std::exception& e) {
-      metrics_.transcodeFailed(transferSyntaxName(wanted));
-      std::string reason = "transcoding " + transferSyntaxName(identity.transferSyntax) + " -> " +
-                           transferSyntaxName(wanted) + " failed: " + e.what();
-      if (config.onTranscodeFailure == TranscodeFailurePolicy::Fail) {
-        fail(config, job, reason, true, "transcode_failed");
-        return true;
-      }
-      log_.warning("delivery to " + config.name + ": " + reason + "; sending the original (OnTranscodeFailure)");
+      fail(config, job, std::string("tag edits cannot be applied: ") + e.what(), true, "tag_edit");
+      return true;
     }
   }
 
-  Outgoing outgoing{bytes, identity.sopClassUid, identity.sopInstanceUid, identity.transferSyntax};
-  SendResult result = destination.send(outgoing);
+  const DicomIdentity source = readIdentity(*edited);
+  PreparedCache::Value ready = edited;
+  try {
+    ready = prepare(job, job.route.transferSyntax, edited, source.transferSyntax);
+  } catch (const std::exception& e) {
+    std::string reason = "transcoding " + transferSyntaxName(source.transferSyntax) + " -> " +
+                         transferSyntaxName(job.route.transferSyntax) + " failed: " + e.what();
+    if (config.onTranscodeFailure == TranscodeFailurePolicy::Fail) {
+      fail(config, job, reason, true, "transcode_failed");
+      return true;
+    }
+    log_.warning("delivery to " + config.name + ": " + reason + "; sending the original (OnTranscodeFailure)");
+  }
+  DicomIdentity identity = ready == edited ? source : readIdentity(*ready);
+
+  SendResult result = destination.send(Outgoing{*ready, identity.sopClassUid, identity.sopInstanceUid,
+                                                identity.transferSyntax});
+  if (result.outcome == SendOutcome::Permanent) {
+    // Negotiation fallback: the peer refused this syntax for this SOP class
+    // but accepted others; send it in the best of those instead of failing.
+    std::vector<std::string> accepted = destination.acceptedTransferSyntaxes(identity.sopClassUid);
+    if (!accepted.empty() &&
+        std::find(accepted.begin(), accepted.end(), identity.transferSyntax) == accepted.end()) {
+      std::string fallback = fallbackSyntax(config, accepted, identity.transferSyntax);
+      if (!fallback.empty()) {
+        try {
+          ready = prepare(job, fallback, edited, source.transferSyntax);
+          identity = readIdentity(*ready);
+          log_.warning("delivery to " + config.name + ": " + transferSyntaxName(source.transferSyntax) +
+                       " refused by the peer, sending as " + transferSyntaxName(fallback));
+          result = destination.send(Outgoing{*ready, identity.sopClassUid, identity.sopInstanceUid,
+                                             identity.transferSyntax});
+        } catch (const std::exception& e) {
+          result.detail += "; fallback to " + transferSyntaxName(fallback) + " failed: " + e.what();
+        }
+      }
+    }
+  }
+  const std::string& bytes = *ready;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count();
   char statusWord[16] = "connection";
   if (result.dimseStatus != 0) std::snprintf(statusWord, sizeof statusWord, "status_%02xxx", result.dimseStatus >> 8);

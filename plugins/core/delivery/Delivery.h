@@ -21,6 +21,7 @@
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/config/Config.h"
+#include "plugins/core/delivery/PreparedCache.h"
 #include "plugins/core/destinations/Destination.h"
 #include "plugins/core/intake/InstanceStore.h"
 #include "plugins/core/metrics/Metrics.h"
@@ -31,8 +32,8 @@ namespace router {
 
 class Delivery {
  public:
-  Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder, Log& log,
-           Metrics& metrics);
+  Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
+           PreparedCache& cache, Log& log, Metrics& metrics);
   ~Delivery();
   void start();
   void stop();
@@ -65,6 +66,10 @@ class Delivery {
   void recordAnswer(Lane& lane, bool answered);
   // Returns whether the destination answered (for the circuit breaker).
   bool deliver(Destination& destination, const DestinationConfig& config, const Job& job);
+  // edited in the wanted syntax (itself when no conversion is needed), once
+  // per (instance, edits, syntax) whichever destinations want it.
+  PreparedCache::Value prepare(const Job& job, const std::string& wanted, const PreparedCache::Value& edited,
+                               const std::string& currentSyntax);
   // reason: a fixed word for metrics (connection, status_a7xx, refused, ...).
   void fail(const DestinationConfig& config, const Job& job, const std::string& detail, bool permanent,
             const std::string& reason);
@@ -73,6 +78,7 @@ class Delivery {
   InstanceStore& store_;
   Queue& queue_;
   const Transcoder& transcoder_;
+  PreparedCache& cache_;
   Log& log_;
   Metrics& metrics_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;

@@ -53,6 +53,11 @@ class Destination {
   virtual bool probe() = 0;
   // Close idle connections (associations) now.
   virtual void close() {}
+  // Transfer syntaxes the destination was seen to accept for a SOP class
+  // (DICOM negotiation); empty when unknown or not applicable.
+  virtual std::vector<std::string> acceptedTransferSyntaxes(const std::string& /*sopClassUid*/) const {
+    return {};
+  }
 };
 
 // Classifies a C-STORE response status (PS3.4 Annex B / PS3.7 Annex C).

@@ -43,7 +43,7 @@ class DicomDestination : public Destination {
 
   // Transfer syntax UIDs the peer accepted for this SOP class at the last
   // negotiation that proposed it; empty if never proposed or all refused.
-  std::vector<std::string> acceptedTransferSyntaxes(const std::string& sopClassUid) const;
+  std::vector<std::string> acceptedTransferSyntaxes(const std::string& sopClassUid) const override;
 
   // Associations successfully negotiated by this object (for tests, metrics).
   int associationsOpened() const { return associationsOpened_.load(); }

@@ -10,9 +10,9 @@ constexpr auto kIdlePoll = std::chrono::seconds(2);
 constexpr auto kPostponeDelay = std::chrono::seconds(1);
 }  // namespace
 
-Routing::Routing(InstanceStore& store, Queue& queue, RuleBook& rules, Log& log, Metrics& metrics, Wakeup& wakeup,
-                 std::function<void(const std::string&)> onEnqueued)
-    : store_(store), queue_(queue), rules_(rules), log_(log), metrics_(metrics), wakeup_(wakeup),
+Routing::Routing(InstanceStore& store, Queue& queue, RuleBook& rules, PreparedCache& cache, Log& log,
+                 Metrics& metrics, Wakeup& wakeup, std::function<void(const std::string&)> onEnqueued)
+    : store_(store), queue_(queue), rules_(rules), cache_(cache), log_(log), metrics_(metrics), wakeup_(wakeup),
       onEnqueued_(std::move(onEnqueued)) {}
 
 Routing::~Routing() { stop(); }
@@ -91,6 +91,8 @@ void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
     queue_.failRouting(item.id, reason);
     return;
   }
+  // Replaces any older copy: an instance stored again may have new content.
+  if (!decision.routes.empty()) cache_.put("file:" + item.instanceId, std::move(bytes));
   queue_.finishRouting(item.id, view.sopInstanceUid, decision.routes);
   for (const Route& route : decision.routes) {
     metrics_.routeDecided(route.destination);

@@ -13,6 +13,7 @@
 
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
+#include "plugins/core/delivery/PreparedCache.h"
 #include "plugins/core/intake/InstanceStore.h"
 #include "plugins/core/metrics/Metrics.h"
 #include "plugins/core/queue/Queue.h"
@@ -22,7 +23,9 @@ namespace router {
 
 class Routing {
  public:
-  Routing(InstanceStore& store, Queue& queue, RuleBook& rules, Log& log, Metrics& metrics, Wakeup& wakeup,
+  // Files read for routing are left in cache for the deliveries that follow.
+  Routing(InstanceStore& store, Queue& queue, RuleBook& rules, PreparedCache& cache, Log& log, Metrics& metrics,
+          Wakeup& wakeup,
           std::function<void(const std::string& destination)> onEnqueued);
   ~Routing();
   void start(int threads);
@@ -35,6 +38,7 @@ class Routing {
   InstanceStore& store_;
   Queue& queue_;
   RuleBook& rules_;
+  PreparedCache& cache_;
   Log& log_;
   Metrics& metrics_;
   Wakeup& wakeup_;
