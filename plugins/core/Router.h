@@ -63,7 +63,9 @@ class Router {
   Metrics metrics_;
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<Transcoder> transcoder_;
-  PreparedCache cache_{256u << 20};
+  // Enough for the working set of a burst (~190 CT slices of 512 KiB);
+  // past it a delivery reads the file from Orthanc again.
+  PreparedCache cache_{96u << 20};
   RuleBook rules_;
   Wakeup routingWakeup_;
   Intake intake_;

@@ -101,23 +101,26 @@ Json::Value jobToJson(const Job& job) {
   return out;
 }
 
+// The same shape as the orthanc-router-rules CLI prints, so a rule set
+// tried offline and through the API reads the same.
 Json::Value decisionToJson(const RouteDecision& decision) {
   Json::Value out(Json::objectValue);
   if (decision.failure) {
-    out["Error"] = decision.failure->describe();
-    out["File"] = decision.failure->file;
-    out["Line"] = decision.failure->line;
+    out["error"] = decision.failure->describe();
+    out["rule_file"] = decision.failure->file;
+    out["rule_line"] = decision.failure->line;
     return out;
   }
   Json::Value routes(Json::arrayValue);
   for (const Route& route : decision.routes) {
     Json::Value r(Json::objectValue);
     r["destination"] = route.destination;
-    r["transfer_syntax"] = route.transferSyntax;
-    r["transfer_syntax_name"] = route.transferSyntax.empty() ? "as received" : transferSyntaxName(route.transferSyntax);
+    r["transfer_syntax"] = route.transferSyntax.empty() ? Json::Value() : Json::Value(route.transferSyntax);
+    r["transfer_syntax_keyword"] =
+        route.transferSyntax.empty() ? Json::Value() : Json::Value(transferSyntaxName(route.transferSyntax));
     r["priority"] = route.priority;
     Json::Value modify(Json::objectValue);
-    for (const auto& [key, value] : route.modify) modify[key] = value ? Json::Value(*value) : Json::Value(false);
+    for (const auto& [key, value] : route.modify) modify[key] = value ? Json::Value(*value) : Json::Value();
     r["modify"] = modify;
     routes.append(r);
   }
@@ -193,7 +196,10 @@ void handleJobRetry(RestCall& call) {
     throw HttpError(409, "job " + std::to_string(id) + " is " + toString(job->state) + ", only failed or dead jobs can be retried");
   }
   router().jobsChanged(job->route.destination);
-  call.answer(jobToJson(*router().queue().getJob(id)));
+  // A worker may take it at once: answer what this call did, not a re-read.
+  job->state = JobState::Pending;
+  job->attempts = 0;
+  call.answer(jobToJson(*job));
 }
 
 std::string destinationOf(const RestCall& call) {

@@ -1,0 +1,120 @@
+"""What an ops team does with a running appliance, through the REST API:
+try a file against the rules, reload rules (a broken set is refused whole and
+the old one stays), re-route instances a rule failed on once the rules are
+fixed, survive a runaway rule, and recover dead letters of a destination that
+was down past its retries. Orthanc stays up throughout."""
+
+import json
+import os
+import textwrap
+import time
+import unittest
+
+import harness
+
+GOOD = textwrap.dedent("""\
+    function route(instance)
+      if instance.tags.Modality == "MR" then
+        error("MR rules not written yet")
+      end
+      if instance.tags.PatientID == "LOOP" then
+        while true do end
+      end
+      return { { destination = "out" }, { destination = "later", priority = 2 } }
+    end
+    """)
+FIXED = GOOD.replace('error("MR rules not written yet")', 'return { { destination = "out" } }')
+BROKEN = "function route(instance)\n  return {\nend\n"
+
+
+class OperationsTest(harness.RouterTestCase):
+    def write_rules(self, text):
+        with open(os.path.join(self.rules, "10-route.lua"), "w") as f:
+            f.write(text)
+
+    def test_operations(self):
+        self.rules = os.path.dirname(self.path("rules", "10-route.lua"))
+        self.write_rules(GOOD)
+        out = os.path.join(self.tmp, "out")
+        later_port = harness.free_port()
+        orthanc = self.start_orthanc(plugin=harness.plugin_path(), router={
+            "Rules": self.rules,
+            "QueueDatabase": self.path("queue", "queue.sqlite"),
+            "Threads": 2,
+            "Destinations": {
+                "out": {"Type": "folder", "Path": out},
+                # Nothing listens there yet: one attempt, then dead letters.
+                "later": {"Type": "dicom", "AET": "LATER", "Host": "127.0.0.1", "Port": later_port,
+                          "Retry": {"InitialDelay": 1, "MaxDelay": 1, "MaxAttempts": 1}},
+            },
+            "CircuitBreaker": {"Failures": 100, "ProbeInterval": 1},
+        })
+        ct = harness.generate(self.path("ct", "x"), suite="ct-series", count=3, seed=71, rows=32, columns=32)
+        mr = [(p, u) for p, u in harness.generate(self.path("std", "x"), suite="standard", seed=72)
+              if harness.read(p, pixels=False).Modality == "MR"]
+        loop = harness.generate(self.path("loop", "x"), suite="ct-series", count=1, seed=73, rows=16,
+                                columns=16, patient_id="LOOP")
+
+        # 1. Dry run through the API: the routes, nothing sent.
+        with open(ct[0][0], "rb") as f:
+            status, _, body = orthanc.request("POST", "/router/rules/test?calling_aet=CT01", f.read(),
+                                              "application/dicom")
+        self.assertEqual(status, 200, body)
+        routes = json.loads(body)["routes"]
+        self.assertEqual([r["destination"] for r in routes], ["out", "later"])
+        self.assertEqual(routes[1]["priority"], 2)
+        self.assertFalse(os.path.exists(out) and os.listdir(out), "the dry run sent something")
+        status, _, body = orthanc.request("POST", "/router/rules/test", b"not dicom", "application/dicom")
+        self.assertEqual(status, 400, body)
+
+        # 2. Send CT, MR and the runaway-rule instance.
+        harness.send([p for p, _ in ct + mr + loop], orthanc.dicom_port)
+        harness.wait_for(lambda: len(os.listdir(out)) >= 3 if os.path.exists(out) else False, 30,
+                         "the CTs in the folder")
+        failed = lambda: orthanc.get("/router/queue?state=rule-failed")
+        harness.wait_for(lambda: len(failed()) == len(mr) + 1, 30, "MR and the runaway instance left rule-failed",
+                         detail=failed)
+        errors = " ".join(item["Error"] for item in failed())
+        self.assertIn("10-route.lua:3:", errors)            # file:line of the error()
+        self.assertIn("MR rules not written yet", errors)
+        self.assertIn("10-route.lua", errors)
+        self.assertTrue(orthanc.running())
+
+        # 3. A broken rule set is refused whole; the old one stays in force.
+        version = orthanc.get("/router/status")["Rules"]["Version"]
+        self.write_rules(BROKEN)
+        status, _, body = orthanc.request("POST", "/router/rules/reload")
+        self.assertEqual(status, 400, body)
+        self.assertIn("10-route.lua:", json.loads(body)["Error"])
+        self.assertEqual(orthanc.get("/router/status")["Rules"]["Version"], version)
+
+        # 4. Fixed rules: reload, re-route; the MR arrives, the runaway fails again.
+        self.write_rules(FIXED)
+        new_version = orthanc.post("/router/rules/reload")["Version"]
+        self.assertNotEqual(new_version, version)
+        self.assertEqual(orthanc.post("/router/rules/reroute")["Rerouted"], len(mr) + 1)
+        for _, uid in mr:
+            harness.wait_for(lambda uid=uid: os.path.exists(os.path.join(out, uid + ".dcm")), 30,
+                             "the re-routed MR in the folder")
+        harness.wait_for(lambda: len(failed()) == 1, 30, "only the runaway instance left rule-failed")
+
+        # 5. Dead letters of "later": retried through the API once it listens.
+        dead = lambda: orthanc.get("/router/queue?destination=later&state=dead")
+        harness.wait_for(lambda: len(dead()) == len(ct), 30, "the CT jobs of 'later' in the dead letters",
+                         detail=lambda: orthanc.get("/router/queue?destination=later"))
+        self.assertIn("127.0.0.1:%d" % later_port, dead()[0]["LastError"])
+        scp = self.start_storescp("LATER", port=later_port)
+        one = dead()[0]["Id"]
+        self.assertEqual(orthanc.post("/router/queue/%d/retry" % one)["State"], "pending")
+        self.assertEqual(orthanc.post("/router/destinations/later/retry")["Retried"], len(ct) - 1)
+        expected = {uid: p for p, uid in ct}
+        harness.wait_for_files(expected, scp.received, 30, "the retried CTs at LATER")
+        status, _, _ = orthanc.request("POST", "/router/queue/999999/retry")
+        self.assertEqual(status, 404)
+        status, _, _ = orthanc.request("GET", "/router/queue?state=bogus")
+        self.assertEqual(status, 400)
+        self.assertTrue(orthanc.running())
+
+
+if __name__ == "__main__":
+    unittest.main()
