@@ -3,11 +3,14 @@
 // error refuses the plugin (and so Orthanc's start) with one clear line.
 #include <orthanc/OrthancCPlugin.h>
 
+#include <strings.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 
 #include "plugins/core/config/Config.h"
+#include "plugins/core/metrics/MetricsAccess.h"
 #include "plugins/orthanc/OrthancApi.h"
 #include "plugins/orthanc/PluginContext.h"
 #include "plugins/orthanc/Protect.h"
@@ -43,6 +46,25 @@ OrthancPluginErrorCode onChange(OrthancPluginChangeType changeType, OrthancPlugi
         break;
     }
   });
+}
+
+int32_t filterHttp(OrthancPluginHttpMethod method, const char* uri, const char*, uint32_t headersCount,
+                   const char* const* headersKeys, const char* const* headersValues, uint32_t,
+                   const char* const*, const char* const*) noexcept {
+  try {
+    Router* router = plugin().router.get();
+    if (router == nullptr || router->config().metricsUser.empty()) return 1;
+    std::string authorization;
+    for (uint32_t i = 0; i < headersCount; ++i) {
+      if (strcasecmp(headersKeys[i], "authorization") == 0) authorization = headersValues[i];
+    }
+    return metricsUserMayAccess(router->config().metricsUser, authorization, method == OrthancPluginHttpMethod_Get,
+                                uri)
+               ? 1
+               : 0;
+  } catch (...) {
+    return 0;  // when in doubt, refuse
+  }
 }
 
 Config readConfig(OrthancPluginContext* context) {
@@ -91,6 +113,7 @@ ROUTER_EXPORT int32_t OrthancPluginInitialize(OrthancPluginContext* context) {
   }
   OrthancPluginRegisterOnChangeCallback(context, router::orthanc::onChange);
   router::orthanc::registerRestRoutes(context);
+  OrthancPluginRegisterIncomingHttpRequestFilter2(context, router::orthanc::filterHttp);
   return 0;
 }
 

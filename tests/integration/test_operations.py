@@ -4,6 +4,7 @@ the old one stays), re-route instances a rule failed on once the rules are
 fixed, survive a runaway rule, and recover dead letters of a destination that
 was down past its retries. Orthanc stays up throughout."""
 
+import base64
 import json
 import os
 import textwrap
@@ -114,6 +115,26 @@ class OperationsTest(harness.RouterTestCase):
         status, _, _ = orthanc.request("GET", "/router/queue?state=bogus")
         self.assertEqual(status, 400)
         self.assertTrue(orthanc.running())
+
+    def test_metrics_user_may_only_scrape(self):
+        rules = os.path.dirname(self.path("rules", "10-route.lua"))
+        with open(os.path.join(rules, "10-route.lua"), "w") as f:
+            f.write("function route(instance) return {} end\n")
+        orthanc = self.start_orthanc(plugin=harness.plugin_path(), authentication=True,
+                                     users={"admin": "admin-pw", "prometheus": "scrape-pw"},
+                                     router={"Rules": rules, "QueueDatabase": self.path("q", "queue.sqlite"),
+                                             "MetricsUser": "prometheus"})
+        scraper = {"Authorization": "Basic " + base64.b64encode(b"prometheus:scrape-pw").decode()}
+        status, headers, body = orthanc.request("GET", "/router/metrics", headers=scraper)
+        self.assertEqual(status, 200)
+        self.assertIn(b"orthanc_router_instances_received_total", body)
+        for method, path in (("GET", "/router/status"), ("GET", "/instances"), ("GET", "/system"),
+                             ("POST", "/router/rules/reload"), ("DELETE", "/router/destinations/x/dead")):
+            status, _, _ = orthanc.request(method, path, headers=scraper)
+            self.assertEqual(status, 403, f"{method} {path} as the metrics user")
+        wrong = {"Authorization": "Basic " + base64.b64encode(b"prometheus:wrong").decode()}
+        self.assertEqual(orthanc.request("GET", "/router/metrics", headers=wrong)[0], 401)
+        self.assertEqual(orthanc.request("GET", "/router/status")[0], 200)  # admin: everything
 
 
 if __name__ == "__main__":

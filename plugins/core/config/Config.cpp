@@ -274,7 +274,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   }
   Section s(orthanc["Router"], "Router",
             {"Rules", "QueueDatabase", "Threads", "Destinations", "Retry", "CircuitBreaker",
-             "DeleteAfterDelivery", "RouteResentInstances"});
+             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser"});
   Config config;
   config.rulesDir = resolvePath(s.string("Rules", "", true), baseDir);
   std::error_code ec;
@@ -290,6 +290,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   config.circuitBreaker = parseBreaker(s, CircuitBreaker{});
   config.deleteAfterDelivery = s.boolean("DeleteAfterDelivery", false);
   config.routeResentInstances = s.boolean("RouteResentInstances", true);
+  config.metricsUser = s.string("MetricsUser", "");
   if (orthanc.isMember("DicomAet") && orthanc["DicomAet"].isString()) {
     config.localAet = orthanc["DicomAet"].asString();
   }

@@ -70,6 +70,9 @@ struct Config {
   // A re-stored instance (same Orthanc id, a new NewInstance change: Orthanc
   // stores it again only with "OverwriteInstances": true) is routed again.
   bool routeResentInstances = true;
+  // A user of Orthanc's RegisteredUsers that may GET /router/metrics and
+  // nothing else (for Prometheus); empty = no such restriction.
+  std::string metricsUser;
 };
 
 std::string toString(DestinationType type);
