@@ -87,7 +87,18 @@ void Delivery::run(Lane& lane) {
         lane.wakeup.waitUntil(seen, deadline);
         continue;
       }
-      recordAnswer(lane, deliver(*destination, config, *job));
+      if (destination->maxBatch() > 1) {
+        // Batching destinations (STOW-RS): take what else is due, up to the batch size.
+        std::vector<Job> jobs{*job};
+        while (static_cast<int>(jobs.size()) < destination->maxBatch()) {
+          std::optional<Job> more = queue_.claimJob(config.name);
+          if (!more) break;
+          jobs.push_back(std::move(*more));
+        }
+        recordAnswer(lane, deliverBatch(*destination, config, jobs));
+      } else {
+        recordAnswer(lane, deliver(*destination, config, *job));
+      }
       lastUse = SteadyClock::now();
       idleClosed = false;
     } catch (const std::exception& e) {
@@ -194,76 +205,108 @@ PreparedCache::Value Delivery::prepare(const Job& job, const std::string& wanted
   });
 }
 
-bool Delivery::deliver(Destination& destination, const DestinationConfig& config, const Job& job) {
-  auto started = SteadyClock::now();
+std::optional<Delivery::Prepared> Delivery::prepareJob(const DestinationConfig& config, const Job& job) {
+  Prepared p{job, SteadyClock::now(), nullptr, nullptr, {}, {}};
   PreparedCache::Value original;
   try {
     original = cache_.get("file:" + job.instanceId, [&] { return store_.readFile(job.instanceId); });
   } catch (const InstanceGoneError& e) {
     fail(config, job, "the instance was deleted from Orthanc before it could be sent", true, "instance_deleted");
-    return true;
+    return std::nullopt;
   } catch (const std::exception& e) {
     fail(config, job, std::string("cannot read the instance from Orthanc: ") + e.what(), false, "orthanc_read");
-    return true;
+    return std::nullopt;
   }
 
-  PreparedCache::Value edited = original;
+  p.edited = original;
   if (!job.route.modify.empty()) {
     try {
-      edited = cache_.get("edit:" + job.instanceId + "|" + editsKey(job.route.modify),
-                          [&] { return applyTagEdits(*original, job.route.modify); });
+      p.edited = cache_.get("edit:" + job.instanceId + "|" + editsKey(job.route.modify),
+                            [&] { return applyTagEdits(*original, job.route.modify); });
     } catch (const std::exception& e) {
       fail(config, job, std::string("tag edits cannot be applied: ") + e.what(), true, "tag_edit");
-      return true;
+      return std::nullopt;
     }
   }
 
-  const DicomIdentity source = readIdentity(*edited);
-  PreparedCache::Value ready = edited;
   try {
-    ready = prepare(job, job.route.transferSyntax, edited, source.transferSyntax);
+    p.source = readIdentity(*p.edited);
   } catch (const std::exception& e) {
-    std::string reason = "transcoding " + transferSyntaxName(source.transferSyntax) + " -> " +
+    fail(config, job, std::string("the stored file cannot be read: ") + e.what(), true, "unreadable");
+    return std::nullopt;
+  }
+  p.ready = p.edited;
+  try {
+    p.ready = prepare(job, job.route.transferSyntax, p.edited, p.source.transferSyntax);
+  } catch (const std::exception& e) {
+    std::string reason = "transcoding " + transferSyntaxName(p.source.transferSyntax) + " -> " +
                          transferSyntaxName(job.route.transferSyntax) + " failed: " + e.what();
     if (config.onTranscodeFailure == TranscodeFailurePolicy::Fail) {
       fail(config, job, reason, true, "transcode_failed");
-      return true;
+      return std::nullopt;
     }
     log_.warning("delivery to " + config.name + ": " + reason + "; sending the original (OnTranscodeFailure)");
   }
-  DicomIdentity identity = ready == edited ? source : readIdentity(*ready);
+  p.identity = p.ready == p.edited ? p.source : readIdentity(*p.ready);
+  return p;
+}
 
-  SendResult result = destination.send(Outgoing{*ready, identity.sopClassUid, identity.sopInstanceUid,
-                                                identity.transferSyntax});
+bool Delivery::deliver(Destination& destination, const DestinationConfig& config, const Job& job) {
+  std::optional<Prepared> p = prepareJob(config, job);
+  if (!p) return true;
+  SendResult result = destination.send(p->outgoing());
   if (result.outcome == SendOutcome::Permanent) {
     // Negotiation fallback: the peer refused this syntax for this SOP class
     // but accepted others; send it in the best of those instead of failing.
-    std::vector<std::string> accepted = destination.acceptedTransferSyntaxes(identity.sopClassUid);
+    std::vector<std::string> accepted = destination.acceptedTransferSyntaxes(p->identity.sopClassUid);
     if (!accepted.empty() &&
-        std::find(accepted.begin(), accepted.end(), identity.transferSyntax) == accepted.end()) {
-      std::string fallback = fallbackSyntax(config, accepted, identity.transferSyntax);
+        std::find(accepted.begin(), accepted.end(), p->identity.transferSyntax) == accepted.end()) {
+      std::string fallback = fallbackSyntax(config, accepted, p->identity.transferSyntax);
       if (!fallback.empty()) {
         try {
-          ready = prepare(job, fallback, edited, source.transferSyntax);
-          identity = readIdentity(*ready);
-          log_.warning("delivery to " + config.name + ": " + transferSyntaxName(source.transferSyntax) +
+          p->ready = prepare(job, fallback, p->edited, p->source.transferSyntax);
+          p->identity = readIdentity(*p->ready);
+          log_.warning("delivery to " + config.name + ": " + transferSyntaxName(p->source.transferSyntax) +
                        " refused by the peer, sending as " + transferSyntaxName(fallback));
-          result = destination.send(Outgoing{*ready, identity.sopClassUid, identity.sopInstanceUid,
-                                             identity.transferSyntax});
+          result = destination.send(p->outgoing());
         } catch (const std::exception& e) {
           result.detail += "; fallback to " + transferSyntaxName(fallback) + " failed: " + e.what();
         }
       }
     }
   }
-  const std::string& bytes = *ready;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count();
+  return settle(config, *p, result);
+}
+
+bool Delivery::deliverBatch(Destination& destination, const DestinationConfig& config, const std::vector<Job>& jobs) {
+  std::vector<Prepared> prepared;
+  for (const Job& job : jobs) {
+    if (auto p = prepareJob(config, job)) prepared.push_back(std::move(*p));
+  }
+  if (prepared.empty()) return true;
+  std::vector<Outgoing> outgoing;
+  for (const Prepared& p : prepared) outgoing.push_back(p.outgoing());
+  std::vector<SendResult> results = destination.sendBatch(outgoing);
+  bool answered = false;
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    SendResult result = i < results.size() ? results[i]
+                                            : SendResult{SendOutcome::Retry, "no result for this instance", 0, false};
+    answered = settle(config, prepared[i], result) || answered;
+  }
+  return answered;
+}
+
+bool Delivery::settle(const DestinationConfig& config, const Prepared& p, const SendResult& result) {
+  const Job& job = p.job;
+  const std::string& bytes = *p.ready;
+  const DicomIdentity& identity = p.identity;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - p.started).count();
   char statusWord[16] = "connection";
   if (result.dimseStatus != 0) std::snprintf(statusWord, sizeof statusWord, "status_%02xxx", result.dimseStatus >> 8);
   switch (result.outcome) {
     case SendOutcome::Delivered: {
       metrics_.delivered(config.name, transferSyntaxName(identity.transferSyntax), bytes.size(),
-                         SteadyClock::now() - started, result.warning);
+                         SteadyClock::now() - p.started, result.warning);
       metrics_.destinationUp(config.name, true);
       bool last = queue_.completeJob(job.id);
       // Audit line: identifiers only, never patient names.

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/config/Config.h"
 #include "plugins/core/delivery/PreparedCache.h"
+#include "plugins/core/dicom/TagReader.h"
 #include "plugins/core/destinations/Destination.h"
 #include "plugins/core/intake/InstanceStore.h"
 #include "plugins/core/metrics/Metrics.h"
@@ -64,8 +66,24 @@ class Delivery {
   // True when the lane may take jobs; when it is down, probes it if due.
   bool admit(Lane& lane, Destination& destination);
   void recordAnswer(Lane& lane, bool answered);
-  // Returns whether the destination answered (for the circuit breaker).
+  // A job made ready to leave: edited and transcoded (shared, cached bytes).
+  struct Prepared {
+    Job job;
+    std::chrono::steady_clock::time_point started;
+    PreparedCache::Value edited;  // after tag edits, in the stored syntax
+    PreparedCache::Value ready;   // what is sent
+    DicomIdentity source;         // of edited
+    DicomIdentity identity;       // of ready
+    Outgoing outgoing() const {
+      return Outgoing{*ready, identity.sopClassUid, identity.sopInstanceUid, identity.transferSyntax};
+    }
+  };
+  // nullopt when the job cannot be prepared (it is then retried or dead already).
+  std::optional<Prepared> prepareJob(const DestinationConfig& config, const Job& job);
+  // These return whether the destination answered (for the circuit breaker).
   bool deliver(Destination& destination, const DestinationConfig& config, const Job& job);
+  bool deliverBatch(Destination& destination, const DestinationConfig& config, const std::vector<Job>& jobs);
+  bool settle(const DestinationConfig& config, const Prepared& prepared, const SendResult& result);
   // edited in the wanted syntax (itself when no conversion is needed), once
   // per (instance, edits, syntax) whichever destinations want it.
   PreparedCache::Value prepare(const Job& job, const std::string& wanted, const PreparedCache::Value& edited,
