@@ -2,6 +2,7 @@
 // read back with DCMTK and checked by dcmdump/dsrdump (real binaries), pixels
 // match expectedPixels(), and the router-testdata CLI writes what it prints.
 #include "tests/generator/TestData.h"
+#include "tests/generator/TestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -32,40 +33,12 @@ using router::testdata::ImageSpec;
 
 namespace {
 
-// A scratch folder, removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("testdata-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
+using router::testdata::TempDir;
+using router::testdata::RunResult;
+using router::testdata::run;
 
- private:
-  fs::path path_;
-};
 
-struct RunResult {
-  int exitCode = -1;
-  std::string output;  // stdout and stderr together
-};
 
-RunResult run(const std::string& command) {
-  RunResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  std::size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 std::string quote(const fs::path& path) { return "'" + path.string() + "'"; }
 

@@ -5,6 +5,7 @@
 #include "transcoders/Transcoder.h"
 #include "transcoders/TransferSyntax.h"
 #include "tests/generator/TestData.h"
+#include "tests/generator/TestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -34,33 +35,14 @@ namespace ts = router::ts;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("transcoder-edge-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
+using router::testdata::TempDir;
+using router::testdata::RunResult;
 
- private:
-  fs::path path_;
-};
 
 int run(const std::string& command, std::string* output = nullptr) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  std::array<char, 4096> buffer{};
-  std::string text;
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) text.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  if (output) *output = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  RunResult result = router::testdata::run(command);
+  if (output) *output = result.output;
+  return result.exitCode;
 }
 
 void writeFile(const fs::path& path, const std::string& bytes) {

@@ -10,6 +10,7 @@
 #include "transcoders/Transcoder.h"
 #include "transcoders/TransferSyntax.h"
 #include "tests/generator/TestData.h"
+#include "tests/generator/TestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -35,39 +36,12 @@ using router::testdata::ImageSpec;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("transcoder-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
+using router::testdata::TempDir;
+using router::testdata::RunResult;
+using router::testdata::run;
 
- private:
-  fs::path path_;
-};
 
-struct RunResult {
-  int exitCode = -1;
-  std::string output;
-};
 
-RunResult run(const std::string& command) {
-  RunResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 void writeFile(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
