@@ -7,6 +7,7 @@ was down past its retries. Orthanc stays up throughout."""
 import base64
 import json
 import os
+import subprocess
 import textwrap
 import time
 import unittest
@@ -128,6 +129,9 @@ class OperationsTest(harness.RouterTestCase):
         status, headers, body = orthanc.request("GET", "/router/metrics", headers=scraper)
         self.assertEqual(status, 200)
         self.assertIn(b"orthanc_router_instances_received_total", body)
+        # Names, types and help text follow Prometheus conventions.
+        lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+        self.assertEqual(lint.returncode, 0, lint.stdout.decode() + lint.stderr.decode())
         for method, path in (("GET", "/router/status"), ("GET", "/instances"), ("GET", "/system"),
                              ("POST", "/router/rules/reload"), ("DELETE", "/router/destinations/x/dead")):
             status, _, _ = orthanc.request(method, path, headers=scraper)

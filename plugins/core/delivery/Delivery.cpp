@@ -254,7 +254,9 @@ std::optional<Delivery::Prepared> Delivery::prepareJob(const DestinationConfig& 
 bool Delivery::deliver(Destination& destination, const DestinationConfig& config, const Job& job) {
   std::optional<Prepared> p = prepareJob(config, job);
   if (!p) return true;
+  const int opened = destination.associationsOpened();
   SendResult result = destination.send(p->outgoing());
+  countAssociations(config, destination, opened, result);
   if (result.outcome == SendOutcome::Permanent) {
     // Negotiation fallback: the peer refused this syntax for this SOP class
     // but accepted others; send it in the best of those instead of failing.
@@ -268,7 +270,9 @@ bool Delivery::deliver(Destination& destination, const DestinationConfig& config
           p->identity = readIdentity(*p->ready);
           log_.warning("delivery to " + config.name + ": " + transferSyntaxName(p->source.transferSyntax) +
                        " refused by the peer, sending as " + transferSyntaxName(fallback));
+          const int reopened = destination.associationsOpened();
           result = destination.send(p->outgoing());
+          countAssociations(config, destination, reopened, result);
         } catch (const std::exception& e) {
           result.detail += "; fallback to " + transferSyntaxName(fallback) + " failed: " + e.what();
         }
@@ -276,6 +280,14 @@ bool Delivery::deliver(Destination& destination, const DestinationConfig& config
     }
   }
   return settle(config, *p, result);
+}
+
+void Delivery::countAssociations(const DestinationConfig& config, const Destination& destination, int before,
+                                 const SendResult& result) {
+  if (config.type != DestinationType::Dicom) return;
+  for (int i = before; i < destination.associationsOpened(); ++i) metrics_.associationOpened(config.name, true);
+  // A retry without any DIMSE status: the association could not be opened or broke.
+  if (result.outcome == SendOutcome::Retry && result.dimseStatus == 0) metrics_.associationOpened(config.name, false);
 }
 
 bool Delivery::deliverBatch(Destination& destination, const DestinationConfig& config, const std::vector<Job>& jobs) {

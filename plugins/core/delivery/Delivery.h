@@ -84,6 +84,8 @@ class Delivery {
   bool deliver(Destination& destination, const DestinationConfig& config, const Job& job);
   bool deliverBatch(Destination& destination, const DestinationConfig& config, const std::vector<Job>& jobs);
   bool settle(const DestinationConfig& config, const Prepared& prepared, const SendResult& result);
+  void countAssociations(const DestinationConfig& config, const Destination& destination, int before,
+                         const SendResult& result);
   // edited in the wanted syntax (itself when no conversion is needed), once
   // per (instance, edits, syntax) whichever destinations want it.
   PreparedCache::Value prepare(const Job& job, const std::string& wanted, const PreparedCache::Value& edited,

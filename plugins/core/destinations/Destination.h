@@ -53,6 +53,8 @@ class Destination {
   virtual bool probe() = 0;
   // Close idle connections (associations) now.
   virtual void close() {}
+  // Connections (DICOM associations) opened so far, for metrics; 0 if n/a.
+  virtual int associationsOpened() const { return 0; }
   // Transfer syntaxes the destination was seen to accept for a SOP class
   // (DICOM negotiation); empty when unknown or not applicable.
   virtual std::vector<std::string> acceptedTransferSyntaxes(const std::string& /*sopClassUid*/) const {

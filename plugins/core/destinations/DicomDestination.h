@@ -46,7 +46,7 @@ class DicomDestination : public Destination {
   std::vector<std::string> acceptedTransferSyntaxes(const std::string& sopClassUid) const override;
 
   // Associations successfully negotiated by this object (for tests, metrics).
-  int associationsOpened() const { return associationsOpened_.load(); }
+  int associationsOpened() const override { return associationsOpened_.load(); }
 
  private:
   class Scu;
