@@ -113,10 +113,15 @@ Json::Value Router::status() {
       entry["Host"] = d.host;
       entry["Port"] = d.port;
       entry["Associations"] = d.associations;
+      entry["StorageCommitment"] = d.storageCommitment;
     } else if (d.type == DestinationType::Folder) {
       entry["Path"] = d.path;
     } else {
       entry["Url"] = d.url;
+    }
+    if (!d.failover.empty()) {
+      entry["Failover"] = d.failover;
+      entry["FailoverAfter"] = static_cast<Json::Int64>(d.failoverAfter.count());
     }
     Json::Value jobs(Json::objectValue);
     for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {

@@ -75,6 +75,23 @@ TEST_F(ConfigTest, DefaultsAndAllDestinationTypes) {
   EXPECT_EQ(c.destinations.at("export").retry.initialDelay, std::chrono::seconds(1));
   EXPECT_FALSE(c.deleteAfterDelivery);
   EXPECT_TRUE(c.routeResentInstances);
+  EXPECT_FALSE(pacs.storageCommitment);
+  EXPECT_TRUE(pacs.failover.empty());
+}
+
+TEST_F(ConfigTest, FailoverAndStorageCommitment) {
+  Config c = parseConfig(doc(R"("Destinations": {
+      "pacs": { "Type": "dicom", "AET": "PACS", "Host": "h", "Port": 104, "StorageCommitment": true,
+                "StorageCommitmentTimeout": 30, "Failover": "backup", "FailoverAfter": 600 },
+      "backup": { "Type": "dicom", "AET": "BACKUP", "Host": "h", "Port": 105, "Failover": "export" },
+      "export": { "Type": "folder", "Path": "/x" } })"));
+  const DestinationConfig& pacs = c.destinations.at("pacs");
+  EXPECT_TRUE(pacs.storageCommitment);
+  EXPECT_EQ(pacs.storageCommitmentTimeout, std::chrono::seconds(30));
+  EXPECT_EQ(pacs.failover, "backup");
+  EXPECT_EQ(pacs.failoverAfter, std::chrono::seconds(600));
+  EXPECT_EQ(c.destinations.at("backup").failoverAfter, std::chrono::seconds(300));  // default
+  EXPECT_TRUE(c.destinations.at("export").failover.empty());
 }
 
 TEST_F(ConfigTest, OrthancModalitiesAreDestinationsByAlias) {
@@ -122,6 +139,18 @@ TEST_F(ConfigTest, EveryMistakeNamesItsKey) {
       {R"("Thread": 2)", "Router.Thread: unknown key"},
       {R"("Retry": { "InitialDelay": 10, "MaxDelay": 5 })", "Router.Retry.MaxDelay: must not be smaller"},
       {R"("DeleteAfterDelivery": "yes")", "Router.DeleteAfterDelivery: must be true or false"},
+      {R"("Destinations": { "a": { "Type": "folder", "Path": "/x", "Failover": "b" } })",
+       "Router.Destinations.a.Failover: names \"b\", which is not a destination"},
+      {R"("Destinations": { "a": { "Type": "folder", "Path": "/x", "Failover": "a" } })",
+       "Router.Destinations.a.Failover: cannot name the destination itself"},
+      {R"("Destinations": { "a": { "Type": "folder", "Path": "/x", "Failover": "b" },
+                            "b": { "Type": "folder", "Path": "/y", "Failover": "c" },
+                            "c": { "Type": "folder", "Path": "/z", "Failover": "a" } })",
+       "Router.Destinations.a.Failover: failovers form a circle"},
+      {R"("Destinations": { "a": { "Type": "folder", "Path": "/x", "StorageCommitment": true } })",
+       "Router.Destinations.a.StorageCommitment: unknown key"},
+      {R"("Destinations": { "a": { "Type": "dicom", "AET": "P", "Host": "h", "Port": 1, "StorageCommitment": 1 } })",
+       "Router.Destinations.a.StorageCommitment: must be true or false"},
   };
   for (const Case& c : cases) {
     std::string error = errorOf(doc(c.body));

@@ -113,6 +113,31 @@ TEST_F(QueueTest, RetryWaitsForItsTimeAndDeadLettersStayUntilRetried) {
   EXPECT_EQ(job->attempts, 1);  // a manual retry starts over
 }
 
+TEST_F(QueueTest, FailoverMovesWaitingJobsOnly) {
+  auto queue = openSqliteQueue(path_);
+  queue->recordChanges({{1, "a"}, {2, "b"}, {3, "c"}}, 3, false);
+  for (const char* sop : {"1.1", "1.2", "1.3"}) {
+    auto item = queue->claimIntake();
+    queue->finishRouting(item->id, sop, {route("pacs")});
+  }
+  auto failed = queue->claimJob("pacs");  // a: Failed, waiting for its retry
+  queue->retryJob(failed->id, "connection refused", Clock::now() + std::chrono::hours(1));
+  auto dead = queue->claimJob("pacs");    // b: Dead, stays
+  queue->killJob(dead->id, "SOP class not supported");
+  // c: Pending
+
+  EXPECT_EQ(queue->moveWaitingJobs("pacs", "backup", "failed over from pacs"), 2);
+  EXPECT_FALSE(queue->claimJob("pacs"));
+  EXPECT_EQ(queue->depth().jobs["pacs"][JobState::Dead], 1);
+  auto first = queue->claimJob("backup");
+  auto second = queue->claimJob("backup");
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->route.destination, "backup");
+  EXPECT_EQ(first->attempts, 1);  // starts over on the new destination
+  EXPECT_EQ(first->lastError, "failed over from pacs: connection refused");
+  EXPECT_EQ(second->sopInstanceUid, "1.3");
+}
+
 TEST_F(QueueTest, RuleFailuresWaitForReroute) {
   auto queue = openSqliteQueue(path_);
   queue->recordChanges({{1, "x"}}, 1, false);

@@ -127,7 +127,8 @@ void checkAet(const std::string& aet, const std::string& key) {
 DestinationConfig parseDestination(const std::string& name, const Json::Value& value,
                                    const std::string& path, const RetryPolicy& retry,
                                    const CircuitBreaker& breaker, const std::string& baseDir) {
-  const std::set<std::string> common = {"Type", "Retry", "OnTranscodeFailure", "CircuitBreaker"};
+  const std::set<std::string> common = {"Type", "Retry", "OnTranscodeFailure", "CircuitBreaker", "Failover",
+                                        "FailoverAfter"};
   if (!value.isObject()) Section::fail(path, "must be a JSON object");
   if (!value.isMember("Type")) Section::fail(path + ".Type", "missing (dicom, dicomweb, orthanc or folder)");
   if (!value["Type"].isString()) Section::fail(path + ".Type", "must be a string");
@@ -138,7 +139,8 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
   d.name = name;
   if (type == "dicom") {
     d.type = DestinationType::Dicom;
-    known.insert({"AET", "Host", "Port", "Associations", "TransferSyntaxes", "Timeout"});
+    known.insert({"AET", "Host", "Port", "Associations", "TransferSyntaxes", "Timeout", "StorageCommitment",
+                  "StorageCommitmentTimeout"});
   } else if (type == "dicomweb") {
     d.type = DestinationType::DicomWeb;
     known.insert({"Url", "Username", "Password", "Headers", "BatchSize", "Timeout"});
@@ -164,6 +166,9 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
   } else {
     Section::fail(s.key("OnTranscodeFailure"), "must be \"send-original\" or \"fail\"");
   }
+  d.failover = s.string("Failover", "");
+  if (d.failover == name) Section::fail(s.key("Failover"), "cannot name the destination itself");
+  d.failoverAfter = std::chrono::seconds(s.integer("FailoverAfter", 300, 0, 7 * 24 * 3600));
 
   switch (d.type) {
     case DestinationType::Dicom: {
@@ -173,6 +178,8 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
       d.port = s.integer("Port", 0, 1, 65535, true);
       d.associations = s.integer("Associations", 1, 1, 32);
       d.timeout = std::chrono::seconds(s.integer("Timeout", 30, 1, 3600));
+      d.storageCommitment = s.boolean("StorageCommitment", false);
+      d.storageCommitmentTimeout = std::chrono::seconds(s.integer("StorageCommitmentTimeout", 120, 1, 24 * 3600));
       if (s.has("TransferSyntaxes")) {
         const Json::Value& list = s.raw("TransferSyntaxes");
         if (!list.isArray()) Section::fail(s.key("TransferSyntaxes"), "must be a list of keywords or UIDs");
@@ -256,6 +263,22 @@ DestinationConfig parseModality(const std::string& alias, const Json::Value& val
   return d;
 }
 
+// A failover names another destination, and following failovers never comes
+// back to where it started (jobs would move in a circle while all are down).
+void checkFailovers(const Config& config) {
+  for (const auto& [name, destination] : config.destinations) {
+    if (destination.failover.empty()) continue;
+    std::string key = "Router.Destinations." + name + ".Failover";
+    if (!config.destinations.count(destination.failover)) {
+      Section::fail(key, "names \"" + destination.failover + "\", which is not a destination");
+    }
+    std::set<std::string> seen = {name};
+    for (std::string next = destination.failover; !next.empty(); next = config.destinations.at(next).failover) {
+      if (!seen.insert(next).second) Section::fail(key, "failovers form a circle through \"" + next + "\"");
+    }
+  }
+}
+
 }  // namespace
 
 std::string toString(DestinationType type) {
@@ -314,6 +337,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
       }
     }
   }
+  checkFailovers(config);
   return config;
 }
 

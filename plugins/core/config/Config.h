@@ -42,6 +42,11 @@ struct DestinationConfig {
   int associations = 1;
   std::vector<std::string> transferSyntaxes;  // UIDs, in order of preference; empty = learn
   std::chrono::seconds timeout{30};           // network timeout for one DIMSE exchange
+  // Storage commitment: a job counts as delivered only once the peer's
+  // N-EVENT-REPORT says it committed the instance (and only then may
+  // DeleteAfterDelivery remove it from Orthanc).
+  bool storageCommitment = false;
+  std::chrono::seconds storageCommitmentTimeout{120};  // wait for the report, then retry
 
   // dicomweb / orthanc
   std::string url;
@@ -56,6 +61,10 @@ struct DestinationConfig {
   TranscodeFailurePolicy onTranscodeFailure = TranscodeFailurePolicy::SendOriginal;
   RetryPolicy retry;
   CircuitBreaker circuitBreaker;
+  // Once this destination has been down (circuit open) for failoverAfter, its
+  // waiting jobs move to the destination named here; empty = no failover.
+  std::string failover;
+  std::chrono::seconds failoverAfter{300};
 };
 
 struct Config {

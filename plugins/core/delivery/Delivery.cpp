@@ -131,7 +131,10 @@ bool Delivery::admit(Lane& lane, Destination& destination) {
   } catch (const std::exception& e) {
     log_.warning("probe of " + config.name + " failed: " + e.what());
   }
-  if (!up) return false;
+  if (!up) {
+    failOver(lane);
+    return false;
+  }
   {
     std::lock_guard<std::mutex> lock(lane.breaker.mutex);
     lane.breaker.down = false;
@@ -152,11 +155,29 @@ void Delivery::recordAnswer(Lane& lane, bool answered) {
   }
   if (++lane.breaker.failures < config.circuitBreaker.failures || lane.breaker.down) return;
   lane.breaker.down = true;
-  lane.breaker.lastProbe = SteadyClock::now();
+  lane.breaker.downSince = lane.breaker.lastProbe = SteadyClock::now();
   metrics_.destinationUp(config.name, false);
   log_.error("destination " + config.name + " marked down after " + std::to_string(lane.breaker.failures) +
              " sends without an answer; its jobs wait, probing every " +
              std::to_string(config.circuitBreaker.probeInterval.count()) + " s");
+}
+
+void Delivery::failOver(Lane& lane) {
+  const DestinationConfig& config = *lane.config;
+  if (config.failover.empty()) return;
+  std::chrono::steady_clock::duration downFor;
+  {
+    std::lock_guard<std::mutex> lock(lane.breaker.mutex);
+    downFor = SteadyClock::now() - lane.breaker.downSince;
+  }
+  if (downFor < config.failoverAfter) return;
+  int moved = queue_.moveWaitingJobs(config.name, config.failover, "failed over from " + config.name);
+  if (moved == 0) return;
+  metrics_.failedOver(config.name, config.failover, moved);
+  log_.warning("destination " + config.name + " down for " +
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(downFor).count()) + " s: " +
+               std::to_string(moved) + " waiting jobs moved to its failover " + config.failover);
+  notify(config.failover);
 }
 
 namespace {

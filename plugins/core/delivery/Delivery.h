@@ -54,6 +54,7 @@ class Delivery {
     std::mutex mutex;
     int failures = 0;
     bool down = false;
+    std::chrono::steady_clock::time_point downSince;
     std::chrono::steady_clock::time_point lastProbe;
   };
   struct Lane {
@@ -66,6 +67,9 @@ class Delivery {
   // True when the lane may take jobs; when it is down, probes it if due.
   bool admit(Lane& lane, Destination& destination);
   void recordAnswer(Lane& lane, bool answered);
+  // While the lane has been down for its FailoverAfter, moves its waiting
+  // jobs to its Failover destination.
+  void failOver(Lane& lane);
   // A job made ready to leave: edited and transcoded (shared, cached bytes).
   struct Prepared {
     Job job;

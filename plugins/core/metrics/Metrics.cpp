@@ -71,6 +71,10 @@ struct Metrics::Families {
                          .Name("orthanc_router_association_attempts_total")
                          .Help("DICOM associations opened, by destination and outcome (ok, failed)")
                          .Register(r)),
+        failovers(prometheus::BuildCounter()
+                      .Name("orthanc_router_failover_jobs_total")
+                      .Help("Jobs moved to a destination's Failover while it was down, by destination and failover")
+                      .Register(r)),
         queueJobs(prometheus::BuildGauge()
                       .Name("orthanc_router_queue_jobs")
                       .Help("Jobs in the queue, by destination and state")
@@ -100,6 +104,7 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Histogram>& transcodeDuration;
   prometheus::Family<prometheus::Counter>& transcodeFailures;
   prometheus::Family<prometheus::Counter>& associations;
+  prometheus::Family<prometheus::Counter>& failovers;
   prometheus::Family<prometheus::Gauge>& queueJobs;
   prometheus::Family<prometheus::Gauge>& oldestJobAge;
   prometheus::Family<prometheus::Gauge>& intake;
@@ -156,6 +161,10 @@ void Metrics::destinationUp(const std::string& destination, bool up) {
 
 void Metrics::associationOpened(const std::string& destination, bool ok) {
   families_->associations.Add({{"destination", destination}, {"outcome", ok ? "ok" : "failed"}}).Increment();
+}
+
+void Metrics::failedOver(const std::string& destination, const std::string& failover, int jobs) {
+  families_->failovers.Add({{"destination", destination}, {"failover", failover}}).Increment(jobs);
 }
 
 std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::string>& destinations) {

@@ -40,6 +40,7 @@ class Metrics {
   void transcodeFailed(const std::string& syntax);
   void destinationUp(const std::string& destination, bool up);
   void associationOpened(const std::string& destination, bool ok);
+  void failedOver(const std::string& destination, const std::string& failover, int jobs);
 
   // The text exposition format, with the queue gauges of every configured
   // destination taken from depth (0 where it has no job).

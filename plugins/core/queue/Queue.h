@@ -114,6 +114,9 @@ class Queue {
   virtual bool purgeJob(int64_t jobId) = 0;
   virtual int retryDead(const std::string& destination) = 0;
   virtual int purgeDead(const std::string& destination) = 0;
+  // Failover: every waiting job (Pending, Failed) of `from` becomes a Pending
+  // job of `to`, attempts 0, its last error saying where it came from.
+  virtual int moveWaitingJobs(const std::string& from, const std::string& to, const std::string& note) = 0;
   virtual QueueDepth depth() = 0;
 };
 

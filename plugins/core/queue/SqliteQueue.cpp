@@ -329,6 +329,16 @@ class SqliteQueue : public Queue {
     return db_.changes();
   }
 
+  int moveWaitingJobs(const std::string& from, const std::string& to, const std::string& note) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_,
+              "UPDATE jobs SET destination=?1, state=?2, attempts=0, next_attempt_at=?3, "
+              "last_error=?4 || last_error WHERE destination=?5 AND state IN (?2, ?6)")
+        .bind(1, to).bind(2, asInt(JobState::Pending)).bind(3, nowMs()).bind(4, note + ": ").bind(5, from)
+        .bind(6, asInt(JobState::Failed)).run();
+    return db_.changes();
+  }
+
   QueueDepth depth() override {
     std::lock_guard<std::mutex> lock(mutex_);
     QueueDepth depth;
