@@ -100,6 +100,29 @@ def vm_hwm_kb(pid):
     return 0
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a live process, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def router_thread_cpu(pid):
+    """CPU seconds of the plugin's own threads (named router-*, rt-<destination>)."""
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            if name.startswith(("router-", "rt-")):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass  # the thread ended meanwhile
+    return total
+
+
 def tail(path, lines=30):
     try:
         with open(path, "rb") as f:
@@ -216,10 +239,14 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
         argv = [STORESCU, "-aet", "MODALITY", "-aec", "ROUTER", "+sd", "127.0.0.1", str(config["DicomPort"]),
                 data_dir]
         start = time.monotonic()
+        children_before = os.times()
         sent = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               env=dict(os.environ, TCP_NODELAY="1"), timeout=timeout,
                               preexec_fn=_die_with_parent)
         ingest = time.monotonic() - start
+        children_after = os.times()
+        storescu_cpu = (children_after.children_user - children_before.children_user +
+                        children_after.children_system - children_before.children_system)
         out = sent.stdout.decode("utf-8", "replace")
         if sent.returncode != 0 or any(l.startswith(("E:", "F:")) for l in out.splitlines()):
             raise RuntimeError(f"storescu failed in scenario {kind} ({sent.returncode}):\n{out[-3000:]}")
@@ -230,7 +257,15 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
                      f"{[p.count() for p in peers]}; log {log})", interval=0.02)
             delivered = time.monotonic() - start
         hwm = vm_hwm_kb(orthanc.pid)
-        result = {"scenario": kind, "ingest_s": ingest, "delivered_s": delivered, "vm_hwm_mb": hwm / 1024.0}
+        # CPU seconds spent by each party (since it started; the idle start-up
+        # is small): where the 2 cores went, robust to a busy machine.
+        cpu = {"orthanc": cpu_seconds(orthanc.pid), "of which router threads": router_thread_cpu(orthanc.pid),
+               "peers": sum(cpu_seconds(p.proc.pid) for p in peers),
+               "storescu": storescu_cpu}
+        with open(f"/proc/{orthanc.pid}/stat") as f:
+            minor_faults = int(f.read().rsplit(")", 1)[1].split()[7])
+        result = {"scenario": kind, "ingest_s": ingest, "delivered_s": delivered, "vm_hwm_mb": hwm / 1024.0,
+                  "cpu_s": cpu, "orthanc_minor_faults": minor_faults}
         if kind == "c":
             result["peera_syntax_jpegls"] = peers[0].syntax_of_one() == JPEGLS_LOSSLESS
         return result
@@ -285,7 +320,9 @@ def main():
                 r = run_scenario(kind, data, args.count, plugin, args.threads, args.keep, args.timeout)
                 rounds.setdefault(kind, []).append(r)
                 done = f", delivered {r['delivered_s']:.2f} s" if r["delivered_s"] is not None else ""
-                print(f"e2e:   ingest {r['ingest_s']:.2f} s{done}, Orthanc VmHWM {r['vm_hwm_mb']:.0f} MB", flush=True)
+                cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_s"].items())
+                print(f"e2e:   ingest {r['ingest_s']:.2f} s{done}, Orthanc VmHWM {r['vm_hwm_mb']:.0f} MB, "
+                      f"CPU s: {cpu}; Orthanc page faults {r['orthanc_minor_faults']}", flush=True)
     finally:
         shutil.rmtree(data, ignore_errors=True)
         for proc in list(_children.values()):

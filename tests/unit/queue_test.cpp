@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "plugins/core/queue/Queue.h"
+#include "plugins/core/queue/Sqlite.h"
 
 namespace router {
 namespace {
@@ -136,6 +137,28 @@ TEST_F(QueueTest, FailoverMovesWaitingJobsOnly) {
   EXPECT_EQ(first->attempts, 1);  // starts over on the new destination
   EXPECT_EQ(first->lastError, "failed over from pacs: connection refused");
   EXPECT_EQ(second->sopInstanceUid, "1.3");
+}
+
+TEST_F(QueueTest, CachedStatementsMayNestAndStartClean) {
+  sqlite::Database db(path_);
+  db.exec("CREATE TABLE t(v INTEGER); INSERT INTO t VALUES(1), (2), (3);");
+  const std::string sql = "SELECT v FROM t WHERE v >= ?1 ORDER BY v";
+  {
+    sqlite::Statement outer(db, sql);
+    ASSERT_TRUE(outer.bind(1, 2).step());
+    sqlite::Statement inner(db, sql);  // the cached one is busy: a second one
+    ASSERT_TRUE(inner.bind(1, 1).step());
+    EXPECT_EQ(inner.int64(0), 1);
+    EXPECT_EQ(outer.int64(0), 2);
+  }
+  sqlite::Statement again(db, sql);  // reused: reset, bindings cleared (NULL matches nothing)
+  EXPECT_FALSE(again.step());
+  sqlite::Statement bound(db, "SELECT COUNT(*) FROM t");
+  ASSERT_TRUE(bound.step());
+  EXPECT_EQ(bound.int64(0), 3);
+
+  auto queue = openSqliteQueue(path_ + ".queue");
+  queue->flush();  // a checkpoint on a fresh queue: nothing to do, no error
 }
 
 TEST_F(QueueTest, RuleFailuresWaitForReroute) {

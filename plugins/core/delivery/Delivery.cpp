@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 
+#include "plugins/core/ThreadName.h"
 #include "plugins/core/delivery/Backoff.h"
 #include "plugins/core/dicom/TagEditor.h"
 #include "plugins/core/dicom/TagReader.h"
@@ -36,7 +37,10 @@ void Delivery::start() {
     int workers = lane->config->type == DestinationType::Dicom ? lane->config->associations : 1;
     for (int i = 0; i < workers; ++i) {
       Lane* l = lane.get();
-      l->threads.emplace_back([this, l] { run(*l); });
+      l->threads.emplace_back([this, l] {
+        nameThisThread("rt-" + l->config->name);
+        run(*l);
+      });
     }
   }
 }
@@ -349,6 +353,7 @@ bool Delivery::settle(const DestinationConfig& config, const Prepared& p, const 
                 " attempt=" + std::to_string(job.attempts) + (result.warning ? " warning=" + result.detail : ""));
       if (last && config_.deleteAfterDelivery) {
         try {
+          queue_.flush();  // the completion must outlive a power loss before the instance goes
           store_.deleteInstance(job.instanceId);
         } catch (const std::exception& e) {
           log_.warning("delivered everywhere but cannot delete instance " + job.instanceId + ": " + e.what());

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "plugins/core/ThreadName.h"
+
 namespace router {
 namespace {
 constexpr int kBatch = 200;
@@ -24,7 +26,10 @@ void Intake::start() {
     queue_.recordChanges({}, last, false);
     log_.info("new queue: taking in changes after Orthanc's change " + std::to_string(last));
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    nameThisThread("router-intake");
+    run();
+  });
 }
 
 void Intake::stop() {

@@ -118,6 +118,9 @@ class Queue {
   // job of `to`, attempts 0, its last error saying where it came from.
   virtual int moveWaitingJobs(const std::string& from, const std::string& to, const std::string& note) = 0;
   virtual QueueDepth depth() = 0;
+  // Makes every change committed so far durable against a power loss
+  // (commits are always durable against a crash of the process).
+  virtual void flush() = 0;
 };
 
 // Opens (creating if needed) the SQLite queue at path. Throws RouterError.

@@ -27,34 +27,54 @@ void Database::exec(const std::string& sql) {
   }
 }
 
-Statement::Statement(Database& db, const char* sql) : db_(db) {
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db.handle(), sql, -1, &raw, nullptr) != SQLITE_OK) {
-    fail(db.handle(), std::string("cannot prepare \"") + sql + "\"");
+Statement::Statement(Database& db, const std::string& sql) : db_(db) {
+  auto found = db.statements_.find(sql);
+  if (found != db.statements_.end() && !found->second.inUse) {
+    cached_ = &found->second;
+    cached_->inUse = true;
+    statement_ = cached_->statement.get();
+    return;
   }
-  statement_.reset(raw);
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db.handle(), sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr) != SQLITE_OK) {
+    fail(db.handle(), "cannot prepare \"" + sql + "\"");
+  }
+  statement_ = raw;
+  if (found == db.statements_.end()) {
+    cached_ = &db.statements_[sql];
+    cached_->statement.reset(raw);
+    cached_->inUse = true;
+  } else {
+    own_.reset(raw);  // the cached one is open further up the stack
+  }
+}
+
+Statement::~Statement() {
+  sqlite3_reset(statement_);
+  sqlite3_clear_bindings(statement_);
+  if (cached_) cached_->inUse = false;
 }
 
 Statement& Statement::bind(int index, int64_t value) {
-  if (sqlite3_bind_int64(statement_.get(), index, value) != SQLITE_OK) fail(db_.handle(), "bind");
+  if (sqlite3_bind_int64(statement_, index, value) != SQLITE_OK) fail(db_.handle(), "bind");
   return *this;
 }
 
 Statement& Statement::bind(int index, const std::string& value) {
-  if (sqlite3_bind_text(statement_.get(), index, value.data(), static_cast<int>(value.size()),
-                        SQLITE_TRANSIENT) != SQLITE_OK) {
+  if (sqlite3_bind_text(statement_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT) !=
+      SQLITE_OK) {
     fail(db_.handle(), "bind");
   }
   return *this;
 }
 
 Statement& Statement::bindNull(int index) {
-  if (sqlite3_bind_null(statement_.get(), index) != SQLITE_OK) fail(db_.handle(), "bind");
+  if (sqlite3_bind_null(statement_, index) != SQLITE_OK) fail(db_.handle(), "bind");
   return *this;
 }
 
 bool Statement::step() {
-  int rc = sqlite3_step(statement_.get());
+  int rc = sqlite3_step(statement_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   fail(db_.handle(), "query failed");
@@ -66,19 +86,19 @@ void Statement::run() {
 }
 
 std::string Statement::text(int column) const {
-  const unsigned char* value = sqlite3_column_text(statement_.get(), column);
-  int size = sqlite3_column_bytes(statement_.get(), column);
+  const unsigned char* value = sqlite3_column_text(statement_, column);
+  int size = sqlite3_column_bytes(statement_, column);
   return value ? std::string(reinterpret_cast<const char*>(value), static_cast<size_t>(size)) : std::string();
 }
 
-Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : db_(db) { Statement(db_, "BEGIN IMMEDIATE").run(); }
 
 Transaction::~Transaction() {
   if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 void Transaction::commit() {
-  db_.exec("COMMIT");
+  Statement(db_, "COMMIT").run();
   done_ = true;
 }
 

@@ -1,6 +1,10 @@
 // Thin RAII layer over the SQLite C API for the queue: a connection, prepared
 // statements with typed binding, and transactions. Not thread-safe by itself:
 // SqliteQueue serialises all use under its mutex.
+//
+// The connection keeps every statement it prepared, by SQL text: the queue
+// runs the same few dozen statements thousands of times, and preparing one
+// costs more than running it.
 #pragma once
 
 #include <sqlite3.h>
@@ -8,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 namespace router::sqlite {
 
@@ -28,13 +33,25 @@ class Database {
   const std::string& path() const { return path_; }
 
  private:
+  friend class Statement;
+  struct Cached {
+    std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement;
+    bool inUse = false;
+  };
   std::string path_;
   std::unique_ptr<sqlite3, DatabaseCloser> db_;
+  std::unordered_map<std::string, Cached> statements_;  // destroyed before db_
 };
 
+// A prepared statement taken from the connection's cache for one use: reset
+// and its bindings cleared when this object goes. The same SQL may be open
+// twice at once (the second gets its own, uncached statement).
 class Statement {
  public:
-  Statement(Database& db, const char* sql);
+  Statement(Database& db, const std::string& sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
   Statement& bind(int index, int64_t value);
   Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
   Statement& bind(int index, const std::string& value);
@@ -43,13 +60,15 @@ class Statement {
   bool step();
   // Runs to completion (INSERT/UPDATE/DELETE).
   void run();
-  int64_t int64(int column) const { return sqlite3_column_int64(statement_.get(), column); }
+  int64_t int64(int column) const { return sqlite3_column_int64(statement_, column); }
   std::string text(int column) const;
-  bool isNull(int column) const { return sqlite3_column_type(statement_.get(), column) == SQLITE_NULL; }
+  bool isNull(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
 
  private:
   Database& db_;
-  std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement_;
+  Database::Cached* cached_ = nullptr;                        // when borrowed from the cache
+  std::unique_ptr<sqlite3_stmt, StatementFinalizer> own_;     // when not
+  sqlite3_stmt* statement_ = nullptr;
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back if not committed.

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "plugins/core/ThreadName.h"
 #include "plugins/core/dicom/TagReader.h"
 
 namespace router {
@@ -18,7 +19,10 @@ Routing::Routing(InstanceStore& store, Queue& queue, RuleBook& rules, PreparedCa
 Routing::~Routing() { stop(); }
 
 void Routing::start(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
+    nameThisThread("router-route");
+    run();
+  });
 }
 
 void Routing::stop() {

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "plugins/core/ThreadName.h"
+
 namespace router {
 namespace {
 constexpr int kTickMs = 200;      // how often stop() is noticed
@@ -31,7 +33,10 @@ void RulesWatcher::start() {
     ::close(fd);
     return;
   }
-  thread_ = std::thread([this, fd] { run(fd); });
+  thread_ = std::thread([this, fd] {
+    nameThisThread("router-rules");
+    run(fd);
+  });
 }
 
 void RulesWatcher::stop() {
