@@ -346,6 +346,12 @@ bool Delivery::settle(const DestinationConfig& config, const Prepared& p, const 
                          SteadyClock::now() - p.started, result.warning);
       metrics_.destinationUp(config.name, true);
       bool last = queue_.completeJob(job.id);
+      if (last) {
+        // Every destination has it: make room for the instances still coming.
+        cache_.erase("file:" + job.instanceId);
+        cache_.eraseWithPrefix("edit:" + job.instanceId + "|");
+        cache_.eraseWithPrefix("syntax:" + job.instanceId + "|");
+      }
       // Audit line: identifiers only, never patient names.
       log_.info("delivered job=" + std::to_string(job.id) + " destination=" + config.name +
                 " sop=" + identity.sopInstanceUid + " syntax=" + transferSyntaxName(identity.transferSyntax) +

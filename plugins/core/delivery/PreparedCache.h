@@ -8,13 +8,17 @@
 // shared strings; memory is bounded (least recently used entries go first).
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <future>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace router {
@@ -32,6 +36,24 @@ class PreparedCache {
   // Stores a value already at hand, replacing what the key held.
   void put(const std::string& key, std::string value);
 
+  // A value offered ahead of need (a file Orthanc has just stored). It is
+  // kept only if it fits without pushing anything else out (bytes are
+  // copied only then); it replaces a held value only if the content differs.
+  // Returns whether it was kept.
+  bool offer(const std::string& key, const char* data, size_t size);
+
+  // Says an offer for key is on its way: until it comes (or was declined, or
+  // kOfferWait passed), get() for key waits for it instead of computing.
+  void expect(const std::string& key);
+  // The offer for key will not be made.
+  void decline(const std::string& key);
+  static constexpr std::chrono::milliseconds kOfferWait{250};
+
+  // Forgets the key (a value nobody will ask for again).
+  void erase(const std::string& key);
+  // Forgets every key that starts with prefix.
+  void eraseWithPrefix(const std::string& prefix);
+
   size_t bytes() const;
 
  private:
@@ -42,12 +64,19 @@ class PreparedCache {
   };
   void touch(Entry& entry, const std::string& key);
   void evict();
+  void settleOffer(const std::string& key, bool kept);  // under mutex_
 
   size_t maxBytes_;
   mutable std::mutex mutex_;
   size_t bytes_ = 0;
   std::map<std::string, Entry> entries_;
   std::list<std::string> recent_;  // front = most recently used
+  // Offers announced by expect() and not made yet, and the last offers
+  // declined (so that a late expect() does not wait for them); both bounded.
+  std::map<std::string, std::chrono::steady_clock::time_point> expected_;
+  std::set<std::string> declined_;
+  std::deque<std::string> declinedOrder_;
+  std::condition_variable offered_;
 };
 
 }  // namespace router

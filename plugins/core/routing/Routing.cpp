@@ -58,15 +58,19 @@ void Routing::run() {
 }
 
 void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
-  std::string bytes;
+  const std::string fileKey = "file:" + item.instanceId;
+  PreparedCache::Value bytes;
   InstanceView view;
   try {
-    bytes = store_.readFile(item.instanceId);
-    view = readInstanceView(bytes);
+    // Usually offered to the cache when Orthanc stored it (no copy to make);
+    // else read from Orthanc, and kept for the deliveries.
+    bytes = cache_.get(fileKey, [&] { return store_.readFile(item.instanceId); });
+    view = readInstanceView(*bytes);
     view.id = item.instanceId;
     view.origin = store_.readOrigin(item.instanceId);
   } catch (const InstanceGoneError& e) {
     log_.warning("routing: instance " + item.instanceId + " was deleted from Orthanc before it was routed");
+    cache_.erase(fileKey);
     queue_.finishRouting(item.id, "", {});
     return;
   } catch (const std::exception& e) {
@@ -92,11 +96,11 @@ void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
     log_.error("rules: instance " + item.instanceId + " (SOP " + view.sopInstanceUid +
                ") left rule-failed: " + reason +
                "; fix the rules, reload, then POST /router/rules/reroute");
+    cache_.erase(fileKey);
     queue_.failRouting(item.id, reason);
     return;
   }
-  // Replaces any older copy: an instance stored again may have new content.
-  if (!decision.routes.empty()) cache_.put("file:" + item.instanceId, std::move(bytes));
+  if (decision.routes.empty()) cache_.erase(fileKey);
   queue_.finishRouting(item.id, view.sopInstanceUid, decision.routes);
   for (const Route& route : decision.routes) {
     metrics_.routeDecided(route.destination);
