@@ -44,15 +44,16 @@ std::string isoTime(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-Router::Router(Config config, InstanceStore& store, Log& log)
+Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports* commitments)
     : config_(std::move(config)),
       store_(store),
       log_(log),
+      commitments_(commitments),
       queue_(openQueue(config_.queueDatabase)),
       transcoder_(makeTranscoder()),
       rules_(loadRules(config_, log)),
       intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
-      delivery_(config_, store_, *queue_, *transcoder_, cache_, log_, metrics_),
+      delivery_(config_, store_, *queue_, *transcoder_, cache_, log_, metrics_, commitments_),
       routing_(store_, *queue_, rules_, cache_, log_, metrics_, routingWakeup_,
                [this](const std::string& destination) { delivery_.notify(destination); }),
       watcher_(config_.rulesDir, rules_, log_) {}

@@ -18,6 +18,7 @@
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/config/Config.h"
 #include "plugins/core/delivery/Delivery.h"
+#include "plugins/core/destinations/StorageCommitment.h"
 #include "plugins/core/intake/InstanceStore.h"
 #include "plugins/core/intake/Intake.h"
 #include "plugins/core/metrics/Metrics.h"
@@ -33,14 +34,32 @@ class Router {
  public:
   // Opens the queue and compiles the rules: throws ConfigError naming what is
   // wrong, before any thread runs.
-  Router(Config config, InstanceStore& store, Log& log);
+  // commitments: where storage commitment reports that reached Orthanc can be
+  // read (DICOM destinations with "StorageCommitment"); null in tests.
+  Router(Config config, InstanceStore& store, Log& log, CommitmentReports* commitments = nullptr);
   ~Router();
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
   void start();
   void stop();
-  void onNewInstance() { intake_.wake(); }
+  // Orthanc stored an instance: its stored-instance callback (onStored) comes
+  // soon if it did not already, so routing waits for that copy of the file
+  // rather than read it back. Intake itself comes from the changes log.
+  void onNewInstance(const std::string& instanceId) {
+    cache_.expect("file:" + instanceId);
+    intake_.wake();
+  }
+  // The file Orthanc has just stored, offered ahead of routing: kept (one
+  // copy) only while the cache has room, so routing and delivery need not
+  // read it back from Orthanc.
+  void onStored(const std::string& instanceId, const char* data, size_t size) {
+    if (size <= kMaxOffered) {
+      cache_.offer("file:" + instanceId, data, size);
+    } else {
+      cache_.decline("file:" + instanceId);
+    }
+  }
 
   // --- operations (REST API)
   Json::Value status();
@@ -60,12 +79,15 @@ class Router {
   Config config_;
   InstanceStore& store_;
   Log& log_;
+  CommitmentReports* commitments_;
   Metrics metrics_;
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<Transcoder> transcoder_;
   // Enough for the working set of a burst (~190 CT slices of 512 KiB);
   // past it a delivery reads the file from Orthanc again.
   PreparedCache cache_{96u << 20};
+  // Bigger files (long multi-frames) are not copied on Orthanc's C-STORE thread.
+  static constexpr size_t kMaxOffered = 16u << 20;
   RuleBook rules_;
   Wakeup routingWakeup_;
   Intake intake_;

@@ -28,23 +28,36 @@ std::unique_ptr<PluginContext>& slot() {
 }
 
 OrthancPluginErrorCode onChange(OrthancPluginChangeType changeType, OrthancPluginResourceType,
-                                const char*) noexcept {
+                                const char* resourceId) noexcept {
   return protect("change callback", [&] {
     Router* router = plugin().router.get();
     if (router == nullptr) return;
     switch (changeType) {
       case OrthancPluginChangeType_NewInstance:
-        router->onNewInstance();  // only wakes the intake thread: nothing slow here
+        router->onNewInstance(resourceId ? resourceId : "");  // wakes the intake thread: nothing slow here
         break;
       case OrthancPluginChangeType_OrthancStarted:
         router->start();
         break;
       case OrthancPluginChangeType_OrthancStopped:
+        plugin().commitments.stop();  // ends storage commitment waits first
         router->stop();
         break;
       default:
         break;
     }
+  });
+}
+
+// Runs on the thread that answers the C-STORE, under Orthanc's lock of
+// stored-instance callbacks: one bounded copy into the cache, nothing else.
+OrthancPluginErrorCode onStoredInstance(const OrthancPluginDicomInstance* instance, const char* instanceId) noexcept {
+  return protect("stored-instance callback", [&] {
+    Router* router = plugin().router.get();
+    if (router == nullptr || instanceId == nullptr) return;
+    const void* data = OrthancPluginGetInstanceData(plugin().orthanc, instance);
+    int64_t size = OrthancPluginGetInstanceSize(plugin().orthanc, instance);
+    if (data != nullptr && size > 0) router->onStored(instanceId, static_cast<const char*>(data), static_cast<size_t>(size));
   });
 }
 
@@ -100,7 +113,7 @@ ROUTER_EXPORT int32_t OrthancPluginInitialize(OrthancPluginContext* context) {
   setenv("TCP_NODELAY", "1", 0);
   try {
     plugin().router = std::make_unique<router::Router>(router::orthanc::readConfig(context), plugin().store,
-                                                       plugin().log);
+                                                       plugin().log, &plugin().commitments);
   } catch (const std::exception& e) {
     plugin().log.error(e.what());
   } catch (...) {
@@ -112,6 +125,7 @@ ROUTER_EXPORT int32_t OrthancPluginInitialize(OrthancPluginContext* context) {
     return -1;
   }
   OrthancPluginRegisterOnChangeCallback(context, router::orthanc::onChange);
+  OrthancPluginRegisterOnStoredInstanceCallback(context, router::orthanc::onStoredInstance);
   router::orthanc::registerRestRoutes(context);
   OrthancPluginRegisterIncomingHttpRequestFilter2(context, router::orthanc::filterHttp);
   return 0;
@@ -119,6 +133,7 @@ ROUTER_EXPORT int32_t OrthancPluginInitialize(OrthancPluginContext* context) {
 
 ROUTER_EXPORT void OrthancPluginFinalize() {
   if (slot()) {
+    plugin().commitments.stop();
     if (plugin().router) plugin().router->stop();
     slot().reset();
   }

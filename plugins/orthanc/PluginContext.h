@@ -10,15 +10,17 @@
 
 #include "plugins/core/Router.h"
 #include "plugins/orthanc/OrthancApi.h"
+#include "plugins/orthanc/OrthancCommitmentReports.h"
 #include "plugins/orthanc/OrthancStore.h"
 
 namespace router::orthanc {
 
 struct PluginContext {
-  explicit PluginContext(OrthancPluginContext* c) : orthanc(c), log(c), store(c) {}
+  explicit PluginContext(OrthancPluginContext* c) : orthanc(c), log(c), store(c), commitments(c) {}
   OrthancPluginContext* orthanc;
   OrthancLog log;
   OrthancStore store;
+  OrthancCommitmentReports commitments;
   std::unique_ptr<Router> router;
 };
 

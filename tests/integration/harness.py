@@ -475,6 +475,79 @@ class StoreScp:
             return f.read().decode("utf-8", "replace")
 
 
+class FakeScp:
+    """router-fake-scp (tests/generator/fake_scp.cpp): a scripted DICOM peer
+    for faults that a real peer cannot produce on demand. It answers the 1st,
+    2nd, ... C-STORE with `statuses` (e.g. ["A700", "A700"], then 0000), waits
+    delay_ms before each answer, leaves `refuse` SOP classes out of the
+    negotiation, or with hang=True accepts TCP connections and never answers.
+    Stored instances land in `folder` as "<SOPInstanceUID>.dcm"; its log has
+    one line "<SOPInstanceUID> <status>" per C-STORE received (see stores()).
+    The path comes from ROUTER_FAKE_SCP. The port is kept across restarts.
+    """
+
+    def __init__(self, workdir, aet="FAKESCP", name=None, port=None, statuses=(), delay_ms=0, refuse=(),
+                 hang=False):
+        name = name or aet.lower()
+        self.aet = aet
+        self.dir = os.path.join(workdir, name)
+        self.folder = os.path.join(self.dir, "received")
+        os.makedirs(self.folder, exist_ok=True)
+        self.log_path = os.path.join(self.dir, "fake-scp.log")      # its stderr
+        self.stores_path = os.path.join(self.dir, "stores.txt")     # one line per C-STORE
+        self.port = port or free_port()
+        self.statuses = list(statuses)
+        self.delay_ms = delay_ms
+        self.refuse = list(refuse)
+        self.hang = hang
+        self.process = None
+
+    def argv(self):
+        argv = [env_path("ROUTER_FAKE_SCP"), "--port", str(self.port), "--aet", self.aet,
+                "--out", self.folder, "--log", self.stores_path]
+        if self.statuses:
+            argv += ["--statuses", ",".join(self.statuses)]
+        if self.delay_ms:
+            argv += ["--delay-ms", str(self.delay_ms)]
+        for sop in self.refuse:
+            argv += ["--refuse-sop-class", sop]
+        if self.hang:
+            argv.append("--hang")
+        return argv
+
+    def start(self, timeout=10.0):
+        if self.running():
+            raise RuntimeError(f"fake SCP {self.aet} is already running")
+        self.process = spawn(self.argv(), self.log_path)
+
+        def up():
+            if self.process.poll() is not None:
+                raise AssertionError(f"fake SCP {self.aet} exited with status {self.process.returncode}:\n"
+                                     f"{tail(self.log_path)}")
+            return is_listening(self.port)
+        wait_for(up, timeout, f"fake SCP {self.aet} to listen on port {self.port}")
+        return self
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout=10.0):
+        return end_process(self.process, timeout=timeout)
+
+    def received(self):
+        """{SOPInstanceUID: path} of the stored instances."""
+        return {n[:-len(".dcm")]: os.path.join(self.folder, n) for n in os.listdir(self.folder)
+                if n.endswith(".dcm") and not n.startswith(".")}
+
+    def stores(self):
+        """[(SOPInstanceUID, status as 4 upper-case hex digits)], one per C-STORE received, in order."""
+        try:
+            with open(self.stores_path) as f:
+                return [tuple(line.split()) for line in f if len(line.split()) == 2]
+        except FileNotFoundError:
+            return []
+
+
 class SendError(AssertionError):
     pass
 

@@ -20,9 +20,9 @@ constexpr auto kIdleClose = std::chrono::seconds(30);
 }  // namespace
 
 Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
-                   PreparedCache& cache, Log& log, Metrics& metrics)
+                   PreparedCache& cache, Log& log, Metrics& metrics, CommitmentReports* commitments)
     : config_(config), store_(store), queue_(queue), transcoder_(transcoder), cache_(cache), log_(log),
-      metrics_(metrics) {
+      metrics_(metrics), commitments_(commitments) {
   for (const auto& [name, destination] : config_.destinations) {
     auto lane = std::make_unique<Lane>();
     lane->config = &destination;
@@ -72,7 +72,7 @@ void Delivery::run(Lane& lane) {
   while (!lane.wakeup.stopped()) {
     uint64_t seen = lane.wakeup.generation();
     try {
-      if (!destination) destination = makeDestination(config, config_.localAet);
+      if (!destination) destination = makeDestination(config, config_.localAet, commitments_);
       if (!admit(lane, *destination)) {
         lane.wakeup.waitFor(seen, std::chrono::seconds(1));
         continue;
@@ -312,7 +312,9 @@ void Delivery::countAssociations(const DestinationConfig& config, const Destinat
   if (config.type != DestinationType::Dicom) return;
   for (int i = before; i < destination.associationsOpened(); ++i) metrics_.associationOpened(config.name, true);
   // A retry without any DIMSE status: the association could not be opened or broke.
-  if (result.outcome == SendOutcome::Retry && result.dimseStatus == 0) metrics_.associationOpened(config.name, false);
+  if (result.outcome == SendOutcome::Retry && result.dimseStatus == 0 && !result.answered) {
+    metrics_.associationOpened(config.name, false);
+  }
 }
 
 bool Delivery::deliverBatch(Destination& destination, const DestinationConfig& config, const std::vector<Job>& jobs) {
@@ -339,7 +341,9 @@ bool Delivery::settle(const DestinationConfig& config, const Prepared& p, const 
   const DicomIdentity& identity = p.identity;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - p.started).count();
   char statusWord[16] = "connection";
+  if (result.answered) std::snprintf(statusWord, sizeof statusWord, "no_commitment");
   if (result.dimseStatus != 0) std::snprintf(statusWord, sizeof statusWord, "status_%02xxx", result.dimseStatus >> 8);
+  const bool answered = result.dimseStatus != 0 || result.answered;
   switch (result.outcome) {
     case SendOutcome::Delivered: {
       metrics_.delivered(config.name, transferSyntaxName(identity.transferSyntax), bytes.size(),
@@ -368,10 +372,10 @@ bool Delivery::settle(const DestinationConfig& config, const Prepared& p, const 
       return true;
     }
     case SendOutcome::Retry:
-      // No DIMSE status: the destination did not answer at all.
-      metrics_.destinationUp(config.name, result.dimseStatus != 0);
+      // Not answered (no DIMSE status): the destination did not answer at all.
+      metrics_.destinationUp(config.name, answered);
       fail(config, job, result.detail, false, statusWord);
-      return result.dimseStatus != 0;
+      return answered;
     case SendOutcome::Permanent:
       metrics_.destinationUp(config.name, true);
       fail(config, job, result.detail, true, result.dimseStatus != 0 ? statusWord : "refused");

@@ -25,6 +25,7 @@
 #include "plugins/core/delivery/PreparedCache.h"
 #include "plugins/core/dicom/TagReader.h"
 #include "plugins/core/destinations/Destination.h"
+#include "plugins/core/destinations/StorageCommitment.h"
 #include "plugins/core/intake/InstanceStore.h"
 #include "plugins/core/metrics/Metrics.h"
 #include "plugins/core/queue/Queue.h"
@@ -35,7 +36,7 @@ namespace router {
 class Delivery {
  public:
   Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
-           PreparedCache& cache, Log& log, Metrics& metrics);
+           PreparedCache& cache, Log& log, Metrics& metrics, CommitmentReports* commitments = nullptr);
   ~Delivery();
   void start();
   void stop();
@@ -105,6 +106,7 @@ class Delivery {
   PreparedCache& cache_;
   Log& log_;
   Metrics& metrics_;
+  CommitmentReports* commitments_;  // for DICOM destinations with StorageCommitment; may be null
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
 };
 

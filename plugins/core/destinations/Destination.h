@@ -35,6 +35,9 @@ struct SendResult {
   std::string detail;        // empty on plain success; what happened otherwise
   uint16_t dimseStatus = 0;  // DICOM destinations: the C-STORE status, if one came back
   bool warning = false;      // delivered with a warning status (0xB000, 0x0107, ...)
+  // Retry although the peer did answer (its storage commitment report did
+  // not come): not a connection failure, so not one for the circuit breaker.
+  bool answered = false;
 };
 
 class Destination {

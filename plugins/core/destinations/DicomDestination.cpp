@@ -4,6 +4,7 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmnet/dcmlayer.h>
@@ -13,11 +14,14 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <thread>
 
 #include "plugins/core/Error.h"
 #include "plugins/core/dicom/DicomBuffer.h"
@@ -114,9 +118,19 @@ std::string conditionText(const OFCondition& cond) {
 // Linux's delayed ACK that is ~40 ms per C-STORE response. TCP_QUICKACK is
 // not sticky (the kernel drops back to delayed ACKs), so it is set again
 // around every read and write.
-class QuickAckConnection : public DcmTCPConnection {
+class DicomDestination::QuickAckConnection : public DcmTCPConnection {
  public:
   explicit QuickAckConnection(DcmNativeSocketType socket) : DcmTCPConnection(socket) { quickAck(); }
+
+  // True when the peer sent something within `timeout` (a storage
+  // commitment report, or the end of the association). DCMTK's own checks
+  // take whole seconds; this one takes milliseconds.
+  bool readable(std::chrono::milliseconds timeout) {
+    pollfd entry{};
+    entry.fd = getSocket();
+    entry.events = POLLIN;
+    return ::poll(&entry, 1, static_cast<int>(timeout.count())) > 0;
+  }
 
   ssize_t read(void* buffer, size_t size) override {
     quickAck();
@@ -160,11 +174,16 @@ class DicomDestination::TransportLayer : public DcmTransportLayer {
     timeval timeout{};
     timeout.tv_sec = sendTimeoutSeconds_;
     ::setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    return new QuickAckConnection(socket);
+    last_ = new QuickAckConnection(socket);
+    return last_;
   }
+
+  // The connection made last (owned by its association).
+  QuickAckConnection* last() const { return last_; }
 
  private:
   int sendTimeoutSeconds_;
+  QuickAckConnection* last_ = nullptr;
 };
 
 // DcmSCU with access to the negotiation results and the transport hook.
@@ -198,9 +217,11 @@ void configure(DcmSCU& scu, const DestinationConfig& config, const std::string& 
 
 }  // namespace
 
-DicomDestination::DicomDestination(const DestinationConfig& config, std::string localAet)
+DicomDestination::DicomDestination(const DestinationConfig& config, std::string localAet,
+                                   CommitmentReports* reports)
     : config_(config),
       localAet_(std::move(localAet)),
+      reports_(reports),
       transport_(std::make_unique<TransportLayer>(
           static_cast<int>(std::max<long long>(1, config.timeout.count())))) {
   if (config_.aet.empty()) throw ConfigError("destination " + config_.name + ": \"AET\" is missing");
@@ -229,6 +250,7 @@ std::vector<DicomDestination::Context> DicomDestination::buildProposal(const std
   for (auto it = sopClasses_.rbegin(); it != sopClasses_.rend(); ++it) addClass(*it);
   for (const char* sop : kCommonStorageSopClasses) addClass(sop);
   std::vector<Context> proposal;
+  const size_t maxStorage = config_.storageCommitment ? kMaxContexts - 1 : kMaxContexts;
   for (const std::string& sop : order) {
     std::vector<Context> forSop;
     std::set<std::string> seen;
@@ -242,11 +264,14 @@ std::vector<DicomDestination::Context> DicomDestination::buildProposal(const std
     }
     for (const std::string& ts : config_.transferSyntaxes) add(ts);
     forSop.push_back({sop, {ts::kExplicitVRLittleEndian, ts::kImplicitVRLittleEndian}, {}});
-    if (proposal.size() + forSop.size() > kMaxContexts) {
-      if (proposal.empty()) forSop.resize(kMaxContexts);
+    if (proposal.size() + forSop.size() > maxStorage) {
+      if (proposal.empty()) forSop.resize(maxStorage);
       else break;
     }
     proposal.insert(proposal.end(), forSop.begin(), forSop.end());
+  }
+  if (config_.storageCommitment) {
+    proposal.push_back({kStorageCommitmentSopClass, {ts::kExplicitVRLittleEndian, ts::kImplicitVRLittleEndian}, {}});
   }
   return proposal;
 }
@@ -314,6 +339,7 @@ bool DicomDestination::openAssociation(SendResult& failure) {
     return true;
   }
   scu_ = std::move(scu);
+  connection_ = transport_->last();
   return true;
 }
 
@@ -323,6 +349,7 @@ void DicomDestination::dropAssociation(bool release) {
     else scu_->abortAssociation();
   }
   scu_.reset();
+  connection_ = nullptr;
 }
 
 void DicomDestination::close() { dropAssociation(true); }
@@ -343,16 +370,6 @@ unsigned char DicomDestination::findContext(const std::string& sopClass, const s
     if (unsigned char id = find(ts::kImplicitVRLittleEndian)) return id;
   }
   return 0;
-}
-
-bool DicomDestination::wasProposed(const std::string& sopClass, const std::string& transferSyntax) const {
-  for (const Context& context : contexts_) {
-    if (context.sopClass != sopClass) continue;
-    if (isNative(transferSyntax) && isUncompressedPair(context.proposed.front())) return true;
-    if (std::find(context.proposed.begin(), context.proposed.end(), transferSyntax) != context.proposed.end())
-      return true;
-  }
-  return false;
 }
 
 SendResult DicomDestination::refusedResult(const std::string& sopClass, const std::string& transferSyntax) const {
@@ -412,18 +429,41 @@ SendResult DicomDestination::send(const Outgoing& instance) {
     }
     unsigned char contextId = findContext(sopClass, transferSyntax);
     if (contextId == 0) {
-      if (fresh || wasProposed(sopClass, transferSyntax)) return refusedResult(sopClass, transferSyntax);
-      // Negotiated before this SOP class / syntax was needed: grow the set.
+      if (fresh) return refusedResult(sopClass, transferSyntax);
+      // Negotiated before this SOP class / syntax was needed, or refused back
+      // then (the peer may have been fixed since, e.g. before a retry of its
+      // dead letters): a refusal counts only from a fresh negotiation.
       dropAssociation(true);
       --attempt;  // not a failure; the loop ends because the next one is fresh
       continue;
+    }
+
+    if (config_.storageCommitment && findContext(kStorageCommitmentSopClass, ts::kExplicitVRLittleEndian) == 0) {
+      if (!fresh) {  // as above: only a fresh refusal counts
+        dropAssociation(true);
+        --attempt;
+        continue;
+      }
+      // Checked before the C-STORE: nothing is sent that could never count.
+      SendResult result;
+      result.outcome = SendOutcome::Permanent;
+      result.detail = peerName() +
+                      " does not support storage commitment (it refused the Storage Commitment Push Model "
+                      "SOP class 1.2.840.10008.1.20.1 at association negotiation); set \"StorageCommitment\": "
+                      "false for destination " + config_.name + " or enable storage commitment on the peer";
+      return result;
     }
 
     Uint16 status = 0;
     OFCondition cond = scu_->sendSTORERequest(contextId, OFFilename(), dataset, status);
     if (cond.good()) {
       SendResult result = classifyDimseStatus(status);
-      return result;
+      if (!config_.storageCommitment || result.outcome != SendOutcome::Delivered) return result;
+      OFString sopInstance;
+      dataset->findAndGetOFString(DCM_SOPInstanceUID, sopInstance);
+      SendResult committed = commit(sopClass, sopInstance.c_str());
+      if (committed.outcome != SendOutcome::Delivered) return committed;
+      return result;  // keeps a C-STORE warning, if any
     }
     std::string text = conditionText(cond);
     dropAssociation(false);
@@ -445,6 +485,124 @@ SendResult DicomDestination::send(const Outgoing& instance) {
   SendResult result;
   result.outcome = SendOutcome::Retry;
   result.detail = "C-STORE to " + peerName() + " failed twice";
+  return result;
+}
+
+SendResult DicomDestination::commit(const std::string& sopClass, const std::string& sopInstance) {
+  SendResult result;
+  result.outcome = SendOutcome::Retry;
+  unsigned char contextId = findContext(kStorageCommitmentSopClass, ts::kExplicitVRLittleEndian);
+  if (!scu_ || contextId == 0) {
+    result.detail = "stored on " + peerName() + " but the association ended before the storage commitment request";
+    return result;
+  }
+  if (reports_ != nullptr) {
+    // Through Orthanc when it knows the peer: see CommitmentReports::request().
+    try {
+      std::optional<std::string> transaction =
+          reports_->request(config_.aet, config_.port, sopClass, sopInstance, config_.timeout);
+      if (transaction) return awaitReport(*transaction, sopInstance);
+    } catch (const std::exception& e) {
+      result.detail = "stored on " + peerName() + " but the storage commitment request failed: " + e.what();
+      return result;
+    }
+  }
+  char uid[100];
+  dcmGenerateUniqueIdentifier(uid);
+  const std::string transactionUid = uid;
+
+  DcmDataset request;
+  DcmItem* item = nullptr;
+  if (request.putAndInsertString(DCM_TransactionUID, transactionUid.c_str()).bad() ||
+      request.findOrCreateSequenceItem(DCM_ReferencedSOPSequence, item, -2).bad() || item == nullptr ||
+      item->putAndInsertString(DCM_ReferencedSOPClassUID, sopClass.c_str()).bad() ||
+      item->putAndInsertString(DCM_ReferencedSOPInstanceUID, sopInstance.c_str()).bad()) {
+    result.detail = "cannot build the storage commitment request for " + sopInstance;
+    return result;
+  }
+  Uint16 status = 0;
+  // Action Type 1: Request Storage Commitment (PS3.4 J.3.2).
+  OFCondition cond = scu_->sendACTIONRequest(contextId, kStorageCommitmentSopInstance, 1, &request, status);
+  if (cond.bad()) {
+    std::string text = conditionText(cond);
+    dropAssociation(false);
+    result.detail = "storage commitment request (N-ACTION) to " + peerName() + " failed: " + text;
+    if (text.find("abort") != std::string::npos) {
+      result.detail += " (the peer may not allow our AE title " + localAet_ + " to request storage commitment)";
+    }
+    return result;
+  }
+  SendResult accepted = classifyCommitmentRequestStatus(status, peerName());
+  if (accepted.outcome != SendOutcome::Delivered) return accepted;
+  return awaitReport(transactionUid, sopInstance);
+}
+
+// Waits for the N-EVENT-REPORT of one transaction: on our association (the
+// peer may answer there while it is open) and in Orthanc's reports (the peer
+// may open its own association to our AE title), polling both with a
+// growing interval so that a quick peer costs a few milliseconds.
+SendResult DicomDestination::awaitReport(const std::string& transactionUid, const std::string& sopInstance) {
+  using namespace std::chrono;
+  const auto deadline = steady_clock::now() + config_.storageCommitmentTimeout;
+  milliseconds interval{5};
+  SendResult result;
+  result.outcome = SendOutcome::Retry;
+  for (;;) {
+    if (reports_ != nullptr) {
+      std::optional<CommitmentReport> report;
+      try {
+        report = reports_->find(transactionUid);
+      } catch (const std::exception& e) {
+        result.detail = "cannot read the storage commitment report of " + peerName() + ": " + e.what();
+        return result;
+      }
+      if (report) return judgeCommitment(*report, sopInstance, peerName());
+    }
+    auto now = steady_clock::now();
+    if (now >= deadline) break;
+    milliseconds slice = std::min(interval, duration_cast<milliseconds>(deadline - now) + milliseconds(1));
+    interval = std::min(interval * 2, milliseconds(500));
+    if (reports_ != nullptr && !reports_->sleep(milliseconds(0))) {
+      result.detail = "stopped while waiting for the storage commitment report of " + peerName();
+      return result;
+    }
+    if (scu_ && scu_->isConnected() && connection_ != nullptr) {
+      if (!connection_->readable(slice)) continue;
+      DcmDataset* raw = nullptr;
+      Uint16 eventType = 0;
+      OFCondition cond = scu_->handleEVENTREPORTRequest(
+          raw, eventType, static_cast<int>(std::max<long long>(1, config_.timeout.count())));
+      std::unique_ptr<DcmDataset> dataset(raw);
+      if (cond.bad() || !dataset) {
+        // The peer ended the association (or sent something else): the
+        // report can still come through Orthanc.
+        dropAssociation(false);
+        continue;
+      }
+      CommitmentReport report = parseEventReport(*dataset);
+      if (report.transactionUid == transactionUid) return judgeCommitment(report, sopInstance, peerName());
+      // A late report of an earlier, timed-out transaction: acknowledged, ignored.
+    } else if (reports_ != nullptr) {
+      if (!reports_->sleep(slice)) {
+        result.detail = "stopped while waiting for the storage commitment report of " + peerName();
+        return result;
+      }
+    } else {
+      std::this_thread::sleep_for(slice);
+    }
+  }
+  // A report arriving later on this association would be read as the answer
+  // to the next C-STORE: end it.
+  dropAssociation(true);
+  result.answered = true;
+  result.detail = "no storage commitment report from " + peerName() + " within " +
+                  std::to_string(config_.storageCommitmentTimeout.count()) + " s (transaction " + transactionUid +
+                  "); check that " + config_.aet + " can open an association back to our AE title " + localAet_ +
+                  " (its address and DICOM port)";
+  if (reports_ != nullptr) {
+    std::string hint = reports_->diagnose(config_.aet);
+    if (!hint.empty()) result.detail += "; " + hint;
+  }
   return result;
 }
 

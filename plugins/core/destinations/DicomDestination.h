@@ -9,6 +9,12 @@
 // non-blocking mode with the configured timeout, so a dead peer cannot hang
 // a worker.
 //
+// With "StorageCommitment" on, the Storage Commitment Push Model SOP class is
+// proposed on every association and a C-STORE counts as delivered only once
+// the peer's N-EVENT-REPORT lists the instance as committed: the report is
+// awaited on the association itself and through CommitmentReports (the
+// report Orthanc received on its own DICOM port), whichever comes first.
+//
 // Thread safety: one object = one association, used by one delivery worker at
 // a time (send/probe/close are not concurrent-safe). acceptedTransferSyntaxes()
 // and associationsOpened() may be called from any thread.
@@ -23,6 +29,7 @@
 #include <vector>
 
 #include "plugins/core/destinations/Destination.h"
+#include "plugins/core/destinations/StorageCommitment.h"
 
 class DcmDataset;
 
@@ -30,7 +37,9 @@ namespace router {
 
 class DicomDestination : public Destination {
  public:
-  DicomDestination(const DestinationConfig& config, std::string localAet);
+  // reports: where storage commitment reports sent to Orthanc can be read;
+  // may be null (then only reports on our own association count).
+  DicomDestination(const DestinationConfig& config, std::string localAet, CommitmentReports* reports = nullptr);
   ~DicomDestination() override;
   DicomDestination(const DicomDestination&) = delete;
   DicomDestination& operator=(const DicomDestination&) = delete;
@@ -51,6 +60,7 @@ class DicomDestination : public Destination {
  private:
   class Scu;
   class TransportLayer;
+  class QuickAckConnection;
   struct Context {
     std::string sopClass;
     std::vector<std::string> proposed;
@@ -63,14 +73,18 @@ class DicomDestination : public Destination {
   std::vector<Context> buildProposal(const std::string& firstSopClass) const;
   // Presentation context id usable for (sop, ts) on the open association; 0 if none.
   unsigned char findContext(const std::string& sopClass, const std::string& transferSyntax) const;
-  bool wasProposed(const std::string& sopClass, const std::string& transferSyntax) const;
   std::string peerName() const;
   SendResult refusedResult(const std::string& sopClass, const std::string& transferSyntax) const;
+  // Storage commitment of one stored instance: N-ACTION, then the report.
+  SendResult commit(const std::string& sopClass, const std::string& sopInstance);
+  SendResult awaitReport(const std::string& transactionUid, const std::string& sopInstance);
 
   DestinationConfig config_;
   std::string localAet_;
+  CommitmentReports* reports_;
   std::unique_ptr<TransportLayer> transport_;
   std::unique_ptr<Scu> scu_;      // the open association, if any
+  QuickAckConnection* connection_ = nullptr;  // its socket (owned by scu_)
   std::vector<Context> contexts_;  // of the open association, index i = context id 2i+1
 
   // SOP classes seen, most recently used last, and the syntaxes each needed
