@@ -122,7 +122,8 @@ void pushInstance(lua_State* L, const InstanceView& instance) {
   setStringField(L, "protocol", instance.origin.protocol);
   lua_setfield(L, -2, "origin");
 
-  lua_createtable(L, 0, 8);
+  // Room for the tags a typical rule set reads, without growing on the way.
+  lua_createtable(L, 0, 16);
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt.tagsMetatableRef);
   lua_setmetatable(L, -2);
   rt.tagsTable = lua_topointer(L, -1);

@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <string_view>
 
 #include "lua/RuleEngine.h"
 #include "plugins/core/dicom/TagEditor.h"
@@ -94,14 +95,23 @@ std::optional<std::string> RouteReader::read(lua_State* L, int index, std::vecto
              "; it must be a list of routes: { { destination = ... }, ... }";
     }
   }
+  // A destination named twice: answers are short, a scan finds it faster
+  // than a set; a long one (the offline CLI accepts any name) uses the set.
+  constexpr lua_Integer kScanned = 16;
   std::set<std::string> seen;
+  routes.reserve(static_cast<size_t>(std::min(count, kScanned)));
   for (lua_Integer i = 1; i <= count; ++i) {
     lua_rawgeti(L, index, i);
     Route route;
     std::optional<std::string> problem = readRoute(L, lua_gettop(L), static_cast<int>(i), route);
     lua_pop(L, 1);
     if (problem) return problem;
-    if (!seen.insert(route.destination).second) {
+    const bool repeated =
+        count > kScanned ? !seen.insert(route.destination).second
+                         : std::any_of(routes.begin(), routes.end(), [&](const Route& earlier) {
+                             return earlier.destination == route.destination;
+                           });
+    if (repeated) {
       return "route #" + std::to_string(i) + ": destination \"" + route.destination +
              "\" is named twice";
     }
@@ -112,9 +122,10 @@ std::optional<std::string> RouteReader::read(lua_State* L, int index, std::vecto
 
 std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int number,
                                                   Route& route) {
-  const std::string where = "route #" + std::to_string(number) + ": ";
+  // Built only for a message: most answers are well formed.
+  const auto where = [number] { return "route #" + std::to_string(number) + ": "; };
   if (!lua_istable(L, index)) {
-    return where + "must be a table like { destination = \"name\" }, not " +
+    return where() + "must be a table like { destination = \"name\" }, not " +
            describeValue(L, index);
   }
   bool hasDestination = false;
@@ -125,45 +136,49 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
       lua_pushvalue(L, -2);
       std::string key = describeValue(L, -1);
       lua_pop(L, 3);
-      return where + "unexpected key " + key +
+      return where() + "unexpected key " + key +
              " (known fields: destination, transfer_syntax, modify, priority)";
     }
-    const std::string field = stringAt(L, -2);
+    size_t fieldLength = 0;
+    const char* fieldText = lua_tolstring(L, -2, &fieldLength);  // a string key: no conversion
+    const std::string_view field(fieldText, fieldLength);
     std::optional<std::string> problem;
     if (field == "destination") {
       if (lua_type(L, value) != LUA_TSTRING) {
-        problem = where + "destination must be a string, not " + describeValue(L, value);
+        problem = where() + "destination must be a string, not " + describeValue(L, value);
       } else {
         route.destination = stringAt(L, value);
         hasDestination = true;
         if (!anyDestination_ && destinations_.count(route.destination) == 0) {
-          problem = where + "destination \"" + route.destination + "\" is not configured (" +
+          problem = where() + "destination \"" + route.destination + "\" is not configured (" +
                     configuredList() + ")";
         }
       }
     } else if (field == "transfer_syntax") {
       if (lua_type(L, value) != LUA_TSTRING) {
-        problem = where + "transfer_syntax must be a keyword or a UID, not " +
+        problem = where() + "transfer_syntax must be a keyword or a UID, not " +
                   describeValue(L, value);
       } else {
-        const std::string name = stringAt(L, value);
+        size_t length = 0;
+        const char* text = lua_tolstring(L, value, &length);
+        const std::string_view name(text, length);
         std::optional<std::string> uid = resolveTransferSyntax(name);
         const TransferSyntaxInfo* info = uid ? findTransferSyntax(*uid) : nullptr;
         if (!uid) {
-          problem = where + "unknown transfer syntax \"" + name + "\"";
+          problem = where() + "unknown transfer syntax \"" + std::string(name) + "\"";
         } else if (info != nullptr && !info->canEncode) {
-          problem = where + "the appliance cannot produce transfer syntax " + info->keyword +
+          problem = where() + "the appliance cannot produce transfer syntax " + info->keyword +
                     " (" + info->uid + ")";
         } else {
-          route.transferSyntax = *uid;
+          route.transferSyntax = std::move(*uid);
         }
       }
     } else if (field == "modify") {
       if (!lua_istable(L, value)) {
-        problem = where + "modify must be a table { Keyword = \"value\" or false }, not " +
+        problem = where() + "modify must be a table { Keyword = \"value\" or false }, not " +
                   describeValue(L, value);
       } else if (std::optional<std::string> why = readModify(L, value, route.modify)) {
-        problem = where + *why;
+        problem = where() + *why;
       }
     } else if (field == "priority") {
       lua_Integer priority = 0;
@@ -176,12 +191,12 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
         priority = static_cast<lua_Integer>(n);
       }
       if (!ok || priority < INT_MIN || priority > INT_MAX) {
-        problem = where + "priority must be a whole number, not " + describeValue(L, value);
+        problem = where() + "priority must be a whole number, not " + describeValue(L, value);
       } else {
         route.priority = static_cast<int>(priority);
       }
     } else {
-      problem = where + "unknown field \"" + field +
+      problem = where() + "unknown field \"" + std::string(field) +
                 "\" (known fields: destination, transfer_syntax, modify, priority)";
     }
     lua_pop(L, 1);
@@ -190,7 +205,7 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
       return problem;
     }
   }
-  if (!hasDestination) return where + "has no destination";
+  if (!hasDestination) return where() + "has no destination";
   return std::nullopt;
 }
 

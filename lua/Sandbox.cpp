@@ -1,6 +1,7 @@
 // The sandboxed Lua state: a counting allocator (memory cap), a count hook
 // (instruction budget), the subset of the standard libraries rules may use,
-// and the engine's C functions (log, warn, print, transfer_syntax_uid).
+// and the engine's C functions (log, warn, print, transfer_syntax_uid, type,
+// and the prelude helpers match, one_of and contains).
 //
 // Lua is built as C++ here: lua_error unwinds with a C++ exception, so the
 // C++ objects in these functions are destroyed properly. No std::exception
@@ -73,12 +74,12 @@ void* countingAlloc(void* ud, void* ptr, size_t osize, size_t nsize) noexcept {
   auto* rt = static_cast<Runtime*>(ud);
   const size_t old = ptr != nullptr ? osize : 0;  // without ptr, osize is a type tag
   if (nsize == 0) {
-    std::free(ptr);
+    if (ptr != nullptr) rt->pool.release(ptr, osize);
     rt->memoryUsed -= old;
     return nullptr;
   }
   if (nsize > old && rt->memoryUsed - old + nsize > rt->memoryLimit) return nullptr;
-  void* block = std::realloc(ptr, nsize);
+  void* block = ptr != nullptr ? rt->pool.resize(ptr, old, nsize) : rt->pool.allocate(nsize);
   if (block == nullptr) return nsize <= old ? ptr : nullptr;
   rt->memoryUsed = rt->memoryUsed - old + nsize;
   if (nsize > old) {
@@ -263,6 +264,122 @@ int sandboxCollectgarbage(lua_State* L) {
   return 1;
 }
 
+// type(v), as the standard one answers, from type names made once: the
+// standard type() finds the name from its C text on every call, and rules
+// and the prelude call type() a lot. Upvalues 1..LUA_NUMTYPES: the names.
+int fastType(lua_State* L) {
+  const int type = lua_type(L, 1);
+  luaL_argexpected(L, type != LUA_TNONE, 1, "value");
+  lua_pushvalue(L, lua_upvalueindex(type + 1));
+  return 1;
+}
+
+void setTypeFunction(lua_State* L) {
+  for (int type = 0; type < LUA_NUMTYPES; ++type) lua_pushstring(L, lua_typename(L, type));
+  lua_pushcclosure(L, fastType, LUA_NUMTYPES);
+  lua_setglobal(L, "type");
+}
+
+// ---- Prelude helpers written in C (see prelude.lua for the others). Rules
+// call them a few dozen times per instance; in C each is one call instead of
+// a Lua function making several library calls. They answer exactly as their
+// Lua definitions did (tests/unit/rule_engine_test.cpp compares them).
+
+// Replaces the value at index by its text (strings as they are, other values
+// as tostring makes them). False, and nothing done, for nil or none.
+bool textAt(lua_State* L, int index) {
+  const int type = lua_type(L, index);
+  if (type == LUA_TNIL || type == LUA_TNONE) return false;
+  if (type != LUA_TSTRING) {
+    luaL_tolstring(L, index, nullptr);
+    lua_replace(L, index);
+  }
+  return true;
+}
+
+// Whether list[1], list[2], ... up to the first nil (what ipairs visits)
+// holds the string at index value. Each element costs one instruction of the
+// budget: an __index written in C could otherwise answer for ever.
+bool listed(lua_State* L, int value, int list) {
+  for (lua_Integer k = 1;; ++k) {
+    charge(L, 1);
+    if (lua_geti(L, list, k) == LUA_TNIL) {
+      lua_pop(L, 1);
+      return false;
+    }
+    const bool equal = lua_rawequal(L, value, -1) != 0;
+    lua_pop(L, 1);
+    if (equal) return true;
+  }
+}
+
+// Calls string.find (upvalue 1: the sandbox's, charged by size) on the
+// arguments from index 1 to the top; true when it found something.
+bool found(lua_State* L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return !lua_isnil(L, -1);
+}
+
+// one_of(value, list): value equals one of the strings of list.
+int helperOneOf(lua_State* L) {
+  if (lua_type(L, 2) != LUA_TTABLE) {
+    return luaL_error(L, "one_of(value, list): the second argument must be a list of strings");
+  }
+  lua_pushboolean(L, textAt(L, 1) && listed(L, 1, 2));
+  return 1;
+}
+
+// match(value, pattern): value contains the Lua pattern;
+// match(value, list): value equals one of the strings of list.
+int helperMatch(lua_State* L) {
+  if (!textAt(L, 1)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  const int kind = lua_type(L, 2);
+  if (kind == LUA_TTABLE) {
+    lua_pushboolean(L, listed(L, 1, 2));
+    return 1;
+  }
+  if (kind != LUA_TSTRING) {
+    return luaL_error(L,
+                      "match(value, pattern_or_list): the second argument must be a Lua pattern "
+                      "or a list of strings, not %s",
+                      lua_typename(L, kind == LUA_TNONE ? LUA_TNIL : kind));
+  }
+  lua_settop(L, 2);
+  lua_pushboolean(L, found(L));
+  return 1;
+}
+
+// contains(value, part): value contains part as plain text.
+int helperContains(lua_State* L) {
+  if (!textAt(L, 1)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_settop(L, 2);
+  lua_pushinteger(L, 1);
+  lua_pushboolean(L, 1);
+  lua_pushboolean(L, found(L));
+  return 1;
+}
+
+void setHelpers(lua_State* L) {
+  lua_pushcfunction(L, helperOneOf);
+  lua_setglobal(L, "one_of");
+  lua_getglobal(L, "string");
+  lua_getfield(L, -1, "find");
+  lua_pushcclosure(L, helperMatch, 1);
+  lua_setglobal(L, "match");
+  lua_getfield(L, -1, "find");
+  lua_pushcclosure(L, helperContains, 1);
+  lua_setglobal(L, "contains");
+  lua_pop(L, 1);
+}
+
 // transfer_syntax_uid(name): the UID of a keyword or UID the appliance knows, or nil.
 int transferSyntaxUid(lua_State* L) {
   size_t length = 0;
@@ -283,23 +400,35 @@ int transferSyntaxUid(lua_State* L) {
 // function, the argument index, whether the cost is n log n (sorting), and
 // the index of an "init" argument that starts the work later in the string
 // (0: none).
-int chargedCall(lua_State* L) {
+void chargeForSize(lua_State* L) {
   const int argument = static_cast<int>(lua_tointeger(L, lua_upvalueindex(2)));
-  const int init = static_cast<int>(lua_tointeger(L, lua_upvalueindex(4)));
   const int type = lua_type(L, argument);
-  if (type == LUA_TSTRING || type == LUA_TTABLE) {
-    uint64_t n = lua_rawlen(L, argument);
-    if (init > 0 && lua_isinteger(L, init)) {
-      const lua_Integer start = lua_tointeger(L, init);
-      if (start > 1) n = static_cast<uint64_t>(start) > n ? 0 : n - static_cast<uint64_t>(start) + 1;
-    }
-    if (lua_toboolean(L, lua_upvalueindex(3))) {
-      uint64_t log2 = 1;
-      while ((uint64_t{1} << log2) < n && log2 < 63) ++log2;
-      n *= log2;
-    }
-    charge(L, n);
+  if (type != LUA_TSTRING && type != LUA_TTABLE) return;
+  uint64_t n = lua_rawlen(L, argument);
+  const int init = static_cast<int>(lua_tointeger(L, lua_upvalueindex(4)));
+  if (init > 0 && lua_isinteger(L, init)) {
+    const lua_Integer start = lua_tointeger(L, init);
+    if (start > 1) n = static_cast<uint64_t>(start) > n ? 0 : n - static_cast<uint64_t>(start) + 1;
   }
+  if (lua_toboolean(L, lua_upvalueindex(3))) {
+    uint64_t log2 = 1;
+    while ((uint64_t{1} << log2) < n && log2 < 63) ++log2;
+    n *= log2;
+  }
+  charge(L, n);
+}
+
+// The wrapper of a C function that has no upvalue of its own (all of
+// string, table and utf8 in Lua 5.4): it runs inside the wrapper's own call,
+// on the same arguments, saving a second call through Lua.
+int chargedDirectCall(lua_State* L) {
+  chargeForSize(L);
+  return lua_tocfunction(L, lua_upvalueindex(1))(L);
+}
+
+// The general wrapper: calls the function through Lua.
+int chargedCall(lua_State* L) {
+  chargeForSize(L);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -310,10 +439,16 @@ void chargeBySize(lua_State* L, const char* library, const char* name, int argum
                   bool sorting = false, int init = 0) {
   lua_getglobal(L, library);
   lua_getfield(L, -1, name);
+  // A C function without upvalues can be called directly from the wrapper.
+  bool direct = lua_tocfunction(L, -1) != nullptr;
+  if (direct && lua_getupvalue(L, -1, 1) != nullptr) {
+    direct = false;
+    lua_pop(L, 1);
+  }
   lua_pushinteger(L, argument);
   lua_pushboolean(L, sorting);
   lua_pushinteger(L, init);
-  lua_pushcclosure(L, chargedCall, 4);
+  lua_pushcclosure(L, direct ? chargedDirectCall : chargedCall, 4);
   lua_setfield(L, -2, name);
   lua_pop(L, 1);
 }
@@ -375,6 +510,8 @@ int openSandbox(lua_State* L) {
   for (const char* name : {"gsub", "upper", "lower", "reverse"}) chargeBySize(L, "string", name, 1);
   chargeBySize(L, "utf8", "len", 1, false, 2);
 
+  setTypeFunction(L);
+  setHelpers(L);  // after chargeBySize: they call the charged string.find
   wrapGlobal(L, "load", sandboxLoad);
   setGlobalFunction(L, "setmetatable", sandboxSetmetatable);
   setGlobalFunction(L, "pcall", sandboxPcall);
@@ -389,6 +526,51 @@ int openSandbox(lua_State* L) {
 }
 
 }  // namespace
+
+BlockPool::~BlockPool() {
+  for (FreeBlock*& head : free_) {
+    while (head != nullptr) {
+      FreeBlock* next = head->next;
+      std::free(head);
+      head = next;
+    }
+  }
+}
+
+void* BlockPool::allocate(size_t size) noexcept {
+  if (size > kMaxBlock) return std::malloc(size);
+  const size_t sizeClass = classOf(size);
+  if (FreeBlock* block = free_[sizeClass]) {
+    free_[sizeClass] = block->next;
+    pooledBytes_ -= bytesOf(sizeClass);
+    return block;
+  }
+  return std::malloc(bytesOf(sizeClass));
+}
+
+void BlockPool::release(void* block, size_t size) noexcept {
+  if (size <= kMaxBlock) {
+    const size_t sizeClass = classOf(size);
+    if (pooledBytes_ + bytesOf(sizeClass) <= kMaxPooledBytes) {
+      free_[sizeClass] = new (block) FreeBlock{free_[sizeClass]};
+      pooledBytes_ += bytesOf(sizeClass);
+      return;
+    }
+  }
+  std::free(block);
+}
+
+void* BlockPool::resize(void* block, size_t oldSize, size_t newSize) noexcept {
+  if (oldSize > kMaxBlock && newSize > kMaxBlock) return std::realloc(block, newSize);
+  if (oldSize <= kMaxBlock && newSize <= kMaxBlock && classOf(oldSize) == classOf(newSize)) {
+    return block;
+  }
+  void* moved = allocate(newSize);
+  if (moved == nullptr) return nullptr;
+  std::memcpy(moved, block, oldSize < newSize ? oldSize : newSize);
+  release(block, oldSize);
+  return moved;
+}
 
 Runtime& runtime(lua_State* L) { return **static_cast<Runtime**>(lua_getextraspace(L)); }
 

@@ -38,6 +38,6 @@ section "summary"
 # The JPEG-LS comparison and tables of each part, without Google Benchmark's raw rows.
 awk '/^-- image:/ {show=1} /^  JPEG-LS:/ {show=1} /command-line tools/ {show=0} show' "$OUT/transcode.txt" \
   | grep -v '^\s*$' || true
-grep -E '^(1-line|rules20|readInstanceView|ratio|p99 of)' "$OUT/rules.txt" || true
+grep -E '^(1-line|rules20|CPU loop|readInstanceView|ratio|p99 of)' "$OUT/rules.txt" || true
 sed -n '/^==== end-to-end/,$p' "$OUT/e2e.txt" || true
 exit "$status"

@@ -329,6 +329,33 @@ TEST_F(Fixture, AnyDestinationAcceptsEveryName) {
   EXPECT_NE(decision.failure->message.find("no destination is configured"), std::string::npos);
 }
 
+// Short answers are checked for a repeated destination by a scan, long ones
+// (possible with any destination allowed) by a set: both find the repeat.
+TEST_F(Fixture, RepeatedDestinationIsFoundInShortAndLongAnswers) {
+  RuleEngine rules(sourceOf(R"(
+    function route(instance)
+      local n, repeated = tonumber(instance.id), instance.sop_class_uid
+      local list = {}
+      for k = 1, n do list[k] = { destination = "d" .. k } end
+      if repeated ~= "" then list[n + 1] = { destination = repeated } end
+      return list
+    end)"),
+                   {RuleEngine::kAnyDestination}, RuleLimits{}, log);
+  for (int n : {3, 16, 40}) {
+    InstanceView view;
+    view.id = std::to_string(n);
+    RouteDecision decision = rules.route(view);
+    ASSERT_FALSE(decision.failure) << decision.failure->describe();
+    EXPECT_EQ(decision.routes.size(), size_t(n));
+    view.sopClassUid = "d2";
+    decision = rules.route(view);
+    ASSERT_TRUE(decision.failure) << n;
+    EXPECT_NE(decision.failure->message.find("route #" + std::to_string(n + 1) + ": destination \"d2\" is named twice"),
+              std::string::npos)
+        << decision.failure->message;
+  }
+}
+
 TEST_F(Fixture, KeptInstanceTablesDoNotReadTheNextInstance) {
   RuleEngine rules = engine(R"(
     function route(instance)
@@ -389,6 +416,148 @@ TEST_F(Fixture, PreludeHelpers) {
   EXPECT_EQ(echoed(decision, "StudyComments"), std::string(ts::kRLELossless) + "|nil");
   EXPECT_EQ(decision.routes.at(0).transferSyntax, ts::kJPEGLSLossless);
   EXPECT_EQ(decision.routes.at(0).priority, 3);
+}
+
+// has_value() finds the value in place (no list, no pattern): it must answer
+// exactly what one_of(wanted, values(value)) answers, empty values, stray
+// backslashes and non-string arguments included.
+TEST_F(Fixture, HasValueAnswersAsOneOfValues) {
+  RuleEngine rules = engine(R"(
+    function route(instance)
+      local texts = { "ORIGINAL\\PRIMARY\\AXIAL", "PRIMARY", "", "\\", "\\\\", "A\\", "\\A", "A\\\\B", "AA\\A",
+                      "A\\AA", "PRIMARYX\\XPRIMARY", "1\\2.5\\3", "a.b\\a%b", 12, 2.5, true, nil }
+      local wanted = { "PRIMARY", "A", "", "AA", "A\\B", "\\", "B", "2.5", 12, 3, "a.b", "a%b", ".", true, nil }
+      local mismatches, checks = {}, 0
+      for i = 1, 17 do
+        for j = 1, 15 do
+          local v, w = texts[i], wanted[j]
+          checks = checks + 1
+          if has_value(v, w) ~= one_of(w, values(v)) then
+            mismatches[#mismatches + 1] = tostring(v) .. "|" .. tostring(w)
+          end
+        end
+      end
+      local t = instance.tags
+      local direct = tostring(has_value(t.ImageType, "PRIMARY")) .. tostring(has_value(t.ImageType, "PRIM"))
+      return { { destination = "pacs", modify = { PatientComments = table.concat(mismatches, ","),
+                                                  StudyComments = checks .. " " .. direct } } }
+    end)");
+  RouteDecision decision = rules.route(viewOf(spec("ct", "CT")));
+  EXPECT_EQ(echoed(decision, "PatientComments"), "");
+  EXPECT_EQ(echoed(decision, "StudyComments"), "255 truefalse");
+}
+
+// match, one_of and contains are written in C; they must answer as their
+// former Lua definitions (kept here) do, errors included, for every kind of
+// value and list (holes, __index, __tostring, bad patterns).
+TEST_F(Fixture, HelpersInCAnswerAsTheirLuaDefinitions) {
+  RuleEngine rules = engine(R"(
+    local function text(value)
+      if value == nil then return nil end
+      return tostring(value)
+    end
+    local function lua_match(value, what)
+      value = text(value)
+      if value == nil then return false end
+      if type(what) == "table" then
+        for _, candidate in ipairs(what) do
+          if value == candidate then return true end
+        end
+        return false
+      end
+      if type(what) ~= "string" then error("not a pattern", 2) end
+      return string.find(value, what) ~= nil
+    end
+    local function lua_one_of(value, list)
+      if type(list) ~= "table" then error("not a list", 2) end
+      return lua_match(value, list)
+    end
+    local function lua_contains(value, part)
+      value = text(value)
+      return value ~= nil and string.find(value, part, 1, true) ~= nil
+    end
+    local shown = setmetatable({}, { __tostring = function() return "CT" end })
+    local plain = {}
+    function route(instance)
+      local values = { "CT", "", "a.b", "CT\\MR", 12, 2.5, true, shown, plain, nil }
+      local seconds = { "CT", "^C", ".", "%d", "[", "", { "CT", "MR" }, { "X", nil, "CT" }, { 12 }, { "12" },
+                        setmetatable({}, { __index = function(_, k) if k < 3 then return "CT" end end }),
+                        5, true, nil }
+      local pairs_of = { { match, lua_match, "match" }, { one_of, lua_one_of, "one_of" },
+                         { contains, lua_contains, "contains" } }
+      local mismatches, checks = {}, 0
+      for _, f in ipairs(pairs_of) do
+        for i = 1, 10 do
+          for j = 1, 14 do
+            checks = checks + 1
+            local ok1, r1 = pcall(f[1], values[i], seconds[j])
+            local ok2, r2 = pcall(f[2], values[i], seconds[j])
+            if ok1 ~= ok2 or (ok1 and r1 ~= r2) then
+              mismatches[#mismatches + 1] = f[3] .. "(" .. tostring(values[i]) .. ", #" .. j .. ")=" .. tostring(r1)
+            end
+          end
+        end
+      end
+      return { { destination = "pacs", modify = { PatientComments = table.concat(mismatches, " "),
+                                                  StudyComments = tostring(checks) } } }
+    end)");
+  RouteDecision decision = rules.route(viewOf(spec("ct", "CT")));
+  EXPECT_EQ(echoed(decision, "PatientComments"), "");
+  EXPECT_EQ(echoed(decision, "StudyComments"), "420");
+}
+
+// The helpers use the standard functions as the sandbox made them: a rule
+// that redefines a global, even one the helpers use, does not change them.
+TEST_F(Fixture, HelpersDoNotDependOnGlobalsARuleRedefines) {
+  RuleEngine rules = engine(R"(
+    function match() error("the rule's own match") end
+    function values() error("the rule's own values") end
+    tostring, ipairs, pairs = nil, nil, nil
+    string.find, string.sub = nil, nil
+    function route(instance)
+      local t = instance.tags
+      local checks = {
+        one_of(t.Modality, { "MR", "CT" }), has_value("A\\B", "B"), contains(t.Modality, "T"),
+        starts_with(t.Modality, "C"), ends_with(t.Modality, "T"), one_of(7, { "7" }), not one_of(nil, { "CT" }),
+      }
+      local all = true
+      for k = 1, #checks do all = all and checks[k] end
+      local r = route_to("pacs", { priority = 2 })
+      r.modify = { PatientComments = all and "yes" or "no" }
+      return { r }
+    end)");
+  RouteDecision decision = rules.route(viewOf(spec("ct", "CT")));
+  EXPECT_EQ(echoed(decision, "PatientComments"), "yes");
+  EXPECT_EQ(decision.routes.at(0).priority, 2);
+}
+
+// between_hours/is_weekend remember the last time they broke down: a rule
+// file that pins now() to another time gets the answer for that time.
+TEST_F(Fixture, TimeHelpersFollowNowFromCallToCall) {
+  const std::string code = R"(
+    local times = {
+      os.time{ year = 2024, month = 1, day = 15, hour = 23, min = 10 },  -- Monday night
+      os.time{ year = 2024, month = 1, day = 15, hour = 12, min = 0 },   -- Monday noon
+      os.time{ year = 2024, month = 1, day = 20, hour = 12, min = 0 },   -- Saturday noon
+    }
+    function route(instance)
+      local when = times[tonumber(instance.id)]
+      PIN
+      local answer = tostring(between_hours(18, 7)) .. "/" .. tostring(is_weekend())
+      return { { destination = "pacs", modify = { PatientComments = answer } } }
+    end)";
+  const char* expected[] = {"true/false", "false/false", "false/true", "true/false"};
+  // Pinned through now(), or one level lower through os.time (now() follows).
+  for (const char* pin : {"function now() return when end", "os.time = function() return when end"}) {
+    std::string pinned = code;
+    pinned.replace(pinned.find("PIN"), 3, pin);
+    RuleEngine rules = engine(pinned);
+    for (int call = 0; call < 4; ++call) {
+      InstanceView view;
+      view.id = std::to_string(call % 3 + 1);
+      EXPECT_EQ(echoed(rules.route(view), "PatientComments"), expected[call]) << pin << ", call " << call;
+    }
+  }
 }
 
 TEST_F(Fixture, VersionIsTheSourceVersion) {

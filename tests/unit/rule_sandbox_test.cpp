@@ -154,6 +154,49 @@ TEST_F(Sandbox, WorkInsideLibraryFunctionsIsChargedToTheBudget) {
   }
 }
 
+// The size-charged library functions run inside their wrapper: the charge
+// holds however they are reached (a local alias, a method call), and their
+// argument errors name the function and the rule line.
+TEST_F(Sandbox, ChargedLibraryFunctionsKeepTheirBudgetAndTheirErrors) {
+  expectRefused("    local find, s = string.find, string.rep('a', 100000)\n    while true do find(s, 'b') end", 4,
+                "instruction budget");
+  expectRefused("    local s = string.rep('a', 100000)\n    while true do local _ = s:upper() end", 4, "instruction budget");
+  expectRefused("    string.find(nil, 'x')", 3, "bad argument #1 to 'find' (string expected, got nil)");
+  expectRefused("    table.concat({ {} })", 3, "at index 1 in table for 'concat'");
+  expectRefused("    local n = 0\n    for w in string.gmatch('a b c', '%a') do n = n + 1 end\n    error('words=' .. n)", 5,
+                "words=3");
+  expectRefused("    local t = { 3, 1, 2 }\n    table.sort(t, function(a, b) return a > b end)\n    error(table.concat(t, ','))",
+                5, "3,2,1");
+}
+
+// one_of and match walk a list in C: a list whose __index (a C function)
+// answers for ever is stopped by the budget as the Lua loop was.
+TEST_F(Sandbox, EndlessListsInHelpersAreBounded) {
+  expectRefused("    one_of('x', setmetatable({}, { __index = tostring }))", 3, "instruction budget");
+  expectRefused("    match('x', setmetatable({}, { __index = tostring }))", 3, "instruction budget");
+  expectRefused("    match('x', '[')", 3, "malformed pattern");
+}
+
+// type() is the sandbox's own (made once, without a name lookup per call):
+// the same answers and the same error as the standard one.
+TEST_F(Sandbox, TypeAnswersAsTheStandardOne) {
+  expectRefused("    error(table.concat({ type(nil), type(true), type(1), type('s'), type({}), type(print), type(type),\n"
+                "      type(string.gmatch('a', 'a')), type(coroutine) }, ','))",
+                3, "nil,boolean,number,string,table,function,function,function,nil");
+  expectRefused("    type()", 3, "bad argument #1 to 'type' (value expected");
+}
+
+// Freed small blocks are kept for reuse outside the rules' count; the cap
+// still stops a bomb of small objects, and memory comes back after it.
+TEST_F(Sandbox, MemoryCapHoldsForManySmallObjects) {
+  limits.memoryBytes = 4u << 20;
+  limits.instructionBudget = 100000000;
+  for (int round = 0; round < 3; ++round) {
+    expectRefused("    local t = {}\n    while true do t[#t + 1] = { #t } end", 4, "needed more than 4 MiB of memory");
+    expectRefused("    for i = 1, 20000 do local _ = { i, tostring(i) } end\n    error('churn done')", 4, "churn done");
+  }
+}
+
 TEST_F(Sandbox, TimeLimitIsABackstop) {
   limits.instructionBudget = uint64_t{1} << 50;
   limits.timeLimit = std::chrono::milliseconds(50);
