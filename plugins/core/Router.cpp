@@ -55,7 +55,10 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
       intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
       delivery_(config_, store_, *queue_, *transcoder_, cache_, log_, metrics_, commitments_),
       routing_(store_, *queue_, rules_, cache_, log_, metrics_, routingWakeup_,
-               [this](const std::string& destination) { delivery_.notify(destination); }),
+               [this](const std::string& instanceId, const std::string& storedSyntax, const Route& route) {
+                 delivery_.prepareAhead(instanceId, storedSyntax, route);
+                 delivery_.notify(route.destination);
+               }),
       watcher_(config_.rulesDir, rules_, log_) {}
 
 Router::~Router() { stop(); }

@@ -352,6 +352,16 @@ def main():
                 print(f"{kind}/a = {ratio:.2f}{goal}")
     if "c" in results:
         print(f"c: peer A received JPEG-LS lossless: {'yes' if results['c']['peera_syntax_jpegls'] else 'NO'}")
+    # Every party runs on the same cores: no scenario can end sooner than its
+    # CPU seconds spread over all of them. A ratio near its floor is CPU-bound.
+    cores = os.cpu_count() or 1
+    if base:
+        for kind, r in results.items():
+            if kind == "a":
+                continue
+            cpu = r["cpu_s"]["orthanc"] + r["cpu_s"]["peers"] + r["cpu_s"]["storescu"]
+            print(f"{kind}: {cpu:.2f} CPU s in all (router threads {r['cpu_s']['of which router threads']:.2f}); "
+                  f"on {cores} cores it cannot end before {cpu / cores:.2f} s = {cpu / cores / base:.2f}x a")
     if "a" in results and "b" in results:
         print(f"peak RSS of Orthanc: {results['a']['vm_hwm_mb']:.0f} MB without the plugin, "
               f"{results['b']['vm_hwm_mb']:.0f} MB with it (b), "

@@ -17,6 +17,12 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kIdlePoll = std::chrono::seconds(2);
 // An association unused this long is released; the peer may limit them.
 constexpr auto kIdleClose = std::chrono::seconds(30);
+
+std::string editsKey(const TagEdits& edits) {
+  std::string key;
+  for (const auto& [name, value] : edits) key += name + (value ? "=" + *value : "~") + "\x1f";
+  return key;
+}
 }  // namespace
 
 Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
@@ -33,6 +39,17 @@ Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, con
 Delivery::~Delivery() { stop(); }
 
 void Delivery::start() {
+  {
+    std::lock_guard<std::mutex> lock(aheadMutex_);
+    aheadStopped_ = false;
+  }
+  unsigned cores = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+  for (unsigned i = 0; i < cores; ++i) {
+    aheadThreads_.emplace_back([this] {
+      nameThisThread("router-prepare");
+      runAhead();
+    });
+  }
   for (auto& [name, lane] : lanes_) {
     int workers = lane->config->type == DestinationType::Dicom ? lane->config->associations : 1;
     for (int i = 0; i < workers; ++i) {
@@ -46,6 +63,16 @@ void Delivery::start() {
 }
 
 void Delivery::stop() {
+  {
+    std::lock_guard<std::mutex> lock(aheadMutex_);
+    aheadStopped_ = true;
+    ahead_.clear();
+  }
+  aheadReady_.notify_all();
+  for (auto& t : aheadThreads_) {
+    if (t.joinable()) t.join();
+  }
+  aheadThreads_.clear();
   for (auto& [name, lane] : lanes_) lane->wakeup.stop();
   for (auto& [name, lane] : lanes_) {
     for (auto& t : lane->threads) {
@@ -58,6 +85,45 @@ void Delivery::stop() {
 void Delivery::notify(const std::string& destination) {
   auto it = lanes_.find(destination);
   if (it != lanes_.end()) it->second->wakeup.notify();
+}
+
+void Delivery::prepareAhead(const std::string& instanceId, const std::string& storedSyntax, const Route& route) {
+  if (route.transferSyntax.empty() || route.transferSyntax == storedSyntax) return;
+  {
+    std::lock_guard<std::mutex> lock(aheadMutex_);
+    // Far enough ahead: more would only hold memory the cache may need.
+    if (aheadStopped_ || aheadThreads_.empty() || ahead_.size() >= 2 * aheadThreads_.size()) return;
+    ahead_.push_back(Ahead{instanceId, storedSyntax, route});
+  }
+  aheadReady_.notify_one();
+}
+
+void Delivery::runAhead() {
+  for (;;) {
+    Ahead next;
+    {
+      std::unique_lock<std::mutex> lock(aheadMutex_);
+      aheadReady_.wait(lock, [&] { return aheadStopped_ || !ahead_.empty(); });
+      if (aheadStopped_) return;
+      next = std::move(ahead_.front());
+      ahead_.pop_front();
+    }
+    try {
+      Job job;
+      job.instanceId = next.instanceId;
+      job.route = next.route;
+      PreparedCache::Value original =
+          cache_.get("file:" + job.instanceId, [&] { return store_.readFile(job.instanceId); });
+      PreparedCache::Value edited = original;
+      if (!job.route.modify.empty()) {
+        edited = cache_.get("edit:" + job.instanceId + "|" + editsKey(job.route.modify),
+                            [&] { return applyTagEdits(*original, job.route.modify); });
+      }
+      prepare(job, job.route.transferSyntax, edited, next.storedSyntax);
+    } catch (const std::exception&) {
+      // Not cached: the delivery meets the same error itself and acts on it.
+    }
+  }
 }
 
 void Delivery::notifyAll() {
@@ -185,11 +251,6 @@ void Delivery::failOver(Lane& lane) {
 }
 
 namespace {
-std::string editsKey(const TagEdits& edits) {
-  std::string key;
-  for (const auto& [name, value] : edits) key += name + (value ? "=" + *value : "~") + "\x1f";
-  return key;
-}
 
 // The syntax to fall back to when the peer refused the one we had: the
 // destination's own preference order first, then what it accepted (an

@@ -9,8 +9,10 @@
 // Thread safety: notify() from any thread; start/stop from one thread.
 #pragma once
 
-#include <functional>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -42,6 +44,12 @@ class Delivery {
   void stop();
   // New jobs for destination (from routing or the REST API).
   void notify(const std::string& destination);
+  // A job was just enqueued: when its route needs a transcode, start it now
+  // on the prepare threads (one per core), so that the encodes of one
+  // destination run in parallel and ahead of its sender, into the shared
+  // cache under the key its delivery will ask for. Skipped when those threads
+  // are busy enough; the delivery then transcodes itself, as without this.
+  void prepareAhead(const std::string& instanceId, const std::string& storedSyntax, const Route& route);
   void notifyAll();
   // Destinations the circuit breaker holds as down.
   bool isDown(const std::string& destination);
@@ -108,6 +116,18 @@ class Delivery {
   Metrics& metrics_;
   CommitmentReports* commitments_;  // for DICOM destinations with StorageCommitment; may be null
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
+
+  struct Ahead {
+    std::string instanceId;
+    std::string storedSyntax;
+    Route route;
+  };
+  void runAhead();
+  std::mutex aheadMutex_;
+  std::condition_variable aheadReady_;
+  std::deque<Ahead> ahead_;
+  bool aheadStopped_ = false;
+  std::vector<std::thread> aheadThreads_;
 };
 
 }  // namespace router

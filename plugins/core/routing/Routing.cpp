@@ -12,7 +12,7 @@ constexpr auto kPostponeDelay = std::chrono::seconds(1);
 }  // namespace
 
 Routing::Routing(InstanceStore& store, Queue& queue, RuleBook& rules, PreparedCache& cache, Log& log,
-                 Metrics& metrics, Wakeup& wakeup, std::function<void(const std::string&)> onEnqueued)
+                 Metrics& metrics, Wakeup& wakeup, OnEnqueued onEnqueued)
     : store_(store), queue_(queue), rules_(rules), cache_(cache), log_(log), metrics_(metrics), wakeup_(wakeup),
       onEnqueued_(std::move(onEnqueued)) {}
 
@@ -104,7 +104,7 @@ void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
   queue_.finishRouting(item.id, view.sopInstanceUid, decision.routes);
   for (const Route& route : decision.routes) {
     metrics_.routeDecided(route.destination);
-    onEnqueued_(route.destination);
+    onEnqueued_(item.instanceId, view.transferSyntax, route);
   }
 }
 

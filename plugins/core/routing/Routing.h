@@ -23,10 +23,13 @@ namespace router {
 
 class Routing {
  public:
+  // Called for each job enqueued: the instance, the syntax it is stored in,
+  // and its route.
+  using OnEnqueued = std::function<void(const std::string& instanceId, const std::string& storedSyntax,
+                                        const Route& route)>;
   // Files read for routing are left in cache for the deliveries that follow.
   Routing(InstanceStore& store, Queue& queue, RuleBook& rules, PreparedCache& cache, Log& log, Metrics& metrics,
-          Wakeup& wakeup,
-          std::function<void(const std::string& destination)> onEnqueued);
+          Wakeup& wakeup, OnEnqueued onEnqueued);
   ~Routing();
   void start(int threads);
   void stop();
@@ -42,7 +45,7 @@ class Routing {
   Log& log_;
   Metrics& metrics_;
   Wakeup& wakeup_;
-  std::function<void(const std::string&)> onEnqueued_;
+  OnEnqueued onEnqueued_;
   std::vector<std::thread> threads_;
 };
 
