@@ -52,8 +52,10 @@ class Router {
   }
   // The file Orthanc has just stored, offered ahead of routing: kept (one
   // copy) only while the cache has room, so routing and delivery need not
-  // read it back from Orthanc.
-  void onStored(const std::string& instanceId, const char* data, size_t size) {
+  // read it back from Orthanc. Where it came from is kept with it.
+  void onStored(const std::string& instanceId, const char* data, size_t size, const Origin& origin) {
+    std::string line = encodeOrigin(origin);
+    cache_.offer("origin:" + instanceId, line.data(), line.size());
     if (size <= kMaxOffered) {
       cache_.offer("file:" + instanceId, data, size);
     } else {

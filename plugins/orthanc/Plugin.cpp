@@ -55,9 +55,17 @@ OrthancPluginErrorCode onStoredInstance(const OrthancPluginDicomInstance* instan
   return protect("stored-instance callback", [&] {
     Router* router = plugin().router.get();
     if (router == nullptr || instanceId == nullptr) return;
+    auto metadata = [&](const char* name) -> std::string {
+      if (OrthancPluginHasInstanceMetadata(plugin().orthanc, instance, name) != 1) return "";
+      const char* value = OrthancPluginGetInstanceMetadata(plugin().orthanc, instance, name);
+      return value ? value : "";
+    };
+    Origin origin{metadata("RemoteAET"), metadata("CalledAET"), metadata("RemoteIP"), metadata("Origin")};
     const void* data = OrthancPluginGetInstanceData(plugin().orthanc, instance);
     int64_t size = OrthancPluginGetInstanceSize(plugin().orthanc, instance);
-    if (data != nullptr && size > 0) router->onStored(instanceId, static_cast<const char*>(data), static_cast<size_t>(size));
+    if (data != nullptr && size > 0) {
+      router->onStored(instanceId, static_cast<const char*>(data), static_cast<size_t>(size), origin);
+    }
   });
 }
 

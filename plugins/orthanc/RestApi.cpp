@@ -3,6 +3,8 @@
 // body {"Error": "...", "HttpStatus": N} that says what was wrong.
 #include <orthanc/OrthancCPlugin.h>
 
+#include <strings.h>
+
 #include <cstring>
 #include <functional>
 #include <string>
@@ -38,6 +40,13 @@ class RestCall {
   std::string query(const char* key) const {
     for (uint32_t i = 0; i < request_->getCount; ++i) {
       if (std::strcmp(request_->getKeys[i], key) == 0) return request_->getValues[i];
+    }
+    return {};
+  }
+  // Orthanc passes query arguments to GET requests only.
+  std::string header(const char* name) const {
+    for (uint32_t i = 0; i < request_->headersCount; ++i) {
+      if (strcasecmp(request_->headersKeys[i], name) == 0) return request_->headersValues[i];
     }
     return {};
   }
@@ -253,11 +262,13 @@ void handleReroute(RestCall& call) {
 
 void handleTest(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
+  // The sender to simulate: headers, since Orthanc gives a POST no query arguments.
   Origin origin;
-  origin.callingAet = call.query("calling_aet");
-  origin.calledAet = call.query("called_aet");
-  origin.remoteIp = call.query("remote_ip");
-  origin.protocol = call.query("protocol").empty() ? "DicomProtocol" : call.query("protocol");
+  origin.callingAet = call.header("x-router-calling-aet");
+  origin.calledAet = call.header("x-router-called-aet");
+  origin.remoteIp = call.header("x-router-remote-ip");
+  origin.protocol = call.header("x-router-protocol");
+  if (origin.protocol.empty()) origin.protocol = "DicomProtocol";
   RouteDecision decision;
   try {
     decision = router().testRoute(call.body(), origin);

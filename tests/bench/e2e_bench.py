@@ -9,6 +9,8 @@ are sent with one storescu association (TCP_NODELAY=1) to:
   c  as b, with JPEG-LS lossless to peer A (route transfer_syntax)
   d  Orthanc's own Lua routing (OnStoredInstance + SendToModality to both
      peers, no plugin): storescu start -> both peers hold N files
+  e  as b, plus a third destination where nothing listens: the two live
+     peers' time against b's shows whether a dead destination slows others
 and prints seconds, ratios against a, and the Orthanc process's peak RSS
 (VmHWM, read before stopping it). Every run gets fresh temp storage; every
 process is ended by its PID. Timings are reported, never asserted.
@@ -17,7 +19,7 @@ With --repeat R the scenarios run R rounds, interleaved (abcd abcd), and the
 table shows each scenario's best (lowest) time, every round's time beside it:
 the machine may be shared, and the best round is the least disturbed one.
 
-usage: e2e_bench.py BUILD_DIR [--count N] [--scenarios abcd] [--repeat R] [--threads T]
+usage: e2e_bench.py BUILD_DIR [--count N] [--scenarios abcde] [--repeat R] [--threads T]
                     [--plugin PATH] [--keep] [--json FILE]
 Standard library only.
 """
@@ -180,13 +182,14 @@ def scenario_config(kind, work, peers, plugin, threads):
         "Plugins": [],
         "DicomModalities": {},
     }
-    if kind in ("b", "c"):
+    if kind in ("b", "c", "e"):
         rules = os.path.join(work, "rules")
         os.makedirs(rules)
         syntax = ', transfer_syntax = "JPEGLSLossless"' if kind == "c" else ""
+        dead = ', { destination = "dead" }' if kind == "e" else ""
         with open(os.path.join(rules, "10-route.lua"), "w") as f:
-            f.write('function route(i) return { { destination = "peera"%s }, { destination = "peerb" } } end\n'
-                    % syntax)
+            f.write('function route(i) return { { destination = "peera"%s }, { destination = "peerb" }%s } end\n'
+                    % (syntax, dead))
         config["Plugins"] = [plugin]
         config["Router"] = {
             "Rules": rules,
@@ -197,6 +200,9 @@ def scenario_config(kind, work, peers, plugin, threads):
                 for p in peers
             },
         }
+        if kind == "e":  # nothing listens there: every attempt is refused
+            config["Router"]["Destinations"]["dead"] = {"Type": "dicom", "AET": "DEAD", "Host": "127.0.0.1",
+                                                        "Port": free_port()}
     elif kind == "d":
         script = os.path.join(work, "route.lua")
         with open(script, "w") as f:
@@ -284,6 +290,7 @@ DESCRIPTIONS = {
     "b": "router plugin -> 2 peers, as received",
     "c": "router plugin -> 2 peers, peer A JPEG-LS",
     "d": "Orthanc Lua SendToModality -> 2 peers",
+    "e": "as b, plus a third destination that is down",
 }
 
 
@@ -291,7 +298,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build_dir")
     parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--scenarios", default="abcd")
+    parser.add_argument("--scenarios", default="abcde")
     parser.add_argument("--threads", type=int, default=2, help="Router Threads (default 2: a 2-core machine)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the best round per scenario is shown")
     parser.add_argument("--plugin", help="plugin to load (default BUILD_DIR/plugins/orthanc/libOrthancRouter.so)")
@@ -350,6 +357,9 @@ def main():
                 ratio = results[kind]["delivered_s"] / base
                 goal = f" (target <= {target:.2f}: {'met' if ratio <= target else 'NOT met'})" if target else ""
                 print(f"{kind}/a = {ratio:.2f}{goal}")
+    if "b" in results and "e" in results:
+        print(f"e/b = {total(results['e']) / total(results['b']):.2f} (a dead destination beside two live ones; "
+              f"1.00 = the live ones are not slowed)")
     if "c" in results:
         print(f"c: peer A received JPEG-LS lossless: {'yes' if results['c']['peera_syntax_jpegls'] else 'NO'}")
     # Every party runs on the same cores: no scenario can end sooner than its

@@ -59,7 +59,7 @@ class OperationsTest(harness.RouterTestCase):
 
         # 1. Dry run through the API: the routes, nothing sent.
         with open(ct[0][0], "rb") as f:
-            status, _, body = orthanc.request("POST", "/router/rules/test?calling_aet=CT01", f.read(),
+            status, _, body = orthanc.request("POST", "/router/rules/test", f.read(),
                                               "application/dicom")
         self.assertEqual(status, 200, body)
         routes = json.loads(body)["routes"]
@@ -139,6 +139,51 @@ class OperationsTest(harness.RouterTestCase):
         wrong = {"Authorization": "Basic " + base64.b64encode(b"prometheus:wrong").decode()}
         self.assertEqual(orthanc.request("GET", "/router/metrics", headers=wrong)[0], 401)
         self.assertEqual(orthanc.request("GET", "/router/status")[0], 200)  # admin: everything
+
+
+    def test_rules_see_where_each_instance_came_from(self):
+        """instance.origin through the running plugin (taken from Orthanc's
+        stored-instance callback, or read back from Orthanc), for C-STORE and
+        for a REST upload; the REST dry run answers the same route."""
+        rules = self.path("rules", "10-origin.lua")
+        with open(rules, "w") as f:
+            f.write(textwrap.dedent("""\
+                function route(instance)
+                  local o = instance.origin
+                  local seen = table.concat({ o.calling_aet, o.called_aet, o.remote_ip, o.protocol }, "|")
+                  local folder = o.calling_aet == "CT01" and "ct01" or "other"
+                  return { { destination = folder, modify = { InstitutionName = seen } } }
+                end
+                """))
+        folders = {name: os.path.join(self.tmp, name) for name in ("ct01", "other")}
+        orthanc = self.start_orthanc(plugin=harness.plugin_path(), router={
+            "Rules": os.path.dirname(rules),
+            "QueueDatabase": self.path("queue", "queue.sqlite"),
+            "Destinations": {name: {"Type": "folder", "Path": path} for name, path in folders.items()},
+        })
+        (ct, ct_uid), (mr, mr_uid), (up, up_uid) = harness.generate(
+            self.path("data", "x"), suite="ct-series", count=3, seed=91, rows=16, columns=16)
+        harness.send([ct], orthanc.dicom_port, calling="CT01")
+        harness.send([mr], orthanc.dicom_port, calling="MR02")
+        orthanc.upload(up)
+
+        def institution(folder, uid):
+            path = os.path.join(folders[folder], uid + ".dcm")
+            harness.wait_for(lambda: os.path.exists(path), 30, f"{uid} in {folder}")
+            return str(harness.read(path, pixels=False).InstitutionName)
+        self.assertEqual(institution("ct01", ct_uid), "CT01|ROUTER|127.0.0.1|DicomProtocol")
+        self.assertEqual(institution("other", mr_uid), "MR02|ROUTER|127.0.0.1|DicomProtocol")
+        self.assertEqual(institution("other", up_uid), "||127.0.0.1|RestApi")
+
+        with open(ct, "rb") as f:
+            status, _, body = orthanc.request(
+                "POST", "/router/rules/test", f.read(), "application/dicom",
+                headers={"X-Router-Calling-AET": "CT01", "X-Router-Called-AET": "ROUTER",
+                         "X-Router-Remote-IP": "127.0.0.1"})
+        self.assertEqual(status, 200, body)
+        answer = json.loads(body)
+        self.assertEqual(answer["routes"][0]["destination"], "ct01")
+        self.assertEqual(answer["routes"][0]["modify"]["InstitutionName"], "CT01|ROUTER|127.0.0.1|DicomProtocol")
 
 
 if __name__ == "__main__":

@@ -107,5 +107,16 @@ TEST(PreparedCacheTest, AnExpectedOfferIsWaitedForInsteadOfRead) {
   EXPECT_EQ(*cache.get("file:3", [] { return std::string("read late"); }), "read late");
 }
 
+TEST(PreparedCacheTest, OffersPushOutOnlyWhatNobodyAskedForLately) {
+  PreparedCache cache(1000, std::chrono::milliseconds(100));
+  const std::string old(600, 'o'), fresh(600, 'f');
+  EXPECT_TRUE(cache.offer("file:waiting-for-a-dead-destination", old.data(), old.size()));
+  EXPECT_FALSE(cache.offer("file:2", fresh.data(), fresh.size()));  // the first one is recent
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_TRUE(cache.offer("file:3", fresh.data(), fresh.size()));   // now it is stale: dropped
+  EXPECT_EQ(*cache.get("file:waiting-for-a-dead-destination", [] { return std::string("read again"); }),
+            "read again");
+}
+
 }  // namespace
 }  // namespace router

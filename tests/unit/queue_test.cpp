@@ -69,10 +69,26 @@ TEST_F(QueueTest, RoutingCreatesOneJobPerRouteAtomically) {
   EXPECT_EQ(job->route.modify, edited.modify);
   EXPECT_EQ(job->attempts, 1);
   EXPECT_FALSE(queue->claimJob("pacs"));
-  EXPECT_FALSE(queue->completeJob(job->id));  // the folder job is still waiting
+  InstanceLeft left = queue->completeJob(job->id);  // the folder job is still waiting
+  EXPECT_EQ(left.jobs, 1);
+  EXPECT_EQ(left.waitingFor, std::vector<std::string>{"folder"});
   auto other = queue->claimJob("folder");
   ASSERT_TRUE(other);
-  EXPECT_TRUE(queue->completeJob(other->id));  // last one: delivered everywhere
+  EXPECT_EQ(queue->completeJob(other->id).jobs, 0);  // last one: delivered everywhere
+}
+
+TEST_F(QueueTest, ADeadLetterKeepsItsInstanceButWaitsForNothing) {
+  auto queue = openSqliteQueue(path_);
+  queue->recordChanges({{1, "x"}}, 1, false);
+  auto item = queue->claimIntake();
+  queue->finishRouting(item->id, "1.2.3", {route("pacs"), route("ai"), route("folder")});
+  queue->killJob(queue->claimJob("ai")->id, "SOP class not supported");
+  InstanceLeft left = queue->completeJob(queue->claimJob("pacs")->id);
+  EXPECT_EQ(left.jobs, 2);                                           // not delivered everywhere
+  EXPECT_EQ(left.waitingFor, std::vector<std::string>{"folder"});  // the dead letter waits for nothing
+  left = queue->completeJob(queue->claimJob("folder")->id);
+  EXPECT_EQ(left.jobs, 1);
+  EXPECT_TRUE(left.waitingFor.empty());
 }
 
 TEST_F(QueueTest, PriorityThenArrivalOrder) {

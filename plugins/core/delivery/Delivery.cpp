@@ -410,9 +410,13 @@ bool Delivery::settle(const DestinationConfig& config, const Prepared& p, const 
       metrics_.delivered(config.name, transferSyntaxName(identity.transferSyntax), bytes.size(),
                          SteadyClock::now() - p.started, result.warning);
       metrics_.destinationUp(config.name, true);
-      bool last = queue_.completeJob(job.id);
-      if (last) {
-        // Every destination has it: make room for the instances still coming.
+      InstanceLeft left = queue_.completeJob(job.id);
+      const bool last = left.jobs == 0;
+      // Every destination has it, or those still waiting are down (their
+      // jobs will read it again when they are back): make room for the
+      // instances still coming.
+      auto down = [&](const std::string& destination) { return isDown(destination); };
+      if (std::all_of(left.waitingFor.begin(), left.waitingFor.end(), down)) {
         cache_.erase("file:" + job.instanceId);
         cache_.eraseWithPrefix("edit:" + job.instanceId + "|");
         cache_.eraseWithPrefix("syntax:" + job.instanceId + "|");

@@ -8,6 +8,22 @@ void PreparedCache::touch(Entry& entry, const std::string& key) {
   recent_.erase(entry.position);
   recent_.push_front(key);
   entry.position = recent_.begin();
+  entry.used = std::chrono::steady_clock::now();
+}
+
+bool PreparedCache::roomFromStale(size_t size) {
+  auto staleBefore = std::chrono::steady_clock::now() - stale_;
+  auto it = recent_.end();
+  while (bytes_ + size + 1 > maxBytes_ && it != recent_.begin()) {
+    --it;
+    auto entry = entries_.find(*it);
+    if (entry->second.size == 0) continue;                 // being computed
+    if (entry->second.used > staleBefore) break;           // the rest is more recent still
+    bytes_ -= entry->second.size;
+    entries_.erase(entry);
+    it = recent_.erase(it);
+  }
+  return bytes_ + size + 1 <= maxBytes_;
 }
 
 void PreparedCache::evict() {
@@ -42,6 +58,7 @@ PreparedCache::Value PreparedCache::get(const std::string& key, const std::funct
   Entry entry;
   entry.value = promise.get_future().share();
   entry.position = recent_.begin();
+  entry.used = std::chrono::steady_clock::now();
   entries_.emplace(key, std::move(entry));
   lock.unlock();
 
@@ -128,7 +145,7 @@ bool PreparedCache::offer(const std::string& key, const char* data, size_t size)
       recent_.erase(it->second.position);
       entries_.erase(it);
     }
-    if (bytes_ + size + 1 > maxBytes_) {
+    if (!roomFromStale(size)) {
       settleOffer(key, false);
       return false;
     }
@@ -146,6 +163,7 @@ bool PreparedCache::offer(const std::string& key, const char* data, size_t size)
   entry.value = promise.get_future().share();
   entry.size = size + 1;
   entry.position = recent_.begin();
+  entry.used = std::chrono::steady_clock::now();
   entries_.emplace(key, std::move(entry));
   bytes_ += size + 1;
   settleOffer(key, true);

@@ -27,7 +27,9 @@ class PreparedCache {
  public:
   using Value = std::shared_ptr<const std::string>;
 
-  explicit PreparedCache(size_t maxBytes) : maxBytes_(maxBytes) {}
+  // stale: how long a value nobody asked for may still block an offer.
+  explicit PreparedCache(size_t maxBytes, std::chrono::milliseconds stale = std::chrono::seconds(10))
+      : maxBytes_(maxBytes), stale_(stale) {}
 
   // The value for key, computed by make() if nobody has it. Rethrows make()'s
   // exception (and forgets the key, so a later call tries again).
@@ -37,8 +39,8 @@ class PreparedCache {
   void put(const std::string& key, std::string value);
 
   // A value offered ahead of need (a file Orthanc has just stored). It is
-  // kept only if it fits without pushing anything else out (bytes are
-  // copied only then); it replaces a held value only if the content differs.
+  // kept only if it fits without pushing out anything asked for lately (bytes
+  // are copied only then); it replaces a held value only if the content differs.
   // Returns whether it was kept.
   bool offer(const std::string& key, const char* data, size_t size);
 
@@ -61,12 +63,18 @@ class PreparedCache {
     std::shared_future<Value> value;
     size_t size = 0;  // 0 while being computed
     std::list<std::string>::iterator position;
+    std::chrono::steady_clock::time_point used;  // last asked for (or stored)
   };
   void touch(Entry& entry, const std::string& key);
   void evict();
   void settleOffer(const std::string& key, bool kept);  // under mutex_
+  // Makes room for size bytes by dropping values nobody asked for during
+  // stale_ (e.g. files waiting for a destination that is down), least
+  // recently used first. Under mutex_. Returns whether there is room.
+  bool roomFromStale(size_t size);
 
   size_t maxBytes_;
+  std::chrono::milliseconds stale_;
   mutable std::mutex mutex_;
   size_t bytes_ = 0;
   std::map<std::string, Entry> entries_;

@@ -55,6 +55,12 @@ struct Job {
   std::string lastError;
 };
 
+// What is left of an instance once one of its jobs is delivered.
+struct InstanceLeft {
+  int jobs = 0;                          // its jobs still queued, dead letters included (0: everywhere)
+  std::vector<std::string> waitingFor;   // destinations of those not dead letters, once each
+};
+
 struct JobFilter {
   std::string destination;          // empty = all
   std::optional<JobState> state;    // nullopt = all
@@ -101,9 +107,8 @@ class Queue {
   virtual std::optional<Job> claimJob(const std::string& destination) = 0;
   // When the next Failed job of the destination is due, if any.
   virtual std::optional<Clock::time_point> nextRetry(const std::string& destination) = 0;
-  // Delivered: the job is removed. Returns true when it was the instance's
-  // last job (every destination has it).
-  virtual bool completeJob(int64_t jobId) = 0;
+  // Delivered: the job is removed. Returns what is left of its instance.
+  virtual InstanceLeft completeJob(int64_t jobId) = 0;
   virtual void retryJob(int64_t jobId, const std::string& error, Clock::time_point nextAttempt) = 0;
   virtual void killJob(int64_t jobId, const std::string& error) = 0;  // -> Dead
 

@@ -1,9 +1,10 @@
-// The embedded queue: one SQLite database in WAL mode with synchronous=FULL,
-// so a committed intake or job survives kill -9 and power loss. One
+// The embedded queue: one SQLite database in WAL mode (see the constructor
+// for what survives a kill -9 and a power loss). One
 // connection, serialised by a mutex: every call is one short transaction and
 // nothing slow (network, transcoding) ever happens while it is held.
 #include <json/json.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "plugins/core/Error.h"
@@ -264,17 +265,29 @@ class SqliteQueue : public Queue {
     return fromMs(s.int64(0));
   }
 
-  bool completeJob(int64_t jobId) override {
+  InstanceLeft completeJob(int64_t jobId) override {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction tx(db_);
+    InstanceLeft left;
     Statement find(db_, "SELECT instance_id FROM jobs WHERE id=?1");
-    if (!find.bind(1, jobId).step()) return false;
+    if (!find.bind(1, jobId).step()) {
+      left.jobs = 1;  // purged meanwhile: say nothing about its instance
+      return left;
+    }
     std::string instanceId = find.text(0);
     Statement(db_, "DELETE FROM jobs WHERE id=?1").bind(1, jobId).run();
-    Statement left(db_, "SELECT 1 FROM jobs WHERE instance_id=?1 LIMIT 1");
-    bool last = !left.bind(1, instanceId).step();
+    Statement rest(db_, "SELECT destination, state FROM jobs WHERE instance_id=?1");
+    rest.bind(1, instanceId);
+    while (rest.step()) {
+      ++left.jobs;
+      std::string destination = rest.text(0);
+      if (rest.int64(1) != asInt(JobState::Dead) &&
+          std::find(left.waitingFor.begin(), left.waitingFor.end(), destination) == left.waitingFor.end()) {
+        left.waitingFor.push_back(destination);
+      }
+    }
     tx.commit();
-    return last;
+    return left;
   }
 
   void retryJob(int64_t jobId, const std::string& error, Clock::time_point nextAttempt) override {

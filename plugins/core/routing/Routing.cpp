@@ -11,6 +11,24 @@ constexpr auto kIdlePoll = std::chrono::seconds(2);
 constexpr auto kPostponeDelay = std::chrono::seconds(1);
 }  // namespace
 
+std::string encodeOrigin(const Origin& origin) {
+  // AE titles, addresses and Orthanc's origin words never hold a newline.
+  return origin.callingAet + "\n" + origin.calledAet + "\n" + origin.remoteIp + "\n" + origin.protocol;
+}
+
+Origin decodeOrigin(const std::string& text) {
+  Origin origin;
+  std::string* fields[] = {&origin.callingAet, &origin.calledAet, &origin.remoteIp, &origin.protocol};
+  size_t start = 0;
+  for (std::string* field : fields) {
+    size_t end = text.find('\n', start);
+    *field = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return origin;
+}
+
 Routing::Routing(InstanceStore& store, Queue& queue, RuleBook& rules, PreparedCache& cache, Log& log,
                  Metrics& metrics, Wakeup& wakeup, OnEnqueued onEnqueued)
     : store_(store), queue_(queue), rules_(rules), cache_(cache), log_(log), metrics_(metrics), wakeup_(wakeup),
@@ -59,6 +77,7 @@ void Routing::run() {
 
 void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
   const std::string fileKey = "file:" + item.instanceId;
+  const std::string originKey = "origin:" + item.instanceId;
   PreparedCache::Value bytes;
   InstanceView view;
   try {
@@ -67,7 +86,8 @@ void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
     bytes = cache_.get(fileKey, [&] { return store_.readFile(item.instanceId); });
     view = readInstanceView(*bytes);
     view.id = item.instanceId;
-    view.origin = store_.readOrigin(item.instanceId);
+    view.origin = decodeOrigin(*cache_.get(
+        originKey, [&] { return encodeOrigin(store_.readOrigin(item.instanceId)); }));
   } catch (const InstanceGoneError& e) {
     log_.warning("routing: instance " + item.instanceId + " was deleted from Orthanc before it was routed");
     cache_.erase(fileKey);
@@ -87,6 +107,7 @@ void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
     return;
   }
 
+  cache_.erase(originKey);  // needed once
   auto started = std::chrono::steady_clock::now();
   RouteDecision decision = engine.route(view);
   metrics_.ruleEvaluated(std::chrono::steady_clock::now() - started);

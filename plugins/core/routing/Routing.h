@@ -21,6 +21,11 @@
 
 namespace router {
 
+// Where an instance came from, as one string for the shared cache (key
+// "origin:<instance id>"), offered with its file when Orthanc stores it.
+std::string encodeOrigin(const Origin& origin);
+Origin decodeOrigin(const std::string& text);
+
 class Routing {
  public:
   // Called for each job enqueued: the instance, the syntax it is stored in,
