@@ -11,7 +11,9 @@
 // machine adds to any call of that length (interrupts, the hypervisor, other
 // processes): the rules' p99 cannot be far below it.
 //
-// Usage: rules_bench [--evaluations N] [--rules DIR]
+// Google Benchmark runs each half (one evaluation per iteration, manual
+// time, p50/p99 as counters); the summary below its table compares them.
+// Usage: rules_bench [--evaluations N] [--rules DIR] [--benchmark_...]
 // Prints p50/p90/p99/p99.9/max in microseconds. Never asserts a timing.
 #include <algorithm>
 #include <chrono>
@@ -22,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include <benchmark/benchmark.h>
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/oflog/oflog.h>
 
@@ -91,16 +94,22 @@ struct RunResult {
   std::string firstFailure;
 };
 
-RunResult run(router::RuleEngine& engine, const std::vector<router::InstanceView>& views, int evaluations) {
+// Evaluates route() once per Google Benchmark iteration over the mix of
+// instances, timing each call on its own (manual time), so that the
+// percentiles are of single calls, not of batches.
+RunResult run(benchmark::State& state, router::RuleEngine& engine, const std::vector<router::InstanceView>& views) {
   RunResult r;
   for (int i = 0; i < 1000; ++i) engine.route(views[size_t(i) % views.size()]);  // warm up
   std::vector<double> us;
-  us.reserve(size_t(evaluations));
-  for (int i = 0; i < evaluations; ++i) {
-    const router::InstanceView& view = views[size_t(i) % views.size()];
+  us.reserve(size_t(state.max_iterations));
+  size_t i = 0;
+  for (auto _ : state) {
+    const router::InstanceView& view = views[i++ % views.size()];
     const auto start = Clock::now();
     router::RouteDecision decision = engine.route(view);
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+    const double took = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    state.SetIterationTime(took / 1e6);
+    us.push_back(took);
     if (decision.failure) {
       if (r.failures++ == 0) r.firstFailure = decision.failure->describe();
     } else {
@@ -108,6 +117,9 @@ RunResult run(router::RuleEngine& engine, const std::vector<router::InstanceView
     }
   }
   r.stats = statsOf(std::move(us));
+  state.counters["p50_us"] = r.stats.p50;
+  state.counters["p99_us"] = r.stats.p99;
+  state.counters["failures"] = double(r.failures);
   return r;
 }
 
@@ -131,16 +143,21 @@ long spinIterationsFor(double us) {
   return std::max(1L, long(us / best * double(probe)));
 }
 
-Stats runFloor(long iterations, int evaluations) {
+Stats runFloor(benchmark::State& state, long iterations) {
   std::vector<double> us;
-  us.reserve(size_t(evaluations));
-  for (int i = 0; i < evaluations; ++i) {
+  us.reserve(size_t(state.max_iterations));
+  for (auto _ : state) {
     const auto start = Clock::now();
     volatile double sink = spin(iterations);
     (void)sink;
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+    const double took = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    state.SetIterationTime(took / 1e6);
+    us.push_back(took);
   }
-  return statsOf(std::move(us));
+  Stats stats = statsOf(std::move(us));
+  state.counters["p50_us"] = stats.p50;
+  state.counters["p99_us"] = stats.p99;
+  return stats;
 }
 
 void printRow(const char* label, const Stats& s) {
@@ -152,12 +169,13 @@ void printRow(const char* label, const Stats& s) {
 int main(int argc, char** argv) {
   int evaluations = 20000;
   std::string rulesDir = ROUTER_BENCH_RULES_DIR;
+  benchmark::Initialize(&argc, argv);  // takes its own --benchmark_* options out
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--evaluations" && i + 1 < argc) evaluations = std::max(100, std::atoi(argv[++i]));
     else if (a == "--rules" && i + 1 < argc) rulesDir = argv[++i];
     else {
-      std::fprintf(stderr, "usage: rules_bench [--evaluations N] [--rules DIR]\n");
+      std::fprintf(stderr, "usage: rules_bench [--evaluations N] [--rules DIR] [--benchmark_...]\n");
       return 2;
     }
   }
@@ -176,15 +194,27 @@ int main(int argc, char** argv) {
     router::RuleEngine baseline(baselineSource, destinations, {}, log);
     router::RuleEngine engine(router::RuleSource::loadDirectory(rulesDir), destinations, {}, log);
 
-    // Interleave the two sets in halves so that a noisy neighbour on the
-    // shared machine hits both alike.
-    const RunResult b1 = run(baseline, views, evaluations / 2);
-    const RunResult r1 = run(engine, views, evaluations / 2);
-    const long floorIterations = spinIterationsFor(r1.stats.p50);
-    const Stats f1 = runFloor(floorIterations, evaluations / 2);
-    const RunResult b2 = run(baseline, views, evaluations / 2);
-    const RunResult r2 = run(engine, views, evaluations / 2);
-    const Stats f2 = runFloor(floorIterations, evaluations / 2);
+    // Google Benchmark runs them in this order: the two sets interleaved in
+    // halves, so that a noisy neighbour on the shared machine hits both alike.
+    RunResult b1, r1, b2, r2;
+    Stats f1, f2;
+    long floorIterations = 1;
+    auto add = [&](const char* name, auto body) {
+      benchmark::RegisterBenchmark(name, body)->Iterations(evaluations / 2)->UseManualTime()->Unit(
+          benchmark::kMicrosecond);
+    };
+    add("route/baseline/half1", [&](benchmark::State& st) { b1 = run(st, baseline, views); });
+    add("route/rules20/half1", [&](benchmark::State& st) {
+      r1 = run(st, engine, views);
+      floorIterations = spinIterationsFor(r1.stats.p50);
+    });
+    add("cpu_loop/half1", [&](benchmark::State& st) { f1 = runFloor(st, floorIterations); });
+    add("route/baseline/half2", [&](benchmark::State& st) { b2 = run(st, baseline, views); });
+    add("route/rules20/half2", [&](benchmark::State& st) { r2 = run(st, engine, views); });
+    add("cpu_loop/half2", [&](benchmark::State& st) { f2 = runFloor(st, floorIterations); });
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    std::printf("\n");
     const RunResult& base = b1.stats.p99 <= b2.stats.p99 ? b1 : b2;  // report the quieter half
     const RunResult& rules = r1.stats.p99 <= r2.stats.p99 ? r1 : r2;
     const Stats& floor = r1.stats.p99 <= r2.stats.p99 ? f1 : f2;  // the same half as the rules
