@@ -25,6 +25,16 @@ std::unique_ptr<Queue> openQueue(const std::string& path) {
   }
 }
 
+std::unique_ptr<AuditLog> openAuditLog(const std::string& path) {
+  if (path.empty()) return nullptr;
+  try {
+    return std::make_unique<AuditLog>(path);
+  } catch (const std::exception& e) {
+    throw ConfigError(std::string("configuration error: Router.AuditLog: ") + e.what() +
+                      " (the folder must exist and be writable by Orthanc)");
+  }
+}
+
 RuleBook loadRules(const Config& config, Log& log) {
   try {
     return RuleBook(config.rulesDir, destinationNames(config), RuleLimits{}, log);
@@ -49,11 +59,12 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
       store_(store),
       log_(log),
       commitments_(commitments),
+      audit_(openAuditLog(config_.auditLog)),
       queue_(openQueue(config_.queueDatabase)),
       transcoder_(makeTranscoder()),
       rules_(loadRules(config_, log)),
       intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
-      delivery_(config_, store_, *queue_, *transcoder_, cache_, log_, metrics_, commitments_),
+      delivery_(config_, store_, *queue_, *transcoder_, cache_, log_, metrics_, commitments_, audit_.get()),
       routing_(store_, *queue_, rules_, cache_, log_, metrics_, routingWakeup_,
                [this](const std::string& instanceId, const std::string& storedSyntax, const Route& route) {
                  delivery_.prepareAhead(instanceId, storedSyntax, route);

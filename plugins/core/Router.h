@@ -83,6 +83,7 @@ class Router {
   Log& log_;
   CommitmentReports* commitments_;
   Metrics metrics_;
+  std::unique_ptr<AuditLog> audit_;  // Router.AuditLog, if set
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<Transcoder> transcoder_;
   // Enough for the working set of a burst (~190 CT slices of 512 KiB);

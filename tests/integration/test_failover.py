@@ -2,6 +2,7 @@
 jobs to the destination named by its Failover, and takes new work again once
 it answers. Real parts: Orthanc with the plugin, storescp peers, storescu."""
 
+import json
 import os
 import re
 import unittest
@@ -31,6 +32,7 @@ class FailoverTest(harness.RouterTestCase):
                 "backup": {"Type": "dicom", "AET": "BACKUP", "Host": "127.0.0.1", "Port": backup.port},
             },
             "Retry": {"InitialDelay": 1, "MaxDelay": 2, "MaxAttempts": 1000},
+            "AuditLog": self.path("audit", "audit.log"),
             "CircuitBreaker": {"Failures": 1, "ProbeInterval": 1},
         })
         status = orthanc.get("/router/status")["Destinations"]["pacs"]
@@ -64,6 +66,22 @@ class FailoverTest(harness.RouterTestCase):
         metrics = orthanc.request("GET", "/router/metrics")[2].decode()
         sent = re.search(r'orthanc_router_jobs_total\{destination="backup",outcome="delivered"\} (\d+)', metrics)
         self.assertEqual(int(sent.group(1)), len(first), "each moved job sent once")
+
+        # 3. The audit trail tells the whole story, one JSON line per outcome.
+        with open(self.path("audit", "audit.log")) as f:
+            audit = [json.loads(line) for line in f]
+        delivered = [a for a in audit if a["outcome"] == "delivered"]
+        self.assertEqual(sorted(a["sop_instance_uid"] for a in delivered if a["destination"] == "backup"),
+                         sorted(uid for _, uid in first))
+        self.assertEqual(sorted(a["sop_instance_uid"] for a in delivered if a["destination"] == "pacs"),
+                         sorted(uid for _, uid in second))
+        self.assertTrue(all(a["transfer_syntax"] and a["bytes"] > 0 for a in delivered))
+        self.assertTrue(any(a["outcome"] == "retry" and a["destination"] == "pacs" for a in audit))
+        moved = [a for a in audit if a["outcome"] == "failed-over"]
+        self.assertEqual(sum(int(a["detail"].split()[0]) for a in moved), len(first))
+        names = {str(harness.read(p, pixels=False).PatientName) for p, _ in first + second}
+        text = json.dumps(audit)
+        self.assertFalse([n for n in names if n and n in text], "patient names in the audit log")
         self.assertTrue(orthanc.running())
 
 

@@ -190,7 +190,8 @@ class PackageTest(harness.RouterTestCase):
         self.assertIs(orthanc["AuthenticationEnabled"], True)
 
         def move(path):
-            self.assertTrue(path.startswith(("/var/lib/orthanc-router", "/srv/orthanc-router")), path)
+            self.assertTrue(path.startswith(("/var/lib/orthanc-router", "/srv/orthanc-router",
+                                             "/var/log/orthanc-router")), path)
             return self.path("fsroot", path.lstrip("/"))
 
         orthanc["StorageDirectory"] = move(orthanc["StorageDirectory"])
@@ -199,6 +200,8 @@ class PackageTest(harness.RouterTestCase):
         section = router["Router"]
         section["Rules"] = self.in_root(section["Rules"].lstrip("/"))
         section["QueueDatabase"] = move(section["QueueDatabase"])
+        section["AuditLog"] = move(section["AuditLog"])
+        os.makedirs(os.path.dirname(section["AuditLog"]), exist_ok=True)
         section["Destinations"]["out"]["Path"] = move(section["Destinations"]["out"]["Path"])
         os.makedirs(section["Destinations"]["out"]["Path"], exist_ok=True)
         return orthanc, router

@@ -106,9 +106,11 @@ TEST_F(ConfigTest, OrthancModalitiesAreDestinationsByAlias) {
 }
 
 TEST_F(ConfigTest, RelativePathsFollowTheConfigurationFolder) {
-  Json::Value d = doc(R"("QueueDatabase": "q.sqlite", "Destinations": { "out": { "Type": "folder", "Path": "out" } })");
+  Json::Value d = doc(R"("QueueDatabase": "q.sqlite", "AuditLog": "log/audit.log",
+                         "Destinations": { "out": { "Type": "folder", "Path": "out" } })");
   Config c = parseConfig(d, "/etc/orthanc");
   EXPECT_EQ(c.queueDatabase, "/etc/orthanc/q.sqlite");
+  EXPECT_EQ(c.auditLog, "/etc/orthanc/log/audit.log");
   EXPECT_EQ(c.destinations.at("out").path, "/etc/orthanc/out");
 }
 

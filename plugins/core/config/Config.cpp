@@ -297,7 +297,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   }
   Section s(orthanc["Router"], "Router",
             {"Rules", "QueueDatabase", "Threads", "Destinations", "Retry", "CircuitBreaker",
-             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser"});
+             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser", "AuditLog"});
   Config config;
   config.rulesDir = resolvePath(s.string("Rules", "", true), baseDir);
   std::error_code ec;
@@ -314,6 +314,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   config.deleteAfterDelivery = s.boolean("DeleteAfterDelivery", false);
   config.routeResentInstances = s.boolean("RouteResentInstances", true);
   config.metricsUser = s.string("MetricsUser", "");
+  if (s.has("AuditLog")) config.auditLog = resolvePath(s.string("AuditLog", "", true), baseDir);
   if (orthanc.isMember("DicomAet") && orthanc["DicomAet"].isString()) {
     config.localAet = orthanc["DicomAet"].asString();
   }

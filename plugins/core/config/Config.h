@@ -82,6 +82,9 @@ struct Config {
   // A user of Orthanc's RegisteredUsers that may GET /router/metrics and
   // nothing else (for Prometheus); empty = no such restriction.
   std::string metricsUser;
+  // File that gets one JSON line per delivery outcome; empty = none (the
+  // outcomes are then only in Orthanc's log).
+  std::string auditLog;
 };
 
 std::string toString(DestinationType type);

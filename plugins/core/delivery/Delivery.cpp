@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <random>
 
 #include "plugins/core/ThreadName.h"
@@ -26,9 +28,10 @@ std::string editsKey(const TagEdits& edits) {
 }  // namespace
 
 Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
-                   PreparedCache& cache, Log& log, Metrics& metrics, CommitmentReports* commitments)
+                   PreparedCache& cache, Log& log, Metrics& metrics, CommitmentReports* commitments,
+                   AuditLog* audit)
     : config_(config), store_(store), queue_(queue), transcoder_(transcoder), cache_(cache), log_(log),
-      metrics_(metrics), commitments_(commitments) {
+      metrics_(metrics), commitments_(commitments), audit_(audit) {
   for (const auto& [name, destination] : config_.destinations) {
     auto lane = std::make_unique<Lane>();
     lane->config = &destination;
@@ -232,6 +235,20 @@ void Delivery::recordAnswer(Lane& lane, bool answered) {
              std::to_string(config.circuitBreaker.probeInterval.count()) + " s");
 }
 
+void Delivery::audit(const AuditEntry& entry) {
+  if (audit_ == nullptr) return;
+  bool ok = audit_->record(entry);
+  // Said once when writing starts failing, and once when it works again.
+  if (auditFailing_.exchange(!ok) != !ok) {
+    if (ok) {
+      log_.warning("audit log " + audit_->path() + " is written again");
+    } else {
+      log_.error("audit log " + audit_->path() + ": cannot write (" + std::strerror(errno) +
+                 "); delivery goes on, outcomes are only in this log until it is fixed");
+    }
+  }
+}
+
 void Delivery::failOver(Lane& lane) {
   const DestinationConfig& config = *lane.config;
   if (config.failover.empty()) return;
@@ -244,6 +261,8 @@ void Delivery::failOver(Lane& lane) {
   int moved = queue_.moveWaitingJobs(config.name, config.failover, "failed over from " + config.name);
   if (moved == 0) return;
   metrics_.failedOver(config.name, config.failover, moved);
+  audit(AuditEntry{"failed-over", 0, config.name, "", "", "", 0, 0, 0,
+                   std::to_string(moved) + " waiting jobs moved to " + config.failover});
   log_.warning("destination " + config.name + " down for " +
                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(downFor).count()) + " s: " +
                std::to_string(moved) + " waiting jobs moved to its failover " + config.failover);
@@ -422,6 +441,9 @@ bool Delivery::settle(const DestinationConfig& config, const Prepared& p, const 
         cache_.eraseWithPrefix("syntax:" + job.instanceId + "|");
       }
       // Audit line: identifiers only, never patient names.
+      audit(AuditEntry{"delivered", job.id, config.name, identity.sopInstanceUid, job.instanceId,
+                       transferSyntaxName(identity.transferSyntax), bytes.size(), ms, job.attempts,
+                       result.warning ? result.detail : ""});
       log_.info("delivered job=" + std::to_string(job.id) + " destination=" + config.name +
                 " sop=" + identity.sopInstanceUid + " syntax=" + transferSyntaxName(identity.transferSyntax) +
                 " bytes=" + std::to_string(bytes.size()) + " ms=" + std::to_string(ms) +
@@ -456,6 +478,8 @@ void Delivery::fail(const DestinationConfig& config, const Job& job, const std::
     auto delay = backoffDelay(config.retry, job.attempts, random);
     queue_.retryJob(job.id, detail, Clock::now() + delay);
     metrics_.retried(config.name, reason);
+    audit(AuditEntry{"retry", job.id, config.name, job.sopInstanceUid, job.instanceId, "", 0, 0, job.attempts,
+                     detail});
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(delay.count()) / 1000.0);
     log_.warning("delivery to " + config.name + " failed (job " + std::to_string(job.id) + ", attempt " +
@@ -466,6 +490,7 @@ void Delivery::fail(const DestinationConfig& config, const Job& job, const std::
                                  : "gave up after " + std::to_string(job.attempts) + " attempts: " + detail;
   queue_.killJob(job.id, why);
   metrics_.deadLettered(config.name, permanent ? reason : "max_attempts");
+  audit(AuditEntry{"dead", job.id, config.name, job.sopInstanceUid, job.instanceId, "", 0, 0, job.attempts, why});
   log_.error("delivery to " + config.name + ": job " + std::to_string(job.id) + " (SOP " + job.sopInstanceUid +
              ") moved to dead letters: " + why + "; retry with POST /router/queue/" + std::to_string(job.id) +
              "/retry once fixed");

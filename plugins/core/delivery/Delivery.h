@@ -9,6 +9,7 @@
 // Thread safety: notify() from any thread; start/stop from one thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -24,6 +25,7 @@
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/config/Config.h"
+#include "plugins/core/delivery/AuditLog.h"
 #include "plugins/core/delivery/PreparedCache.h"
 #include "plugins/core/dicom/TagReader.h"
 #include "plugins/core/destinations/Destination.h"
@@ -38,7 +40,8 @@ namespace router {
 class Delivery {
  public:
   Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
-           PreparedCache& cache, Log& log, Metrics& metrics, CommitmentReports* commitments = nullptr);
+           PreparedCache& cache, Log& log, Metrics& metrics, CommitmentReports* commitments = nullptr,
+           AuditLog* audit = nullptr);
   ~Delivery();
   void start();
   void stop();
@@ -115,6 +118,9 @@ class Delivery {
   Log& log_;
   Metrics& metrics_;
   CommitmentReports* commitments_;  // for DICOM destinations with StorageCommitment; may be null
+  AuditLog* audit_;                 // Router.AuditLog; may be null
+  std::atomic<bool> auditFailing_{false};
+  void audit(const AuditEntry& entry);
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
 
   struct Ahead {
