@@ -1,6 +1,7 @@
--- The default rule set of `./appliance run`: every instance goes, as
--- received (no transcoding, no tag changes), to the destination "out", a
--- folder destination writing under ./var/out.
+-- The default rule set of `./appliance run`: every instance goes to the
+-- destination "out", a folder destination writing under ./var/out,
+-- transcoded to JPEG-LS lossless (pixel-exact; an image that cannot be
+-- encoded so, e.g. 1-bit, is written as received), tags unchanged.
 --
 -- To change it, edit this function or add more *.lua files to this folder
 -- (all of them are loaded in name order into one environment; a later file
@@ -13,9 +14,9 @@
 -- use (match, one_of, starts_with, between_hours, is_weekend, route_to, log,
 -- ...) are documented in lua/prelude.lua and the README.
 --
--- For instance, to send it JPEG-LS lossless instead of as received:
---   return { { destination = "out", transfer_syntax = "JPEGLSLossless" } }
+-- For instance, to send it as received instead:
+--   return { { destination = "out" } }
 
 function route(instance)
-  return { { destination = "out" } }
+  return { { destination = "out", transfer_syntax = "JPEGLSLossless" } }
 end

@@ -231,7 +231,7 @@ class PackageTest(harness.RouterTestCase):
         self.assertEqual(status, 401)
         server.users = orthanc_json["RegisteredUsers"]
 
-        # The default rule sends everything to the "out" folder destination.
+        # The default rule sends everything to the "out" folder destination, as JPEG-LS lossless.
         (path, uid), = harness.generate(self.path("data", "x"), suite="ct-series", count=1, rows=64, columns=64)
         server.upload(path)
         out = router_json["Router"]["Destinations"]["out"]["Path"]
@@ -239,6 +239,8 @@ class PackageTest(harness.RouterTestCase):
         harness.wait_for(lambda: os.path.isfile(target), 30, f"{target} from the default rule",
                          detail=lambda: server.log_tail())
         self.assertEqual(harness.sop_instance_uid(target), uid)
+        self.assertEqual(harness.transfer_syntax(target), "1.2.840.10008.1.2.4.80")  # JPEG-LS lossless
+        self.assertTrue(harness.same_instance(path, target), "the default rule's copy differs from the original")
 
         # `systemctl reload`: the unit's ExecReload, with the unpacked
         # reload.netrc and this Orthanc's port.

@@ -45,14 +45,14 @@ std::set<std::string> namesOf(const std::map<std::string, Route>& routes) {
   return names;
 }
 
-TEST_F(Examples, DefaultSendsEverythingToOutAsReceived) {
+TEST_F(Examples, DefaultSendsEverythingToOutAsJpegLsLossless) {
   RuleSource source = RuleSource::loadDirectory(kRules);
   ASSERT_EQ(source.files.size(), 1u);  // the examples live in subfolders and are not loaded
   RuleEngine engine(source, {"out"}, RuleLimits{}, log);
   for (const testdata::ImageSpec& s : testdata::standardSuite()) {
     auto routes = routesOf(engine, viewOf(s));
     ASSERT_EQ(namesOf(routes), (std::set<std::string>{"out"})) << s.name;
-    EXPECT_EQ(routes["out"].transferSyntax, "");
+    EXPECT_EQ(routes["out"].transferSyntax, ts::kJPEGLSLossless);
     EXPECT_TRUE(routes["out"].modify.empty());
   }
 }
