@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <random>
 
 #include "plugins/core/ThreadName.h"
@@ -138,15 +139,27 @@ void Delivery::run(Lane& lane) {
   std::unique_ptr<Destination> destination;
   auto lastUse = SteadyClock::now();
   bool idleClosed = true;
+  // Jobs this worker claimed whose outcome the queue could not record (e.g.
+  // its disk is full): handed back as failed before any new claim, so that
+  // none stays "sending" until the next restart. One already settled is left
+  // as it is by releaseJob().
+  std::map<int64_t, std::string> unsettled;
+  std::vector<int64_t> claimed;
   while (!lane.wakeup.stopped()) {
     uint64_t seen = lane.wakeup.generation();
+    claimed.clear();
     try {
+      for (auto it = unsettled.begin(); it != unsettled.end(); it = unsettled.erase(it)) {
+        queue_.releaseJob(it->first, "the queue could not record the delivery: " + it->second,
+                          Clock::now() + config.retry.initialDelay);
+      }
       if (!destination) destination = makeDestination(config, config_.localAet, commitments_);
       if (!admit(lane, *destination)) {
         lane.wakeup.waitFor(seen, std::chrono::seconds(1));
         continue;
       }
       std::optional<Job> job = queue_.claimJob(config.name);
+      if (job) claimed.push_back(job->id);
       if (!job) {
         if (!idleClosed && SteadyClock::now() - lastUse > kIdleClose) {
           destination->close();
@@ -166,6 +179,7 @@ void Delivery::run(Lane& lane) {
         while (static_cast<int>(jobs.size()) < destination->maxBatch()) {
           std::optional<Job> more = queue_.claimJob(config.name);
           if (!more) break;
+          claimed.push_back(more->id);
           jobs.push_back(std::move(*more));
         }
         recordAnswer(lane, deliverBatch(*destination, config, jobs));
@@ -175,7 +189,9 @@ void Delivery::run(Lane& lane) {
       lastUse = SteadyClock::now();
       idleClosed = false;
     } catch (const std::exception& e) {
-      log_.error("delivery to " + config.name + ": " + e.what());
+      for (int64_t id : claimed) unsettled.emplace(id, e.what());
+      log_.error("delivery to " + config.name + ": " + e.what() +
+                 (claimed.empty() ? "" : "; its job(s) will be tried again once the queue works"));
       lane.wakeup.waitFor(seen, std::chrono::seconds(1));
     }
   }

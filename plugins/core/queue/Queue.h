@@ -96,7 +96,9 @@ class Queue {
   virtual void finishRouting(int64_t intakeId, const std::string& sopInstanceUid,
                              const std::vector<Route>& routes) = 0;
   virtual void failRouting(int64_t intakeId, const std::string& error) = 0;  // -> RuleFailed
-  // Routing could not start (instance unreadable for now): -> New, retried later.
+  // Routing could not start (instance unreadable for now) or its outcome
+  // could not be recorded: Routing -> New, retried later. An item no longer
+  // Routing is left as it is.
   virtual void postponeRouting(int64_t intakeId, const std::string& error) = 0;
   virtual int rerouteFailed() = 0;  // RuleFailed -> New
   virtual std::vector<IntakeItem> listIntake(IntakeState state, int limit) = 0;
@@ -111,6 +113,10 @@ class Queue {
   virtual InstanceLeft completeJob(int64_t jobId) = 0;
   virtual void retryJob(int64_t jobId, const std::string& error, Clock::time_point nextAttempt) = 0;
   virtual void killJob(int64_t jobId, const std::string& error) = 0;  // -> Dead
+  // A worker could not record the outcome of a job it claimed (the queue
+  // itself failed, e.g. a full disk): Sending -> Failed, due at nextAttempt.
+  // A job no longer Sending (completed, dead) is left as it is.
+  virtual void releaseJob(int64_t jobId, const std::string& error, Clock::time_point nextAttempt) = 0;
 
   // --- operations
   virtual std::optional<Job> getJob(int64_t jobId) = 0;

@@ -220,7 +220,10 @@ class SqliteQueue : public Queue {
   }
 
   void postponeRouting(int64_t intakeId, const std::string& error) override {
-    setIntake(intakeId, IntakeState::New, error);
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_, "UPDATE intake SET state=?1, error=?2 WHERE id=?3 AND state=?4")
+        .bind(1, asInt(IntakeState::New)).bind(2, error).bind(3, intakeId).bind(4, asInt(IntakeState::Routing))
+        .run();
   }
 
   int rerouteFailed() override {
@@ -294,6 +297,13 @@ class SqliteQueue : public Queue {
     std::lock_guard<std::mutex> lock(mutex_);
     Statement(db_, "UPDATE jobs SET state=?1, last_error=?2, next_attempt_at=?3 WHERE id=?4")
         .bind(1, asInt(JobState::Failed)).bind(2, error).bind(3, toMs(nextAttempt)).bind(4, jobId).run();
+  }
+
+  void releaseJob(int64_t jobId, const std::string& error, Clock::time_point nextAttempt) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement(db_, "UPDATE jobs SET state=?1, last_error=?2, next_attempt_at=?3 WHERE id=?4 AND state=?5")
+        .bind(1, asInt(JobState::Failed)).bind(2, error).bind(3, toMs(nextAttempt)).bind(4, jobId)
+        .bind(5, asInt(JobState::Sending)).run();
   }
 
   void killJob(int64_t jobId, const std::string& error) override {

@@ -1,6 +1,7 @@
 #include "plugins/core/routing/Routing.h"
 
 #include <chrono>
+#include <map>
 
 #include "plugins/core/ThreadName.h"
 #include "plugins/core/dicom/TagReader.h"
@@ -54,9 +55,17 @@ void Routing::stop() {
 void Routing::run() {
   std::unique_ptr<RuleEngine> engine;
   uint64_t engineGeneration = 0;
+  // Items this worker claimed but could not record an outcome for (the queue
+  // failed, e.g. its disk is full): handed back before any new claim, so that
+  // none stays "routing" until the next restart.
+  std::map<int64_t, std::string> unsettled;
   while (!wakeup_.stopped()) {
     uint64_t seen = wakeup_.generation();
+    std::optional<int64_t> claimed;
     try {
+      for (auto it = unsettled.begin(); it != unsettled.end(); it = unsettled.erase(it)) {
+        queue_.postponeRouting(it->first, "the queue could not record the routing: " + it->second);
+      }
       if (!engine || engineGeneration != rules_.generation()) {
         engineGeneration = rules_.generation();
         engine = rules_.makeEngine();
@@ -66,10 +75,13 @@ void Routing::run() {
         wakeup_.waitFor(seen, kIdlePoll);
         continue;
       }
+      claimed = item->id;
       routeOne(*engine, *item);
     } catch (const std::exception& e) {
-      // Queue or engine trouble: log and go on; the item stays in the queue.
-      log_.error(std::string("routing worker: ") + e.what());
+      // Queue or engine trouble: log, hand the item back, go on.
+      if (claimed) unsettled.emplace(*claimed, e.what());
+      log_.error(std::string("routing worker: ") + e.what() +
+                 (unsettled.empty() ? "" : "; the instance is routed again once the queue works"));
       wakeup_.waitFor(seen, kPostponeDelay);
     }
   }

@@ -1,0 +1,141 @@
+// Routing workers when the queue itself fails (e.g. its disk is full): the
+// instance a worker had claimed is handed back and routed once the queue
+// works again, not left "routing" until the next restart. The failure is
+// injected by a thin decorator over the real SQLite queue: a full disk
+// cannot be produced on demand in a test.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "plugins/core/Error.h"
+#include "plugins/core/routing/Routing.h"
+#include "tests/generator/TestData.h"
+#include "tests/generator/TestSupport.h"
+
+namespace router {
+namespace {
+
+using testdata::TempDir;
+
+class FilesOnly : public InstanceStore {
+ public:
+  ChangeBatch changesSince(int64_t since, int) override { return {{}, since, true}; }
+  int64_t lastChange() override { return 0; }
+  std::string readFile(const std::string&) override {
+    return testdata::makeInstance(testdata::ctSeries(1, 3, 16, 16).front());
+  }
+  Origin readOrigin(const std::string&) override { return {}; }
+  void deleteInstance(const std::string&) override {}
+};
+
+// The real queue, except that finishRouting() fails while `full` is set.
+class FullDiskQueue : public Queue {
+ public:
+  explicit FullDiskQueue(std::unique_ptr<Queue> real) : real_(std::move(real)) {}
+  std::atomic<bool> full{false};
+
+  void finishRouting(int64_t id, const std::string& sop, const std::vector<Route>& routes) override {
+    if (full) throw RouterError("queue database: query failed: database or disk is full");
+    real_->finishRouting(id, sop, routes);
+  }
+  int recover() override { return real_->recover(); }
+  std::optional<int64_t> lastChangeSeq() override { return real_->lastChangeSeq(); }
+  int recordChanges(const std::vector<Change>& c, int64_t last, bool skip) override {
+    return real_->recordChanges(c, last, skip);
+  }
+  std::optional<IntakeItem> claimIntake() override { return real_->claimIntake(); }
+  void failRouting(int64_t id, const std::string& e) override { real_->failRouting(id, e); }
+  void postponeRouting(int64_t id, const std::string& e) override { real_->postponeRouting(id, e); }
+  int rerouteFailed() override { return real_->rerouteFailed(); }
+  std::vector<IntakeItem> listIntake(IntakeState s, int limit) override { return real_->listIntake(s, limit); }
+  std::optional<Job> claimJob(const std::string& d) override { return real_->claimJob(d); }
+  std::optional<Clock::time_point> nextRetry(const std::string& d) override { return real_->nextRetry(d); }
+  InstanceLeft completeJob(int64_t id) override { return real_->completeJob(id); }
+  void retryJob(int64_t id, const std::string& e, Clock::time_point t) override { real_->retryJob(id, e, t); }
+  void killJob(int64_t id, const std::string& e) override { real_->killJob(id, e); }
+  void releaseJob(int64_t id, const std::string& e, Clock::time_point t) override { real_->releaseJob(id, e, t); }
+  std::optional<Job> getJob(int64_t id) override { return real_->getJob(id); }
+  std::vector<Job> listJobs(const JobFilter& f) override { return real_->listJobs(f); }
+  bool retryJobNow(int64_t id) override { return real_->retryJobNow(id); }
+  bool purgeJob(int64_t id) override { return real_->purgeJob(id); }
+  int retryDead(const std::string& d) override { return real_->retryDead(d); }
+  int purgeDead(const std::string& d) override { return real_->purgeDead(d); }
+  int moveWaitingJobs(const std::string& f, const std::string& t, const std::string& n) override {
+    return real_->moveWaitingJobs(f, t, n);
+  }
+  QueueDepth depth() override { return real_->depth(); }
+  void flush() override { real_->flush(); }
+
+ private:
+  std::unique_ptr<Queue> real_;
+};
+
+class CountingLog : public Log {
+ public:
+  std::atomic<int> queueErrors{0};
+  void info(const std::string&) override {}
+  void warning(const std::string&) override {}
+  void error(const std::string& message) override {
+    if (message.find("disk is full") != std::string::npos) ++queueErrors;
+  }
+};
+
+TEST(RoutingTest, AnInstanceClaimedWhileTheQueueFailsIsRoutedOnceItWorks) {
+  TempDir dir("router-routing-test");
+  std::filesystem::create_directories(dir / "rules");
+  std::ofstream(dir / "rules" / "10.lua") << "function route(i) return { { destination = \"out\" } } end\n";
+  CountingLog log;
+  Metrics metrics;
+  FilesOnly store;
+  FullDiskQueue queue(openSqliteQueue((dir / "queue.sqlite").string()));
+  RuleBook rules((dir / "rules").string(), {"out"}, RuleLimits{}, log);
+  PreparedCache cache(1u << 20);
+  Wakeup wakeup;
+  std::atomic<int> enqueued{0};
+  Routing routing(store, queue, rules, cache, log, metrics, wakeup,
+                  [&](const std::string&, const std::string&, const Route&) { ++enqueued; });
+
+  queue.full = true;
+  queue.recordChanges({{1, "instance-1"}}, 1, false);
+  routing.start(1);
+  auto waitFor = [](auto done) {
+    for (int i = 0; i < 100 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return done();
+  };
+  // Claimed, its outcome could not be written, handed back and claimed again
+  // (a second failure): not stuck "routing" until a restart.
+  EXPECT_TRUE(waitFor([&] { return log.queueErrors.load() >= 2; }));
+  EXPECT_EQ(enqueued.load(), 0);
+
+  queue.full = false;  // space again
+  EXPECT_TRUE(waitFor([&] { return enqueued.load() == 1; }));
+  routing.stop();
+  EXPECT_TRUE(queue.listIntake(IntakeState::New, 10).empty());
+  EXPECT_TRUE(queue.listIntake(IntakeState::Routing, 10).empty());
+  ASSERT_EQ(queue.listJobs(JobFilter{}).size(), 1u);
+  EXPECT_EQ(queue.listJobs(JobFilter{})[0].route.destination, "out");
+}
+
+TEST(RoutingTest, AClaimOfAnotherStateIsNotHandedBack) {
+  TempDir dir("router-routing-test");
+  auto queue = openSqliteQueue((dir / "queue.sqlite").string());
+  queue->recordChanges({{1, "a"}}, 1, false);
+  auto item = queue->claimIntake();
+  queue->finishRouting(item->id, "1.2.3", {});
+  queue->postponeRouting(item->id, "late");  // already routed: nothing to hand back
+  EXPECT_TRUE(queue->listIntake(IntakeState::New, 10).empty());
+
+  queue->recordChanges({{2, "b"}}, 2, false);
+  item = queue->claimIntake();
+  queue->finishRouting(item->id, "1.2.4", {Route{"out", "", {}, 0}});
+  auto job = queue->claimJob("out");
+  queue->completeJob(job->id);
+  queue->releaseJob(job->id, "late", Clock::now());  // delivered meanwhile: nothing to release
+  EXPECT_TRUE(queue->listJobs(JobFilter{}).empty());
+}
+
+}  // namespace
+}  // namespace router
