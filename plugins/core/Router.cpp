@@ -123,6 +123,7 @@ Json::Value Router::status() {
     Json::Value entry(Json::objectValue);
     entry["Type"] = toString(d.type);
     entry["Up"] = !delivery_.isDown(name);
+    entry["Paused"] = delivery_.isPaused(name);
     if (d.type == DestinationType::Dicom) {
       entry["AET"] = d.aet;
       entry["Host"] = d.host;

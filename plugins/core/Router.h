@@ -74,6 +74,8 @@ class Router {
   int rerouteFailed();
   // Jobs made due again by the REST API.
   void jobsChanged(const std::string& destination);
+  // Holds or releases a destination (REST API); false if there is none.
+  bool pauseDestination(const std::string& destination, bool paused) { return delivery_.pause(destination, paused); }
   // The routes the rules in force give for a file; nothing is queued or sent.
   RouteDecision testRoute(const std::string& part10, const Origin& origin);
 

@@ -228,6 +228,17 @@ void handleDestinationRetry(RestCall& call) {
   call.answer(out);
 }
 
+template <bool paused>
+void handleDestinationPause(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
+  std::string name = destinationOf(call);
+  router().pauseDestination(name, paused);
+  Json::Value out(Json::objectValue);
+  out["Destination"] = name;
+  out["Paused"] = paused;
+  call.answer(out);
+}
+
 void handleDestinationDead(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Delete) return call.notAllowed("DELETE");
   std::string name = destinationOf(call);
@@ -309,6 +320,10 @@ void registerRestRoutes(OrthancPluginContext* context) {
                                           restCallback<handleDestinationRetry>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/destinations/([^/]+)/dead",
                                           restCallback<handleDestinationDead>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/destinations/([^/]+)/pause",
+                                          restCallback<handleDestinationPause<true>>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/destinations/([^/]+)/resume",
+                                          restCallback<handleDestinationPause<false>>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/reload", restCallback<handleReload>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/reroute", restCallback<handleReroute>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/test", restCallback<handleTest>);

@@ -186,5 +186,41 @@ class OperationsTest(harness.RouterTestCase):
         self.assertEqual(answer["routes"][0]["modify"]["InstitutionName"], "CT01|ROUTER|127.0.0.1|DicomProtocol")
 
 
+    def test_a_paused_destination_holds_its_queue_until_resumed(self):
+        """Maintenance of a peer: pause its destination, its jobs wait (no
+        attempts used, nothing dead), another destination goes on; resume and
+        everything arrives."""
+        rules = self.path("rules", "10-both.lua")
+        with open(rules, "w") as f:
+            f.write('function route(i) return { { destination = "pacs" }, { destination = "archive" } } end\n')
+        pacs, archive = self.path("pacs", "x"), self.path("archive", "x")
+        orthanc = self.start_orthanc(plugin=harness.plugin_path(), router={
+            "Rules": os.path.dirname(rules),
+            "QueueDatabase": self.path("queue", "queue.sqlite"),
+            "Destinations": {"pacs": {"Type": "folder", "Path": os.path.dirname(pacs)},
+                             "archive": {"Type": "folder", "Path": os.path.dirname(archive)}},
+        })
+        self.assertEqual(orthanc.post("/router/destinations/pacs/pause"), {"Destination": "pacs", "Paused": True})
+        self.assertEqual(orthanc.request("POST", "/router/destinations/nope/pause")[0], 404)
+        data = harness.generate(self.path("data", "x"), suite="ct-series", count=4, seed=93, rows=16, columns=16)
+        harness.send([p for p, _ in data], orthanc.dicom_port)
+        expected = {uid: p for p, uid in data}
+        harness.wait_for_files(expected, lambda: {n[:-4]: os.path.join(os.path.dirname(archive), n)
+                                                  for n in os.listdir(os.path.dirname(archive))},
+                               30, "the instances at the archive while pacs is paused")
+        time.sleep(2)  # pacs had every chance to take a job
+        self.assertEqual(os.listdir(os.path.dirname(pacs)), [])
+        status = orthanc.get("/router/status")["Destinations"]["pacs"]
+        self.assertTrue(status["Paused"])
+        self.assertEqual(status["Queue"]["pending"], len(data), status)
+        self.assertTrue(all(j["Attempts"] == 0 for j in orthanc.get("/router/queue?destination=pacs")))
+
+        self.assertEqual(orthanc.post("/router/destinations/pacs/resume"), {"Destination": "pacs", "Paused": False})
+        harness.wait_for_files(expected, lambda: {n[:-4]: os.path.join(os.path.dirname(pacs), n)
+                                                  for n in os.listdir(os.path.dirname(pacs))},
+                               30, "the instances at pacs once resumed")
+        self.assertFalse(orthanc.get("/router/status")["Destinations"]["pacs"]["Paused"])
+
+
 if __name__ == "__main__":
     unittest.main()

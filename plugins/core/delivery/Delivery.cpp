@@ -205,8 +205,25 @@ bool Delivery::isDown(const std::string& destination) {
   return it->second->breaker.down;
 }
 
+bool Delivery::pause(const std::string& destination, bool paused) {
+  auto it = lanes_.find(destination);
+  if (it == lanes_.end()) return false;
+  if (it->second->paused.exchange(paused) != paused) {
+    log_.warning("destination " + destination + (paused ? " paused: its jobs wait until it is resumed"
+                                                         : " resumed: its queue drains now"));
+  }
+  it->second->wakeup.notify();
+  return true;
+}
+
+bool Delivery::isPaused(const std::string& destination) {
+  auto it = lanes_.find(destination);
+  return it != lanes_.end() && it->second->paused;
+}
+
 bool Delivery::admit(Lane& lane, Destination& destination) {
   const DestinationConfig& config = *lane.config;
+  if (lane.paused) return false;
   {
     std::lock_guard<std::mutex> lock(lane.breaker.mutex);
     if (!lane.breaker.down) return true;
@@ -447,10 +464,10 @@ bool Delivery::settle(const DestinationConfig& config, const Prepared& p, const 
       metrics_.destinationUp(config.name, true);
       InstanceLeft left = queue_.completeJob(job.id);
       const bool last = left.jobs == 0;
-      // Every destination has it, or those still waiting are down (their
-      // jobs will read it again when they are back): make room for the
-      // instances still coming.
-      auto down = [&](const std::string& destination) { return isDown(destination); };
+      // Every destination has it, or those still waiting are down or paused
+      // (their jobs will read it again when they are back): make room for
+      // the instances still coming.
+      auto down = [&](const std::string& destination) { return isDown(destination) || isPaused(destination); };
       if (std::all_of(left.waitingFor.begin(), left.waitingFor.end(), down)) {
         cache_.erase("file:" + job.instanceId);
         cache_.eraseWithPrefix("edit:" + job.instanceId + "|");

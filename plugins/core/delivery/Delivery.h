@@ -56,6 +56,11 @@ class Delivery {
   void notifyAll();
   // Destinations the circuit breaker holds as down.
   bool isDown(const std::string& destination);
+  // An operator's hold (maintenance of the peer): a paused destination takes
+  // no job, and its queue waits without using attempts; not kept across a
+  // restart. False when there is no such destination.
+  bool pause(const std::string& destination, bool paused);
+  bool isPaused(const std::string& destination);
 
  private:
   // Circuit breaker of one destination: after CircuitBreaker.Failures sends
@@ -73,6 +78,7 @@ class Delivery {
     const DestinationConfig* config = nullptr;
     Wakeup wakeup;
     Breaker breaker;
+    std::atomic<bool> paused{false};
     std::vector<std::thread> threads;
   };
   void run(Lane& lane);
