@@ -30,8 +30,7 @@ Json::Value OrthancCommitmentReports::modalities() {
 }
 
 std::optional<std::string> OrthancCommitmentReports::request(const std::string& peerAet, int peerPort,
-                                                             const std::string& sopClassUid,
-                                                             const std::string& sopInstanceUid,
+                                                             const std::vector<CommitItem>& instances,
                                                              std::chrono::seconds timeout) {
   Json::Value all = modalities();
   if (!all.isObject()) return std::nullopt;
@@ -45,10 +44,12 @@ std::optional<std::string> OrthancCommitmentReports::request(const std::string& 
   if (alias.empty()) return std::nullopt;
 
   Json::Value body;
-  Json::Value instance;
-  instance["SOPClassUID"] = sopClassUid;
-  instance["SOPInstanceUID"] = sopInstanceUid;
-  body["DicomInstances"].append(instance);
+  for (const CommitItem& item : instances) {
+    Json::Value instance;
+    instance["SOPClassUID"] = item.sopClassUid;
+    instance["SOPInstanceUID"] = item.sopInstanceUid;
+    body["DicomInstances"].append(instance);
+  }
   body["Timeout"] = static_cast<Json::Int64>(timeout.count());
   const std::string text = writeJson(body);
   const std::string uri = "/modalities/" + alias + "/storage-commitment";

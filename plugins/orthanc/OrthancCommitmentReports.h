@@ -26,8 +26,8 @@ class OrthancCommitmentReports : public CommitmentReports {
  public:
   explicit OrthancCommitmentReports(OrthancPluginContext* context) : context_(context) {}
 
-  std::optional<std::string> request(const std::string& peerAet, int peerPort, const std::string& sopClassUid,
-                                     const std::string& sopInstanceUid, std::chrono::seconds timeout) override;
+  std::optional<std::string> request(const std::string& peerAet, int peerPort,
+                                     const std::vector<CommitItem>& instances, std::chrono::seconds timeout) override;
   std::optional<CommitmentReport> find(const std::string& transactionUid) override;
   bool sleep(std::chrono::milliseconds duration) override;
   std::string diagnose(const std::string& peerAet) override;

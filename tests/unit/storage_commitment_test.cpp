@@ -177,6 +177,7 @@ class CommitmentPeer : public DcmSCP {
   void stop() { stop_ = true; }
   int stored() const { return stored_; }
   int actions() const { return actions_; }
+  int committed() const { return committed_; }  // instances listed in all N-ACTIONs
 
  protected:
   OFBool stopAfterConnectionTimeout() override { return stop_.load(); }
@@ -202,18 +203,21 @@ class CommitmentPeer : public DcmSCP {
       cond = sendACTIONResponse(id, message->msg.NActionRQ.MessageID, UID_StorageCommitmentPushModelSOPClass,
                                 UID_StorageCommitmentPushModelSOPInstance, STATUS_Success);
       if (cond.bad() || mode_ == PeerMode::NoReport || !request) return cond;
-      OFString transaction, sopClass, sopInstance;
+      OFString transaction;
       request->findAndGetOFString(DCM_TransactionUID, transaction);
-      DcmItem* item = nullptr;
-      if (request->findAndGetSequenceItem(DCM_ReferencedSOPSequence, item, 0).good() && item) {
-        item->findAndGetOFString(DCM_ReferencedSOPClassUID, sopClass);
-        item->findAndGetOFString(DCM_ReferencedSOPInstanceUID, sopInstance);
-      }
       DcmDataset report;
       report.putAndInsertString(DCM_TransactionUID, transaction.c_str());
       bool fail = mode_ == PeerMode::FailOnAssociation;
-      addReferenced(report, fail ? DCM_FailedSOPSequence : DCM_ReferencedSOPSequence, sopClass.c_str(),
-                    sopInstance.c_str(), fail ? 0x0110 : -1);
+      DcmItem* item = nullptr;
+      for (signed long i = 0; request->findAndGetSequenceItem(DCM_ReferencedSOPSequence, item, i).good() && item;
+           ++i) {
+        OFString sopClass, sopInstance;
+        item->findAndGetOFString(DCM_ReferencedSOPClassUID, sopClass);
+        item->findAndGetOFString(DCM_ReferencedSOPInstanceUID, sopInstance);
+        addReferenced(report, fail ? DCM_FailedSOPSequence : DCM_ReferencedSOPSequence, sopClass.c_str(),
+                      sopInstance.c_str(), fail ? 0x0110 : -1);
+        ++committed_;
+      }
       Uint16 status = 0;
       return sendEVENTREPORTRequest(id, UID_StorageCommitmentPushModelSOPInstance, 1000, fail ? 2 : 1, &report,
                                     status);
@@ -226,6 +230,7 @@ class CommitmentPeer : public DcmSCP {
   std::atomic<bool> stop_{false};
   std::atomic<int> stored_{0};
   std::atomic<int> actions_{0};
+  std::atomic<int> committed_{0};
 };
 
 // Runs a CommitmentPeer on its own thread for the test's lifetime.
@@ -263,11 +268,11 @@ class FakeReports : public CommitmentReports {
     return true;
   }
   std::string diagnose(const std::string& peerAet) override { return "diagnosis for " + peerAet; }
-  std::optional<std::string> request(const std::string& peerAet, int, const std::string&,
-                                     const std::string& sopInstanceUid, std::chrono::seconds) override {
+  std::optional<std::string> request(const std::string& peerAet, int, const std::vector<CommitItem>& instances,
+                                     std::chrono::seconds) override {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!knowsPeer_) return std::nullopt;
-    requested_.push_back(peerAet + " " + sopInstanceUid);
+    for (const CommitItem& item : instances) requested_.push_back(peerAet + " " + item.sopInstanceUid);
     return std::string("1.2.3.4.5.") + std::to_string(requested_.size());
   }
 
@@ -342,6 +347,24 @@ TEST(StorageCommitmentDestination, ReportOnTheSameAssociationDelivers) {
   EXPECT_EQ(peer.peer().stored(), 3);
   EXPECT_EQ(peer.peer().actions(), 3);
   EXPECT_EQ(destination.associationsOpened(), 1);  // the association stays open and is reused
+}
+
+TEST(StorageCommitmentDestination, ABatchIsCommittedInOneTransaction) {
+  RunningPeer peer(PeerMode::ReportOnAssociation);
+  DicomDestination destination(peerConfig(peer.port(), 10), "ROUTER");
+  EXPECT_EQ(destination.maxBatch(), DicomDestination::kCommitmentBatch);
+  std::vector<Instance> instances;
+  std::vector<Outgoing> batch;
+  for (uint32_t seed = 11; seed <= 14; ++seed) instances.push_back(ctInstance(seed));
+  for (const Instance& i : instances) {
+    batch.push_back(Outgoing{i.bytes, UID_CTImageStorage, i.sopInstanceUid, ts::kExplicitVRLittleEndian});
+  }
+  std::vector<SendResult> results = destination.sendBatch(batch);
+  ASSERT_EQ(results.size(), 4u);
+  for (const SendResult& result : results) EXPECT_EQ(result.outcome, SendOutcome::Delivered) << result.detail;
+  EXPECT_EQ(peer.peer().stored(), 4);
+  EXPECT_EQ(peer.peer().actions(), 1);  // one request, one report for the four
+  EXPECT_EQ(peer.peer().committed(), 4);
 }
 
 TEST(StorageCommitmentDestination, FailedSopSequenceRetriesWithTheReason) {

@@ -395,29 +395,31 @@ bool Delivery::deliver(Destination& destination, const DestinationConfig& config
   const int opened = destination.associationsOpened();
   SendResult result = destination.send(p->outgoing());
   countAssociations(config, destination, opened, result);
-  if (result.outcome == SendOutcome::Permanent) {
-    // Negotiation fallback: the peer refused this syntax for this SOP class
-    // but accepted others; send it in the best of those instead of failing.
-    std::vector<std::string> accepted = destination.acceptedTransferSyntaxes(p->identity.sopClassUid);
-    if (!accepted.empty() &&
-        std::find(accepted.begin(), accepted.end(), p->identity.transferSyntax) == accepted.end()) {
-      std::string fallback = fallbackSyntax(config, accepted, p->identity.transferSyntax);
-      if (!fallback.empty()) {
-        try {
-          p->ready = prepare(job, fallback, p->edited, p->source.transferSyntax);
-          p->identity = readIdentity(*p->ready);
-          log_.warning("delivery to " + config.name + ": " + transferSyntaxName(p->source.transferSyntax) +
-                       " refused by the peer, sending as " + transferSyntaxName(fallback));
-          const int reopened = destination.associationsOpened();
-          result = destination.send(p->outgoing());
-          countAssociations(config, destination, reopened, result);
-        } catch (const std::exception& e) {
-          result.detail += "; fallback to " + transferSyntaxName(fallback) + " failed: " + e.what();
-        }
-      }
-    }
-  }
+  fallBack(destination, config, *p, result);
   return settle(config, *p, result);
+}
+
+void Delivery::fallBack(Destination& destination, const DestinationConfig& config, Prepared& p, SendResult& result) {
+  if (result.outcome != SendOutcome::Permanent) return;
+  // Negotiation fallback: the peer refused this syntax for this SOP class
+  // but accepted others; send it in the best of those instead of failing.
+  std::vector<std::string> accepted = destination.acceptedTransferSyntaxes(p.identity.sopClassUid);
+  if (accepted.empty() || std::find(accepted.begin(), accepted.end(), p.identity.transferSyntax) != accepted.end()) {
+    return;
+  }
+  std::string fallback = fallbackSyntax(config, accepted, p.identity.transferSyntax);
+  if (fallback.empty()) return;
+  try {
+    p.ready = prepare(p.job, fallback, p.edited, p.source.transferSyntax);
+    p.identity = readIdentity(*p.ready);
+    log_.warning("delivery to " + config.name + ": " + transferSyntaxName(p.source.transferSyntax) +
+                 " refused by the peer, sending as " + transferSyntaxName(fallback));
+    const int reopened = destination.associationsOpened();
+    result = destination.send(p.outgoing());
+    countAssociations(config, destination, reopened, result);
+  } catch (const std::exception& e) {
+    result.detail += "; fallback to " + transferSyntaxName(fallback) + " failed: " + e.what();
+  }
 }
 
 void Delivery::countAssociations(const DestinationConfig& config, const Destination& destination, int before,
@@ -438,11 +440,14 @@ bool Delivery::deliverBatch(Destination& destination, const DestinationConfig& c
   if (prepared.empty()) return true;
   std::vector<Outgoing> outgoing;
   for (const Prepared& p : prepared) outgoing.push_back(p.outgoing());
+  const int opened = destination.associationsOpened();
   std::vector<SendResult> results = destination.sendBatch(outgoing);
   bool answered = false;
   for (size_t i = 0; i < prepared.size(); ++i) {
     SendResult result = i < results.size() ? results[i]
                                             : SendResult{SendOutcome::Retry, "no result for this instance", 0, false};
+    if (i == 0) countAssociations(config, destination, opened, result);
+    fallBack(destination, config, prepared[i], result);
     answered = settle(config, prepared[i], result) || answered;
   }
   return answered;

@@ -106,6 +106,9 @@ class Delivery {
   bool deliver(Destination& destination, const DestinationConfig& config, const Job& job);
   bool deliverBatch(Destination& destination, const DestinationConfig& config, const std::vector<Job>& jobs);
   bool settle(const DestinationConfig& config, const Prepared& prepared, const SendResult& result);
+  // A syntax the peer refused (Permanent): sends again in the best one it
+  // accepted, replacing result; does nothing for other outcomes.
+  void fallBack(Destination& destination, const DestinationConfig& config, Prepared& prepared, SendResult& result);
   void countAssociations(const DestinationConfig& config, const Destination& destination, int before,
                          const SendResult& result);
   // edited in the wanted syntax (itself when no conversion is needed), once

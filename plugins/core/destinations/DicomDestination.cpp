@@ -388,6 +388,36 @@ SendResult DicomDestination::refusedResult(const std::string& sopClass, const st
 }
 
 SendResult DicomDestination::send(const Outgoing& instance) {
+  if (!config_.storageCommitment) return store(instance, nullptr);
+  return sendBatch({instance}).front();
+}
+
+std::vector<SendResult> DicomDestination::sendBatch(const std::vector<Outgoing>& instances) {
+  std::vector<SendResult> results;
+  if (!config_.storageCommitment) {
+    for (const Outgoing& instance : instances) results.push_back(store(instance, nullptr));
+    return results;
+  }
+  std::vector<CommitItem> stored;
+  std::vector<size_t> storedAt;  // index in instances of each stored one
+  for (size_t i = 0; i < instances.size(); ++i) {
+    CommitItem item;
+    results.push_back(store(instances[i], &item));
+    if (results.back().outcome == SendOutcome::Delivered) {
+      stored.push_back(std::move(item));
+      storedAt.push_back(i);
+    }
+  }
+  if (stored.empty()) return results;
+  std::vector<SendResult> committed = commit(stored);
+  for (size_t k = 0; k < stored.size(); ++k) {
+    // A commitment failure replaces the C-STORE success; a success keeps its warning, if any.
+    if (committed[k].outcome != SendOutcome::Delivered) results[storedAt[k]] = committed[k];
+  }
+  return results;
+}
+
+SendResult DicomDestination::store(const Outgoing& instance, CommitItem* stored) {
   std::unique_ptr<DcmFileFormat> file;
   try {
     file = parseDicom(instance.part10);
@@ -458,12 +488,12 @@ SendResult DicomDestination::send(const Outgoing& instance) {
     OFCondition cond = scu_->sendSTORERequest(contextId, OFFilename(), dataset, status);
     if (cond.good()) {
       SendResult result = classifyDimseStatus(status);
-      if (!config_.storageCommitment || result.outcome != SendOutcome::Delivered) return result;
-      OFString sopInstance;
-      dataset->findAndGetOFString(DCM_SOPInstanceUID, sopInstance);
-      SendResult committed = commit(sopClass, sopInstance.c_str());
-      if (committed.outcome != SendOutcome::Delivered) return committed;
-      return result;  // keeps a C-STORE warning, if any
+      if (stored != nullptr && result.outcome == SendOutcome::Delivered) {
+        OFString sopInstance;
+        dataset->findAndGetOFString(DCM_SOPInstanceUID, sopInstance);
+        *stored = CommitItem{sopClass, sopInstance.c_str()};
+      }
+      return result;
     }
     std::string text = conditionText(cond);
     dropAssociation(false);
@@ -488,23 +518,24 @@ SendResult DicomDestination::send(const Outgoing& instance) {
   return result;
 }
 
-SendResult DicomDestination::commit(const std::string& sopClass, const std::string& sopInstance) {
+std::vector<SendResult> DicomDestination::commit(const std::vector<CommitItem>& instances) {
   SendResult result;
   result.outcome = SendOutcome::Retry;
+  auto all = [&] { return std::vector<SendResult>(instances.size(), result); };
   unsigned char contextId = findContext(kStorageCommitmentSopClass, ts::kExplicitVRLittleEndian);
   if (!scu_ || contextId == 0) {
     result.detail = "stored on " + peerName() + " but the association ended before the storage commitment request";
-    return result;
+    return all();
   }
   if (reports_ != nullptr) {
     // Through Orthanc when it knows the peer: see CommitmentReports::request().
     try {
       std::optional<std::string> transaction =
-          reports_->request(config_.aet, config_.port, sopClass, sopInstance, config_.timeout);
-      if (transaction) return awaitReport(*transaction, sopInstance);
+          reports_->request(config_.aet, config_.port, instances, config_.timeout);
+      if (transaction) return awaitReport(*transaction, instances);
     } catch (const std::exception& e) {
       result.detail = "stored on " + peerName() + " but the storage commitment request failed: " + e.what();
-      return result;
+      return all();
     }
   }
   char uid[100];
@@ -512,13 +543,17 @@ SendResult DicomDestination::commit(const std::string& sopClass, const std::stri
   const std::string transactionUid = uid;
 
   DcmDataset request;
-  DcmItem* item = nullptr;
-  if (request.putAndInsertString(DCM_TransactionUID, transactionUid.c_str()).bad() ||
-      request.findOrCreateSequenceItem(DCM_ReferencedSOPSequence, item, -2).bad() || item == nullptr ||
-      item->putAndInsertString(DCM_ReferencedSOPClassUID, sopClass.c_str()).bad() ||
-      item->putAndInsertString(DCM_ReferencedSOPInstanceUID, sopInstance.c_str()).bad()) {
-    result.detail = "cannot build the storage commitment request for " + sopInstance;
-    return result;
+  bool built = request.putAndInsertString(DCM_TransactionUID, transactionUid.c_str()).good();
+  for (const CommitItem& instance : instances) {
+    DcmItem* item = nullptr;
+    built = built && request.findOrCreateSequenceItem(DCM_ReferencedSOPSequence, item, -2).good() &&
+            item != nullptr &&
+            item->putAndInsertString(DCM_ReferencedSOPClassUID, instance.sopClassUid.c_str()).good() &&
+            item->putAndInsertString(DCM_ReferencedSOPInstanceUID, instance.sopInstanceUid.c_str()).good();
+  }
+  if (!built) {
+    result.detail = "cannot build the storage commitment request";
+    return all();
   }
   Uint16 status = 0;
   // Action Type 1: Request Storage Commitment (PS3.4 J.3.2).
@@ -530,23 +565,32 @@ SendResult DicomDestination::commit(const std::string& sopClass, const std::stri
     if (text.find("abort") != std::string::npos) {
       result.detail += " (the peer may not allow our AE title " + localAet_ + " to request storage commitment)";
     }
-    return result;
+    return all();
   }
   SendResult accepted = classifyCommitmentRequestStatus(status, peerName());
-  if (accepted.outcome != SendOutcome::Delivered) return accepted;
-  return awaitReport(transactionUid, sopInstance);
+  if (accepted.outcome != SendOutcome::Delivered) return std::vector<SendResult>(instances.size(), accepted);
+  return awaitReport(transactionUid, instances);
 }
 
 // Waits for the N-EVENT-REPORT of one transaction: on our association (the
 // peer may answer there while it is open) and in Orthanc's reports (the peer
 // may open its own association to our AE title), polling both with a
 // growing interval so that a quick peer costs a few milliseconds.
-SendResult DicomDestination::awaitReport(const std::string& transactionUid, const std::string& sopInstance) {
+std::vector<SendResult> DicomDestination::awaitReport(const std::string& transactionUid,
+                                                     const std::vector<CommitItem>& instances) {
   using namespace std::chrono;
   const auto deadline = steady_clock::now() + config_.storageCommitmentTimeout;
   milliseconds interval{5};
   SendResult result;
   result.outcome = SendOutcome::Retry;
+  auto all = [&] { return std::vector<SendResult>(instances.size(), result); };
+  auto judged = [&](const CommitmentReport& report) {
+    std::vector<SendResult> results;
+    for (const CommitItem& instance : instances) {
+      results.push_back(judgeCommitment(report, instance.sopInstanceUid, peerName()));
+    }
+    return results;
+  };
   for (;;) {
     if (reports_ != nullptr) {
       std::optional<CommitmentReport> report;
@@ -554,9 +598,9 @@ SendResult DicomDestination::awaitReport(const std::string& transactionUid, cons
         report = reports_->find(transactionUid);
       } catch (const std::exception& e) {
         result.detail = "cannot read the storage commitment report of " + peerName() + ": " + e.what();
-        return result;
+        return all();
       }
-      if (report) return judgeCommitment(*report, sopInstance, peerName());
+      if (report) return judged(*report);
     }
     auto now = steady_clock::now();
     if (now >= deadline) break;
@@ -564,7 +608,7 @@ SendResult DicomDestination::awaitReport(const std::string& transactionUid, cons
     interval = std::min(interval * 2, milliseconds(500));
     if (reports_ != nullptr && !reports_->sleep(milliseconds(0))) {
       result.detail = "stopped while waiting for the storage commitment report of " + peerName();
-      return result;
+      return all();
     }
     if (scu_ && scu_->isConnected() && connection_ != nullptr) {
       if (!connection_->readable(slice)) continue;
@@ -580,12 +624,12 @@ SendResult DicomDestination::awaitReport(const std::string& transactionUid, cons
         continue;
       }
       CommitmentReport report = parseEventReport(*dataset);
-      if (report.transactionUid == transactionUid) return judgeCommitment(report, sopInstance, peerName());
+      if (report.transactionUid == transactionUid) return judged(report);
       // A late report of an earlier, timed-out transaction: acknowledged, ignored.
     } else if (reports_ != nullptr) {
       if (!reports_->sleep(slice)) {
         result.detail = "stopped while waiting for the storage commitment report of " + peerName();
-        return result;
+        return all();
       }
     } else {
       std::this_thread::sleep_for(slice);
@@ -603,7 +647,7 @@ SendResult DicomDestination::awaitReport(const std::string& transactionUid, cons
     std::string hint = reports_->diagnose(config_.aet);
     if (!hint.empty()) result.detail += "; " + hint;
   }
-  return result;
+  return all();
 }
 
 bool DicomDestination::probe() {

@@ -45,6 +45,11 @@ class DicomDestination : public Destination {
   DicomDestination& operator=(const DicomDestination&) = delete;
 
   SendResult send(const Outgoing& instance) override;
+  // With StorageCommitment: C-STOREs, then one commitment transaction for
+  // every instance stored, so a batch costs one report wait, not one each.
+  int maxBatch() const override { return config_.storageCommitment ? kCommitmentBatch : 1; }
+  std::vector<SendResult> sendBatch(const std::vector<Outgoing>& instances) override;
+  static constexpr int kCommitmentBatch = 16;
   // C-ECHO on its own short association.
   bool probe() override;
   // Releases the open association, if any.
@@ -75,9 +80,12 @@ class DicomDestination : public Destination {
   unsigned char findContext(const std::string& sopClass, const std::string& transferSyntax) const;
   std::string peerName() const;
   SendResult refusedResult(const std::string& sopClass, const std::string& transferSyntax) const;
-  // Storage commitment of one stored instance: N-ACTION, then the report.
-  SendResult commit(const std::string& sopClass, const std::string& sopInstance);
-  SendResult awaitReport(const std::string& transactionUid, const std::string& sopInstance);
+  // The C-STORE alone; `stored` gets the instance when it was stored.
+  SendResult store(const Outgoing& instance, CommitItem* stored);
+  // Storage commitment of stored instances: N-ACTION, then the report; one
+  // result per instance, in order.
+  std::vector<SendResult> commit(const std::vector<CommitItem>& instances);
+  std::vector<SendResult> awaitReport(const std::string& transactionUid, const std::vector<CommitItem>& instances);
 
   DestinationConfig config_;
   std::string localAet_;

@@ -37,6 +37,12 @@ struct CommitmentFailure {
 };
 
 // One N-EVENT-REPORT of the Storage Commitment Push Model.
+// One stored instance to be committed.
+struct CommitItem {
+  std::string sopClassUid;
+  std::string sopInstanceUid;
+};
+
 struct CommitmentReport {
   std::string transactionUid;
   std::vector<std::string> committed;  // SOP Instance UIDs in the Referenced SOP Sequence
@@ -59,8 +65,7 @@ class CommitmentReports {
   // Orthanc does not know the peer (the caller sends the N-ACTION itself).
   // Throws RouterError, in words for the operator, when the request fails.
   virtual std::optional<std::string> request(const std::string& /*peerAet*/, int /*peerPort*/,
-                                             const std::string& /*sopClassUid*/,
-                                             const std::string& /*sopInstanceUid*/,
+                                             const std::vector<CommitItem>& /*instances*/,
                                              std::chrono::seconds /*timeout*/) {
     return std::nullopt;
   }
