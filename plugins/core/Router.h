@@ -47,7 +47,7 @@ class Router {
   // soon if it did not already, so routing waits for that copy of the file
   // rather than read it back. Intake itself comes from the changes log.
   void onNewInstance(const std::string& instanceId) {
-    cache_.expect("file:" + instanceId);
+    cache_.expect(cachekey::file(instanceId));
     intake_.wake();
   }
   // The file Orthanc has just stored, offered ahead of routing: kept (one
@@ -55,11 +55,11 @@ class Router {
   // read it back from Orthanc. Where it came from is kept with it.
   void onStored(const std::string& instanceId, const char* data, size_t size, const Origin& origin) {
     std::string line = encodeOrigin(origin);
-    cache_.offer("origin:" + instanceId, line.data(), line.size());
+    cache_.offer(cachekey::origin(instanceId), line.data(), line.size());
     if (size <= kMaxOffered) {
-      cache_.offer("file:" + instanceId, data, size);
+      cache_.offer(cachekey::file(instanceId), data, size);
     } else {
-      cache_.decline("file:" + instanceId);
+      cache_.decline(cachekey::file(instanceId));
     }
   }
 

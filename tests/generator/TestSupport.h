@@ -1,6 +1,6 @@
 // Small helpers the C++ tests share: a scratch folder removed at the end of
-// the test, and running a command-line tool (dcmtk, GDCM) to check our output
-// with a decoder that is not our own.
+// the test, running a command-line tool (dcmtk, GDCM) to check our output
+// with a decoder that is not our own, and a free port for a test peer.
 #pragma once
 
 #include <filesystem>
@@ -28,5 +28,8 @@ struct RunResult {
 
 // Runs command with /bin/sh and collects its output.
 RunResult run(const std::string& command);
+
+// A loopback TCP port nobody listens on right now (0 if none could be found).
+int freeTcpPort();
 
 }  // namespace router::testdata

@@ -31,6 +31,7 @@
 
 #include "plugins/core/destinations/DicomDestination.h"
 #include "tests/generator/TestData.h"
+#include "tests/generator/TestSupport.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace fs = std::filesystem;
@@ -39,17 +40,7 @@ using Clock = std::chrono::steady_clock;
 namespace router {
 namespace {
 
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+using testdata::freeTcpPort;
 
 // True when something listens on the TCP port (read from /proc, so the
 // check itself opens no connection the server would log).
@@ -183,7 +174,7 @@ class DicomDestinationTest : public testing::Test {
     char pattern[] = "/tmp/dicom-destination-test-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern), nullptr);
     root_ = pattern;
-    port_ = freePort();
+    port_ = freeTcpPort();
   }
   void TearDown() override {
     std::error_code ec;

@@ -32,6 +32,7 @@
 #include "plugins/core/destinations/OrthancPeerDestination.h"
 #include "plugins/core/dicom/DicomBuffer.h"
 #include "tests/generator/TestData.h"
+#include "tests/generator/TestSupport.h"
 
 extern char** environ;
 
@@ -43,22 +44,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kDicomWebPlugin = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
 
-// A TCP port nobody listens on right now.
-int freePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+using testdata::freeTcpPort;
 
 // The second Orthanc: a child process with its own configuration, storage
 // and log in a temporary directory.
@@ -67,8 +53,8 @@ class PeerOrthanc {
   PeerOrthanc() {
     char pattern[] = "/tmp/router-http-test-XXXXXX";
     dir_ = ::mkdtemp(pattern);
-    httpPort_ = freePort();
-    const int dicomPort = freePort();
+    httpPort_ = freeTcpPort();
+    const int dicomPort = freeTcpPort();
 
     Json::Value config;
     config["Name"] = "router-http-test";
@@ -409,7 +395,7 @@ TEST(HttpDestinationsDown, PeerThatStopsIsDownAndRetried) {
 
 TEST(HttpDestinationsDown, ClosedPortIsRetryQuicklyWithTheUrl) {
   const std::vector<Sent> series = makeSeries(2, 707);
-  const std::string url = "http://127.0.0.1:" + std::to_string(freePort());
+  const std::string url = "http://127.0.0.1:" + std::to_string(freeTcpPort());
 
   OrthancPeerDestination peer(httpConfig(DestinationType::OrthancPeer, url));
   const auto start = Clock::now();
@@ -433,7 +419,7 @@ TEST(HttpDestinationsDown, ClosedPortIsRetryQuicklyWithTheUrl) {
 
 TEST(HttpDestinationsDown, PasswordInUrlNeverShowsInDetails) {
   const std::vector<Sent> series = makeSeries(1, 808);
-  const int port = freePort();
+  const int port = freeTcpPort();
   DestinationConfig config = httpConfig(DestinationType::OrthancPeer,
                                         "http://router:hunter2@127.0.0.1:" + std::to_string(port));
   OrthancPeerDestination peer(config);

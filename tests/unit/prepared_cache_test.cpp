@@ -38,10 +38,10 @@ TEST(PreparedCacheTest, FailuresReachEveryCallerAndAreNotKept) {
   EXPECT_EQ(*cache.get("k", [] { return std::string("second try"); }), "second try");
 }
 
-TEST(PreparedCacheTest, PutReplacesAndMemoryIsBounded) {
+TEST(PreparedCacheTest, ANewerCopyReplacesAndMemoryIsBounded) {
   PreparedCache cache(1000);
-  cache.put("file", "old");
-  cache.put("file", "new");
+  cache.offer("file", "old", 3);
+  cache.offer("file", "new", 3);
   EXPECT_EQ(*cache.get("file", [] { return std::string("read again"); }), "new");
   for (int i = 0; i < 20; ++i) cache.get("big" + std::to_string(i), [] { return std::string(300, 'x'); });
   EXPECT_LE(cache.bytes(), 1000u);

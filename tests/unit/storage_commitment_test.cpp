@@ -23,6 +23,7 @@
 #include "plugins/core/destinations/DicomDestination.h"
 #include "plugins/core/destinations/StorageCommitment.h"
 #include "tests/generator/TestData.h"
+#include "tests/generator/TestSupport.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router {
@@ -147,17 +148,7 @@ enum class PeerMode {
   NoCommitment,         // storage only: refuses the commitment SOP class
 };
 
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+using testdata::freeTcpPort;
 
 class CommitmentPeer : public DcmSCP {
  public:
@@ -236,7 +227,7 @@ class CommitmentPeer : public DcmSCP {
 // Runs a CommitmentPeer on its own thread for the test's lifetime.
 class RunningPeer {
  public:
-  explicit RunningPeer(PeerMode mode) : port_(freePort()), peer_(mode, port_) {
+  explicit RunningPeer(PeerMode mode) : port_(freeTcpPort()), peer_(mode, port_) {
     OFLog::configure(OFLogger::WARN_LOG_LEVEL);  // DCMTK's per-message INFO lines drown the test output
     thread_ = std::thread([this] { peer_.listen(); });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -116,14 +116,7 @@ void Delivery::runAhead() {
       Job job;
       job.instanceId = next.instanceId;
       job.route = next.route;
-      PreparedCache::Value original =
-          cache_.get("file:" + job.instanceId, [&] { return store_.readFile(job.instanceId); });
-      PreparedCache::Value edited = original;
-      if (!job.route.modify.empty()) {
-        edited = cache_.get("edit:" + job.instanceId + "|" + editsKey(job.route.modify),
-                            [&] { return applyTagEdits(*original, job.route.modify); });
-      }
-      prepare(job, job.route.transferSyntax, edited, next.storedSyntax);
+      prepare(job, job.route.transferSyntax, edit(job, readOriginal(job.instanceId)), next.storedSyntax);
     } catch (const std::exception&) {
       // Not cached: the delivery meets the same error itself and acts on it.
     }
@@ -330,7 +323,7 @@ std::string fallbackSyntax(const DestinationConfig& config, const std::vector<st
 PreparedCache::Value Delivery::prepare(const Job& job, const std::string& wanted, const PreparedCache::Value& edited,
                                        const std::string& currentSyntax) {
   if (wanted.empty() || wanted == currentSyntax) return edited;
-  return cache_.get("syntax:" + job.instanceId + "|" + editsKey(job.route.modify) + "|" + wanted, [&] {
+  return cache_.get(cachekey::transcoded(job.instanceId, editsKey(job.route.modify), wanted), [&] {
     auto started = SteadyClock::now();
     try {
       std::string out = transcoder_.transcode(*edited, wanted);
@@ -343,11 +336,21 @@ PreparedCache::Value Delivery::prepare(const Job& job, const std::string& wanted
   });
 }
 
+PreparedCache::Value Delivery::readOriginal(const std::string& instanceId) {
+  return cache_.get(cachekey::file(instanceId), [&] { return store_.readFile(instanceId); });
+}
+
+PreparedCache::Value Delivery::edit(const Job& job, const PreparedCache::Value& original) {
+  if (job.route.modify.empty()) return original;
+  return cache_.get(cachekey::edited(job.instanceId, editsKey(job.route.modify)),
+                    [&] { return applyTagEdits(*original, job.route.modify); });
+}
+
 std::optional<Delivery::Prepared> Delivery::prepareJob(const DestinationConfig& config, const Job& job) {
   Prepared p{job, SteadyClock::now(), nullptr, nullptr, {}, {}};
   PreparedCache::Value original;
   try {
-    original = cache_.get("file:" + job.instanceId, [&] { return store_.readFile(job.instanceId); });
+    original = readOriginal(job.instanceId);
   } catch (const InstanceGoneError& e) {
     fail(config, job, "the instance was deleted from Orthanc before it could be sent", true, "instance_deleted");
     return std::nullopt;
@@ -356,15 +359,11 @@ std::optional<Delivery::Prepared> Delivery::prepareJob(const DestinationConfig& 
     return std::nullopt;
   }
 
-  p.edited = original;
-  if (!job.route.modify.empty()) {
-    try {
-      p.edited = cache_.get("edit:" + job.instanceId + "|" + editsKey(job.route.modify),
-                            [&] { return applyTagEdits(*original, job.route.modify); });
-    } catch (const std::exception& e) {
-      fail(config, job, std::string("tag edits cannot be applied: ") + e.what(), true, "tag_edit");
-      return std::nullopt;
-    }
+  try {
+    p.edited = edit(job, original);
+  } catch (const std::exception& e) {
+    fail(config, job, std::string("tag edits cannot be applied: ") + e.what(), true, "tag_edit");
+    return std::nullopt;
   }
 
   try {
@@ -474,9 +473,7 @@ bool Delivery::settle(const DestinationConfig& config, const Prepared& p, const 
       // the instances still coming.
       auto down = [&](const std::string& destination) { return isDown(destination) || isPaused(destination); };
       if (std::all_of(left.waitingFor.begin(), left.waitingFor.end(), down)) {
-        cache_.erase("file:" + job.instanceId);
-        cache_.eraseWithPrefix("edit:" + job.instanceId + "|");
-        cache_.eraseWithPrefix("syntax:" + job.instanceId + "|");
+        cache_.forgetInstance(job.instanceId);
       }
       // Audit line: identifiers only, never patient names.
       audit(AuditEntry{"delivered", job.id, config.name, identity.sopInstanceUid, job.instanceId,

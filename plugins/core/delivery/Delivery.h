@@ -100,6 +100,10 @@ class Delivery {
       return Outgoing{*ready, identity.sopClassUid, identity.sopInstanceUid, identity.transferSyntax};
     }
   };
+  // The instance's stored file, and the job's tag edits applied to it (the
+  // original itself when there are none); shared through the cache.
+  PreparedCache::Value readOriginal(const std::string& instanceId);
+  PreparedCache::Value edit(const Job& job, const PreparedCache::Value& original);
   // nullopt when the job cannot be prepared (it is then retried or dead already).
   std::optional<Prepared> prepareJob(const DestinationConfig& config, const Job& job);
   // These return whether the destination answered (for the circuit breaker).

@@ -85,19 +85,6 @@ PreparedCache::Value PreparedCache::get(const std::string& key, const std::funct
   }
 }
 
-void PreparedCache::put(const std::string& key, std::string value) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = entries_.find(key);
-    if (it != entries_.end() && it->second.size != 0) {
-      bytes_ -= it->second.size;
-      recent_.erase(it->second.position);
-      entries_.erase(it);
-    }
-  }
-  get(key, [&] { return std::move(value); });
-}
-
 void PreparedCache::settleOffer(const std::string& key, bool kept) {
   expected_.erase(key);
   if (!kept && declined_.insert(key).second) {
@@ -191,6 +178,13 @@ void PreparedCache::eraseWithPrefix(const std::string& prefix) {
     recent_.erase(it->second.position);
     it = entries_.erase(it);
   }
+}
+
+void PreparedCache::forgetInstance(const std::string& instanceId) {
+  erase(cachekey::file(instanceId));
+  erase(cachekey::origin(instanceId));
+  eraseWithPrefix("edit:" + instanceId + "|");
+  eraseWithPrefix("syntax:" + instanceId + "|");
 }
 
 size_t PreparedCache::bytes() const {

@@ -23,6 +23,20 @@
 
 namespace router {
 
+// The keys of what the router keeps per instance: its stored file, where it
+// came from, and what delivery derives from it (tag edits, then transcodes;
+// `edits` identifies a set of tag edits).
+namespace cachekey {
+inline std::string file(const std::string& instanceId) { return "file:" + instanceId; }
+inline std::string origin(const std::string& instanceId) { return "origin:" + instanceId; }
+inline std::string edited(const std::string& instanceId, const std::string& edits) {
+  return "edit:" + instanceId + "|" + edits;
+}
+inline std::string transcoded(const std::string& instanceId, const std::string& edits, const std::string& syntax) {
+  return "syntax:" + instanceId + "|" + edits + "|" + syntax;
+}
+}  // namespace cachekey
+
 class PreparedCache {
  public:
   using Value = std::shared_ptr<const std::string>;
@@ -34,9 +48,6 @@ class PreparedCache {
   // The value for key, computed by make() if nobody has it. Rethrows make()'s
   // exception (and forgets the key, so a later call tries again).
   Value get(const std::string& key, const std::function<std::string()>& make);
-
-  // Stores a value already at hand, replacing what the key held.
-  void put(const std::string& key, std::string value);
 
   // A value offered ahead of need (a file Orthanc has just stored). It is
   // kept only if it fits without pushing out anything asked for lately (bytes
@@ -55,6 +66,8 @@ class PreparedCache {
   void erase(const std::string& key);
   // Forgets every key that starts with prefix.
   void eraseWithPrefix(const std::string& prefix);
+  // Forgets everything held for an instance (the keys below).
+  void forgetInstance(const std::string& instanceId);
 
   size_t bytes() const;
 

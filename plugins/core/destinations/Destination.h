@@ -67,6 +67,8 @@ class Destination {
 
 // Classifies a C-STORE response status (PS3.4 Annex B / PS3.7 Annex C).
 SendResult classifyDimseStatus(uint16_t status);
+// A DIMSE status or failure reason as operators read it: "0xA700".
+std::string statusHex(uint16_t status);
 
 std::unique_ptr<Destination> makeDestination(const DestinationConfig& config,
                                              const std::string& localAet);

@@ -9,12 +9,6 @@
 namespace router {
 namespace {
 
-std::string hex(uint16_t status) {
-  char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "0x%04X", static_cast<unsigned>(status));
-  return buffer;
-}
-
 SendResult make(SendOutcome outcome, uint16_t status, const std::string& what) {
   SendResult result;
   result.outcome = outcome;
@@ -22,19 +16,25 @@ SendResult make(SendOutcome outcome, uint16_t status, const std::string& what) {
   switch (outcome) {
     case SendOutcome::Delivered:
       result.warning = true;
-      result.detail = "stored with a warning: " + what + " (" + hex(status) + ")";
+      result.detail = "stored with a warning: " + what + " (" + statusHex(status) + ")";
       break;
     case SendOutcome::Retry:
-      result.detail = "destination could not store it now: " + what + " (" + hex(status) + ")";
+      result.detail = "destination could not store it now: " + what + " (" + statusHex(status) + ")";
       break;
     case SendOutcome::Permanent:
-      result.detail = "destination refused: " + what + " (" + hex(status) + ")";
+      result.detail = "destination refused: " + what + " (" + statusHex(status) + ")";
       break;
   }
   return result;
 }
 
 }  // namespace
+
+std::string statusHex(uint16_t status) {
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "0x%04X", static_cast<unsigned>(status));
+  return buffer;
+}
 
 SendResult classifyDimseStatus(uint16_t status) {
   using O = SendOutcome;

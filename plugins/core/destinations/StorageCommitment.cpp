@@ -8,16 +8,9 @@
 #include <dcmtk/dcmdata/dcitem.h>
 
 #include <algorithm>
-#include <cstdio>
 
 namespace router {
 namespace {
-
-std::string hex(uint16_t value) {
-  char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "0x%04X", static_cast<unsigned>(value));
-  return buffer;
-}
 
 std::string stringOf(DcmItem& item, const DcmTagKey& tag) {
   OFString value;
@@ -72,7 +65,7 @@ std::string commitmentFailureText(uint16_t reason) {
     case 0x0122: return "referenced SOP class not supported";
     case 0x0119: return "class/instance conflict";
     case 0x0131: return "duplicate transaction UID";
-    default: return "failure reason " + hex(reason);
+    default: return "failure reason " + statusHex(reason);
   }
 }
 
@@ -87,7 +80,7 @@ SendResult judgeCommitment(const CommitmentReport& report, const std::string& so
     if (failure.sopInstanceUid == sopInstanceUid) {
       result.dimseStatus = failure.reason;  // the peer answered: not a connection failure
       result.detail = peer + " stored the instance but did not commit to keep it: " +
-                      commitmentFailureText(failure.reason) + " (" + hex(failure.reason) +
+                      commitmentFailureText(failure.reason) + " (" + statusHex(failure.reason) +
                       "), storage commitment transaction " + report.transactionUid;
       return result;
     }
@@ -108,12 +101,12 @@ SendResult classifyCommitmentRequestStatus(uint16_t status, const std::string& p
     case 0x0123:  // no such action
     case 0x0211:  // unrecognized operation
       result.outcome = SendOutcome::Permanent;
-      result.detail = peer + " refused the storage commitment request (" + hex(status) +
+      result.detail = peer + " refused the storage commitment request (" + statusHex(status) +
                       "): it does not support storage commitment; set \"StorageCommitment\": false for it";
       return result;
     default:
       result.outcome = SendOutcome::Retry;
-      result.detail = peer + " did not accept the storage commitment request (N-ACTION status " + hex(status) + ")";
+      result.detail = peer + " did not accept the storage commitment request (N-ACTION status " + statusHex(status) + ")";
       return result;
   }
 }

@@ -88,8 +88,8 @@ void Routing::run() {
 }
 
 void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
-  const std::string fileKey = "file:" + item.instanceId;
-  const std::string originKey = "origin:" + item.instanceId;
+  const std::string fileKey = cachekey::file(item.instanceId);
+  const std::string originKey = cachekey::origin(item.instanceId);
   PreparedCache::Value bytes;
   InstanceView view;
   try {
