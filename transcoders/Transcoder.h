@@ -6,6 +6,7 @@
 // at once on the same object.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,12 +21,33 @@ class TranscodeError : public RouterError {
   using RouterError::RouterError;
 };
 
+// The transcoder itself failed, not the input: its worker process died (a
+// signal), ran past its time limit or over its memory limit. Counted apart
+// (transcoder_crashes_total) because it points at a codec bug or a hostile
+// file, and the worker was replaced.
+class TranscoderCrash : public TranscodeError {
+ public:
+  enum class Kind { Crash, Timeout, Memory };
+  TranscoderCrash(Kind kind, const std::string& message) : TranscodeError(message), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
+// "crash", "timeout", "memory": the label of transcoder_crashes_total.
+const char* toString(TranscoderCrash::Kind kind);
+
 struct TranscodeOptions {
   // Lossy targets: quality 1..100 (JPEG), or compression ratio (JPEG 2000),
   // or NEAR (JPEG-LS near-lossless). 0 = the codec's documented default.
   int quality = 0;
   // Lossy targets get a new SOP Instance UID unless this is false.
   bool newUidWhenLossy = true;
+  // Called once the input is parsed, before any codec runs, with what is
+  // being converted ("255x255, 8 bits, RGB, JPEGBaseline8Bit"), so that a
+  // failure later can say what was asked. Optional.
+  std::function<void(const std::string& what)> onParsed;
 };
 
 class Transcoder {

@@ -72,6 +72,7 @@ std::string TranscoderSet::transcode(const std::string& part10, const std::strin
   if (dicom.syntax == target && isPart10(part10)) return part10;
 
   PixelLayout layout = readPixelLayout(dicom.dataset());
+  if (options.onParsed) options.onParsed(layout.describe() + ", " + transferSyntaxName(dicom.syntax));
   if (layout.bitsAllocated % 8 != 0 || layout.bitsAllocated > 32) {
     if (isNativeLittleEndian(dicom.syntax) && !info->encapsulated) return serializePart10(dicom, target);
     throw TranscodeError("cannot transcode " + std::to_string(layout.bitsAllocated) +

@@ -1,6 +1,8 @@
 #include "plugins/core/Router.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "plugins/core/dicom/TagReader.h"
 #include "transcoders/TransferSyntax.h"
@@ -43,6 +45,18 @@ RuleBook loadRules(const Config& config, Log& log) {
   }
 }
 
+WorkerPoolOptions workerOptions(const Config& config, Log& log) {
+  WorkerPoolOptions o;
+  o.executable = config.transcoding.workerExecutable.empty() ? "/usr/lib/orthanc-router/orthanc-router-transcoder"
+                                                            : config.transcoding.workerExecutable;
+  o.workers = config.transcoding.workers > 0 ? config.transcoding.workers
+                                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.timeLimit = config.transcoding.timeLimit;
+  o.memoryLimitMb = static_cast<size_t>(config.transcoding.memoryLimitMb);
+  o.warn = [&log](const std::string& message) { log.warning(message); };
+  return o;
+}
+
 std::string isoTime(std::chrono::system_clock::time_point t) {
   std::time_t seconds = std::chrono::system_clock::to_time_t(t);
   char text[32];
@@ -61,10 +75,10 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
       commitments_(commitments),
       audit_(openAuditLog(config_.auditLog)),
       queue_(openQueue(config_.queueDatabase)),
-      transcoder_(makeTranscoder()),
+      transcoder_(workerOptions(config_, log)),
       rules_(loadRules(config_, log)),
       intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
-      delivery_(config_, store_, *queue_, *transcoder_, cache_, log_, metrics_, commitments_, audit_.get()),
+      delivery_(config_, store_, *queue_, transcoder_, cache_, log_, metrics_, commitments_, audit_.get()),
       routing_(store_, *queue_, rules_, cache_, log_, metrics_, routingWakeup_,
                [this](const std::string& instanceId, const std::string& storedSyntax, const Route& route) {
                  delivery_.prepareAhead(instanceId, storedSyntax, route);
@@ -81,9 +95,18 @@ void Router::start() {
     log_.warning("queue: " + std::to_string(recovered) +
                  " item(s) were in flight when the router stopped; they are queued again");
   }
-  intake_.start();
-  routing_.start(config_.threads);
+  try {
+    transcoder_.start();
+  } catch (const std::exception& e) {
+    // Routing and delivery go on: every transcode then fails with this
+    // reason (OnTranscodeFailure) until a worker can start.
+    log_.error(std::string("transcoding: ") + e.what());
+  }
+  log_.info("transcoding: " + std::to_string(transcoder_.pids().size()) + " worker process(es), " +
+            transcoder_.lockdown());
   delivery_.start();
+  routing_.start(config_.threads);
+  intake_.start();
   watcher_.start();
   started_ = true;
   log_.info("router started: " + std::to_string(config_.destinations.size()) + " destination(s), " +
@@ -96,6 +119,7 @@ void Router::stop() {
   intake_.stop();
   routing_.stop();
   delivery_.stop();
+  transcoder_.stop();
   started_ = false;
 }
 

@@ -1,7 +1,8 @@
 // The root object of the appliance. Built from a validated Config; owns the
-// queue, the rules in force, the transcoder and the three stages (intake,
-// routing, delivery). Its threads start on start() (Orthanc's
-// OrthancStarted) and are joined on stop().
+// queue, the rules in force, the transcoder worker pool and the three stages
+// (intake, routing, delivery). Its threads and worker processes start on
+// start() (Orthanc's OrthancStarted) and end on stop(): consumers before
+// producers (workers, delivery, routing, intake), producers first on stop.
 //
 // Thread safety: after start(), every public method may be called from any
 // thread (REST handlers, the OnChange callback); the stages synchronise
@@ -27,6 +28,7 @@
 #include "plugins/core/routing/Routing.h"
 #include "plugins/core/routing/RulesWatcher.h"
 #include "transcoders/Transcoder.h"
+#include "transcoders/worker/WorkerPool.h"
 
 namespace router {
 
@@ -87,7 +89,8 @@ class Router {
   Metrics metrics_;
   std::unique_ptr<AuditLog> audit_;  // Router.AuditLog, if set
   std::unique_ptr<Queue> queue_;
-  std::unique_ptr<Transcoder> transcoder_;
+  // Every conversion runs in its worker processes, never in Orthanc's.
+  WorkerPool transcoder_;
   // Enough for the working set of a burst (~190 CT slices of 512 KiB);
   // past it a delivery reads the file from Orthanc again.
   PreparedCache cache_{96u << 20};

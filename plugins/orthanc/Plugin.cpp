@@ -3,6 +3,7 @@
 // error refuses the plugin (and so Orthanc's start) with one clear line.
 #include <orthanc/OrthancCPlugin.h>
 
+#include <dlfcn.h>
 #include <strings.h>
 
 #include <cstdlib>
@@ -96,7 +97,17 @@ Config readConfig(OrthancPluginContext* context) {
     std::filesystem::path p(path.str());
     baseDir = (std::filesystem::is_directory(p) ? p : p.parent_path()).string();
   }
-  return parseConfig(parseJson(text.str()), baseDir);
+  Config config = parseConfig(parseJson(text.str()), baseDir);
+  if (config.transcoding.workerExecutable.empty()) {
+    // The worker is installed beside the plugin (the package and the build
+    // tree both put it there).
+    Dl_info self{};
+    if (dladdr(reinterpret_cast<void*>(&readConfig), &self) != 0 && self.dli_fname != nullptr) {
+      config.transcoding.workerExecutable =
+          (std::filesystem::path(self.dli_fname).parent_path() / "orthanc-router-transcoder").string();
+    }
+  }
+  return config;
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <set>
 
+#include <unistd.h>
+
 #include "plugins/core/Error.h"
 #include "transcoders/TransferSyntax.h"
 
@@ -110,6 +112,22 @@ CircuitBreaker parseBreaker(const Section& parent, const CircuitBreaker& base) {
   breaker.probeInterval =
       std::chrono::seconds(s.integer("ProbeInterval", static_cast<int>(base.probeInterval.count()), 1, 3600));
   return breaker;
+}
+
+TranscodingConfig parseTranscoding(const Section& parent, const std::string& baseDir) {
+  TranscodingConfig t;
+  if (!parent.has("Transcoding")) return t;
+  Section s(parent.raw("Transcoding"), parent.key("Transcoding"),
+            {"WorkerExecutable", "Workers", "TimeLimit", "MemoryLimit"});
+  if (s.has("WorkerExecutable")) {
+    t.workerExecutable = resolvePath(s.string("WorkerExecutable", "", true), baseDir);
+    if (access(t.workerExecutable.c_str(), X_OK) != 0)
+      Section::fail(s.key("WorkerExecutable"), "\"" + t.workerExecutable + "\" is not an executable file");
+  }
+  t.workers = s.integer("Workers", 0, 0, 64);
+  t.timeLimit = std::chrono::seconds(s.integer("TimeLimit", 120, 1, 86400));
+  t.memoryLimitMb = s.integer("MemoryLimit", 4096, 64, 1 << 20);
+  return t;
 }
 
 void checkName(const std::string& name, const std::string& key) {
@@ -297,7 +315,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   }
   Section s(orthanc["Router"], "Router",
             {"Rules", "QueueDatabase", "Threads", "Destinations", "Retry", "CircuitBreaker",
-             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser", "AuditLog"});
+             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser", "AuditLog", "Transcoding"});
   Config config;
   config.rulesDir = resolvePath(s.string("Rules", "", true), baseDir);
   std::error_code ec;
@@ -315,6 +333,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   config.routeResentInstances = s.boolean("RouteResentInstances", true);
   config.metricsUser = s.string("MetricsUser", "");
   if (s.has("AuditLog")) config.auditLog = resolvePath(s.string("AuditLog", "", true), baseDir);
+  config.transcoding = parseTranscoding(s, baseDir);
   if (orthanc.isMember("DicomAet") && orthanc["DicomAet"].isString()) {
     config.localAet = orthanc["DicomAet"].asString();
   }

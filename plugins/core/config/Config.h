@@ -67,6 +67,14 @@ struct DestinationConfig {
   std::chrono::seconds failoverAfter{300};
 };
 
+// Router.Transcoding: the worker processes every conversion runs in.
+struct TranscodingConfig {
+  std::string workerExecutable;  // empty: orthanc-router-transcoder beside the plugin
+  int workers = 0;               // 0: one per core
+  std::chrono::seconds timeLimit{120};  // one conversion; then the worker is killed
+  int memoryLimitMb = 4096;             // address space of one worker
+};
+
 struct Config {
   std::string rulesDir;
   std::string queueDatabase;
@@ -85,6 +93,7 @@ struct Config {
   // File that gets one JSON line per delivery outcome; empty = none (the
   // outcomes are then only in Orthanc's log).
   std::string auditLog;
+  TranscodingConfig transcoding;
 };
 
 std::string toString(DestinationType type);

@@ -329,6 +329,11 @@ PreparedCache::Value Delivery::prepare(const Job& job, const std::string& wanted
       std::string out = transcoder_.transcode(*edited, wanted);
       metrics_.transcoded(transferSyntaxName(wanted), SteadyClock::now() - started);
       return out;
+    } catch (const TranscoderCrash& crash) {
+      metrics_.transcodeFailed(transferSyntaxName(wanted));
+      metrics_.transcoderCrashed(transferSyntaxName(wanted), toString(crash.kind()));
+      log_.error("delivery of " + job.instanceId + ": " + crash.what() + "; the worker was replaced");
+      throw;
     } catch (const std::exception&) {
       metrics_.transcodeFailed(transferSyntaxName(wanted));
       throw;

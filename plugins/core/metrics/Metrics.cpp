@@ -67,6 +67,16 @@ struct Metrics::Families {
                               .Name("orthanc_router_transcode_failures_total")
                               .Help("Transcodes that failed, by target transfer syntax")
                               .Register(r)),
+        transcoderCrashes(prometheus::BuildCounter()
+                              .Name("orthanc_router_transcoder_crashes_total")
+                              .Help("Transcoder worker processes that died, timed out or went over their memory "
+                                    "limit, by target transfer syntax and kind (crash, timeout, memory)")
+                              .Register(r)),
+        quarantined(prometheus::BuildCounter()
+                        .Name("orthanc_router_quarantined_total")
+                        .Help("Instances set aside because the appliance stopped twice while handling them, "
+                              "by stage (routing: rule-failed; delivery: dead letter)")
+                        .Register(r)),
         associations(prometheus::BuildCounter()
                          .Name("orthanc_router_association_attempts_total")
                          .Help("DICOM associations opened, by destination and outcome (ok, failed)")
@@ -103,6 +113,8 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Histogram>& sendDuration;
   prometheus::Family<prometheus::Histogram>& transcodeDuration;
   prometheus::Family<prometheus::Counter>& transcodeFailures;
+  prometheus::Family<prometheus::Counter>& transcoderCrashes;
+  prometheus::Family<prometheus::Counter>& quarantined;
   prometheus::Family<prometheus::Counter>& associations;
   prometheus::Family<prometheus::Counter>& failovers;
   prometheus::Family<prometheus::Gauge>& queueJobs;
@@ -153,6 +165,14 @@ void Metrics::transcoded(const std::string& syntax, Duration duration) {
 
 void Metrics::transcodeFailed(const std::string& syntax) {
   families_->transcodeFailures.Add({{"transfer_syntax", syntax}}).Increment();
+}
+
+void Metrics::transcoderCrashed(const std::string& syntax, const std::string& kind) {
+  families_->transcoderCrashes.Add({{"transfer_syntax", syntax}, {"kind", kind}}).Increment();
+}
+
+void Metrics::quarantined(const std::string& stage, int count) {
+  families_->quarantined.Add({{"stage", stage}}).Increment(count);
 }
 
 void Metrics::destinationUp(const std::string& destination, bool up) {

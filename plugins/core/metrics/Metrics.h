@@ -38,6 +38,10 @@ class Metrics {
   void deadLettered(const std::string& destination, const std::string& reason);
   void transcoded(const std::string& syntax, Duration duration);
   void transcodeFailed(const std::string& syntax);
+  // kind: crash, timeout, memory (TranscoderCrash::Kind).
+  void transcoderCrashed(const std::string& syntax, const std::string& kind);
+  // stage: routing, delivery.
+  void quarantined(const std::string& stage, int count);
   void destinationUp(const std::string& destination, bool up);
   void associationOpened(const std::string& destination, bool ok);
   void failedOver(const std::string& destination, const std::string& failover, int jobs);

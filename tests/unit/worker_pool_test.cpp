@@ -1,0 +1,222 @@
+// The worker pool with the real worker processes: conversions give the same
+// bytes as in this process; a worker that crashes, hangs, runs out of memory
+// or breaks out of its sandbox fails only its own conversion, with the
+// reason, and is replaced; the other workers go on. Faults come from
+// router-faulty-transcoder, the real worker plus faults on demand.
+#include "transcoders/worker/WorkerPool.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <filesystem>
+#include <thread>
+
+#include "tests/generator/TestData.h"
+#include "transcoders/TransferSyntax.h"
+
+namespace router {
+namespace {
+
+const std::string kWorker = ROUTER_BINARY_DIR "/plugins/orthanc/orthanc-router-transcoder";
+const std::string kFaulty = ROUTER_BINARY_DIR "/tests/generator/router-faulty-transcoder";
+
+WorkerPoolOptions options(const std::string& exe, int workers = 2) {
+  WorkerPoolOptions o;
+  o.executable = exe;
+  o.workers = workers;
+  o.timeLimit = std::chrono::seconds(5);
+  o.memoryLimitMb = 1024;
+  return o;
+}
+
+std::string image(const std::string& marker = "", uint32_t seed = 1) {
+  testdata::ImageSpec spec;
+  spec.name = "pool";
+  spec.rows = 64;
+  spec.columns = 48;
+  spec.seed = seed;
+  spec.studyDescription = marker;
+  return testdata::makeInstance(spec);
+}
+
+// What a fault marker does to one conversion of the faulty worker.
+TranscoderCrash crashOf(WorkerPool& pool, const std::string& marker) {
+  try {
+    pool.transcode(image(marker), ts::kJPEG2000Lossless);
+  } catch (const TranscoderCrash& crash) {
+    return crash;
+  }
+  ADD_FAILURE() << marker << " did not fail the conversion";
+  return TranscoderCrash(TranscoderCrash::Kind::Crash, "");
+}
+
+TEST(WorkerPool, ConvertsExactlyAsInProcess) {
+  WorkerPool pool(options(kWorker));
+  pool.start();
+  EXPECT_EQ(pool.pids().size(), 2u);
+  EXPECT_NE(pool.lockdown().find("seccomp"), std::string::npos) << pool.lockdown();
+  auto local = makeTranscoder();
+  for (const char* target : {ts::kJPEGLSLossless, ts::kJPEG2000Lossless, ts::kRLELossless, ts::kImplicitVRLittleEndian}) {
+    const std::string input = image();
+    EXPECT_EQ(pool.transcode(input, target), local->transcode(input, target)) << transferSyntaxName(target);
+  }
+}
+
+TEST(WorkerPool, InputErrorsComeBackAsTheyAreWithoutReplacingTheWorker) {
+  WorkerPool pool(options(kWorker, 1));
+  pool.start();
+  const pid_t before = pool.pids().at(0);
+  try {
+    pool.transcode("not a DICOM file", ts::kJPEGLSLossless);
+    FAIL() << "garbage was converted";
+  } catch (const TranscoderCrash& crash) {
+    FAIL() << "garbage crashed the worker: " << crash.what();
+  } catch (const TranscodeError& e) {
+    EXPECT_STRNE(e.what(), "");
+  }
+  EXPECT_EQ(pool.pids().at(0), before);
+  EXPECT_EQ(pool.replacements(), 0u);
+}
+
+TEST(WorkerPool, ACrashFailsOnlyThatConversionAndSaysWhatWasAsked) {
+  WorkerPool pool(options(kFaulty, 1));
+  pool.start();
+  const pid_t before = pool.pids().at(0);
+  TranscoderCrash crash = crashOf(pool, "ROUTER-TEST-ABORT");
+  EXPECT_EQ(crash.kind(), TranscoderCrash::Kind::Crash);
+  const std::string message = crash.what();
+  EXPECT_NE(message.find("transcoder crashed (SIGABRT) converting 48x64"), std::string::npos) << message;
+  EXPECT_NE(message.find("ExplicitVRLittleEndian -> JPEG2000Lossless"), std::string::npos) << message;
+  EXPECT_NE(pool.pids().at(0), before) << "the dead worker was not replaced";
+  EXPECT_EQ(pool.replacements(), 1u);
+  EXPECT_FALSE(pool.transcode(image(), ts::kJPEG2000Lossless).empty()) << "the replacement does not work";
+
+  crash = crashOf(pool, "ROUTER-TEST-SEGV");
+  EXPECT_NE(std::string(crash.what()).find("SIGSEGV"), std::string::npos) << crash.what();
+}
+
+TEST(WorkerPool, AHangIsEndedAtTheTimeLimit) {
+  WorkerPoolOptions o = options(kFaulty, 1);
+  o.timeLimit = std::chrono::seconds(1);
+  WorkerPool pool(o);
+  pool.start();
+  TranscoderCrash crash = crashOf(pool, "ROUTER-TEST-HANG");
+  EXPECT_EQ(crash.kind(), TranscoderCrash::Kind::Timeout);
+  EXPECT_NE(std::string(crash.what()).find("time limit of 1 s"), std::string::npos) << crash.what();
+  EXPECT_FALSE(pool.transcode(image(), ts::kJPEGLSLossless).empty());
+}
+
+TEST(WorkerPool, TheMemoryLimitHolds) {
+  WorkerPoolOptions o = options(kFaulty, 1);
+  o.memoryLimitMb = 512;
+  WorkerPool pool(o);
+  pool.start();
+  TranscoderCrash crash = crashOf(pool, "ROUTER-TEST-OOM");
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "no address-space limit under AddressSanitizer";
+#endif
+  EXPECT_EQ(crash.kind(), TranscoderCrash::Kind::Memory) << crash.what();
+  EXPECT_NE(std::string(crash.what()).find("memory limit of 512 MiB"), std::string::npos) << crash.what();
+  EXPECT_FALSE(pool.transcode(image(), ts::kJPEGLSLossless).empty());
+}
+
+TEST(WorkerPool, TheSandboxStopsExecNetworkAndFileWrites) {
+  const std::string probe = (std::filesystem::temp_directory_path() / ("router-probe-" + std::to_string(getpid()))).string();
+  setenv("ROUTER_TEST_PROBE_FILE", probe.c_str(), 1);
+  WorkerPool pool(options(kFaulty, 1));
+  pool.start();
+  TranscoderCrash crash = crashOf(pool, "ROUTER-TEST-EXEC");
+  EXPECT_NE(std::string(crash.what()).find("stopped by its sandbox (SIGSYS"), std::string::npos) << crash.what();
+  crash = crashOf(pool, "ROUTER-TEST-NET");
+  EXPECT_NE(std::string(crash.what()).find("SIGSYS"), std::string::npos) << crash.what();
+  // A refused open lets the conversion go on; a file written would abort.
+  EXPECT_FALSE(pool.transcode(image("ROUTER-TEST-WRITE"), ts::kJPEGLSLossless).empty());
+  EXPECT_FALSE(std::filesystem::exists(probe));
+  unsetenv("ROUTER_TEST_PROBE_FILE");
+}
+
+TEST(WorkerPool, AWorkerKilledMidConversionFailsThatOneAndTheOthersGoOn) {
+  WorkerPool pool(options(kFaulty, 2));
+  pool.start();
+  std::atomic<bool> crashed{false};
+  std::string message;
+  std::thread slow([&] {
+    try {
+      pool.transcode(image("ROUTER-TEST-SLOW"), ts::kJPEGLSLossless);
+    } catch (const TranscoderCrash& crash) {
+      crashed = true;
+      message = crash.what();
+    }
+  });
+  // The slow conversion holds one worker; kill it (we cannot tell which of
+  // the two, so kill the one that is not answering a quick conversion).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::vector<pid_t> pids = pool.pids();
+  int killed = 0;
+  for (pid_t pid : pids) {
+    std::string state;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/wchan");
+    std::getline(stat, state);
+    if (state.find("nanosleep") != std::string::npos || state.find("hrtimer") != std::string::npos) {
+      kill(pid, SIGKILL);
+      ++killed;
+    }
+  }
+  ASSERT_EQ(killed, 1) << "could not tell which worker sleeps";
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(pool.transcode(image("", 10 + i), ts::kJPEGLSLossless).empty());
+  slow.join();
+  EXPECT_TRUE(crashed);
+  EXPECT_NE(message.find("SIGKILL"), std::string::npos) << message;
+}
+
+TEST(WorkerPool, AnIdleWorkerThatDiedIsReplacedWithoutFailingAnything) {
+  WorkerPool pool(options(kWorker, 1));
+  pool.start();
+  kill(pool.pids().at(0), SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(pool.transcode(image(), ts::kJPEGLSLossless).empty());
+}
+
+TEST(WorkerPool, ManyThreadsShareFewWorkers) {
+  WorkerPool pool(options(kWorker, 2));
+  pool.start();
+  auto local = makeTranscoder();
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 6; ++i) {
+        const std::string input = image("", static_cast<uint32_t>(100 + t * 10 + i));
+        if (pool.transcode(input, ts::kJPEGLSLossless) != local->transcode(input, ts::kJPEGLSLossless)) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong, 0);
+}
+
+TEST(WorkerPool, AMissingExecutableIsAClearError) {
+  WorkerPool pool(options("/nonexistent/orthanc-router-transcoder", 1));
+  try {
+    pool.start();
+    FAIL() << "started without an executable";
+  } catch (const RouterError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/orthanc-router-transcoder"), std::string::npos) << e.what();
+  }
+}
+
+TEST(WorkerPool, StoppedPoolRefusesAndStartsAgain) {
+  WorkerPool pool(options(kWorker, 1));
+  pool.start();
+  pool.stop();
+  EXPECT_TRUE(pool.pids().empty());
+  EXPECT_THROW(pool.transcode(image(), ts::kJPEGLSLossless), TranscodeError);
+  pool.start();
+  EXPECT_FALSE(pool.transcode(image(), ts::kJPEGLSLossless).empty());
+}
+
+}  // namespace
+}  // namespace router

@@ -1,0 +1,84 @@
+// The Transcoder the router uses inside Orthanc: every conversion runs in one
+// of a pool of orthanc-router-transcoder processes (worker_main.cpp), never
+// in Orthanc's own process. A worker that dies (any signal), runs past the
+// time limit or over its memory limit fails only the conversion it was
+// doing, with a TranscoderCrash that says what happened and what was asked;
+// it is replaced at once and the other workers go on.
+//
+// Thread safety: transcode() may be called from any number of threads; each
+// call holds one worker for its duration and waits when all are busy.
+// start() and stop() are called from one thread, stop() after every caller
+// of transcode() has finished (the Router stops delivery first).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "transcoders/Transcoder.h"
+
+namespace router {
+
+struct WorkerPoolOptions {
+  std::string executable;                // path of orthanc-router-transcoder
+  int workers = 2;
+  std::chrono::milliseconds timeLimit{std::chrono::seconds(120)};  // per conversion
+  size_t memoryLimitMb = 4096;           // address space of one worker
+  // Told when a worker is started again after a failure, or cannot start.
+  std::function<void(const std::string&)> warn;
+};
+
+class WorkerPool final : public Transcoder {
+ public:
+  explicit WorkerPool(WorkerPoolOptions options);
+  ~WorkerPool() override;
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Starts every worker and waits until each has locked itself down. Throws
+  // RouterError when the executable cannot run or refuses to lock down.
+  void start();
+  // Ends every worker (SIGKILL, then reaped). transcode() throws afterwards
+  // until start() is called again.
+  void stop();
+
+  std::string transcode(const std::string& part10, const std::string& targetTransferSyntaxUid,
+                        const TranscodeOptions& options = {}) const override;
+
+  // Process ids of the running workers (tests, status).
+  std::vector<pid_t> pids() const;
+  // What the workers' lockdown applies (from the first worker's answer).
+  std::string lockdown() const;
+  // Workers started again after one died, timed out or ran out of memory.
+  uint64_t replacements() const;
+
+ private:
+  struct Worker {
+    pid_t pid = 0;
+    int socket = -1;
+    bool busy = false;
+  };
+  // Spawns w's process and waits for its Ready answer; throws RouterError.
+  void spawn(Worker& w) const;
+  // Kills (if needed) and reaps w's process; returns how it ended, e.g.
+  // "crashed (SIGABRT)".
+  std::string end(Worker& w) const;
+  bool alive(const Worker& w) const;
+  std::string exchange(Worker& w, const std::string& part10, const std::string& target,
+                       const TranscodeOptions& options) const;
+
+  const WorkerPoolOptions options_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable idle_;
+  mutable std::vector<Worker> workers_;
+  mutable std::string lockdown_;
+  mutable uint64_t replacements_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace router
