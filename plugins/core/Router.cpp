@@ -90,10 +90,18 @@ Router::~Router() { stop(); }
 
 void Router::start() {
   if (started_) return;
-  int recovered = queue_->recover();
-  if (recovered > 0) {
-    log_.warning("queue: " + std::to_string(recovered) +
+  Recovery recovered = queue_->recover();
+  if (recovered.requeued > 0) {
+    log_.warning("queue: " + std::to_string(recovered.requeued) +
                  " item(s) were in flight when the router stopped; they are queued again");
+  }
+  if (recovered.quarantinedIntake + recovered.quarantinedJobs > 0) {
+    log_.error("queue: quarantined " + std::to_string(recovered.quarantinedIntake) + " instance(s) (rule-failed) and " +
+               std::to_string(recovered.quarantinedJobs) +
+               " job(s) (dead letters) that were in flight when the appliance stopped twice in a row; they are "
+               "not tried again by themselves: find the cause in this log, then re-route or retry them");
+    metrics_.quarantined("routing", recovered.quarantinedIntake);
+    metrics_.quarantined("delivery", recovered.quarantinedJobs);
   }
   try {
     transcoder_.start();

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "plugins/core/Error.h"
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/queue/Sqlite.h"
 
@@ -201,11 +202,113 @@ TEST_F(QueueTest, WorkInFlightSurvivesACrashAndComesBack) {
   }
   auto queue = openSqliteQueue(path_);
   EXPECT_EQ(queue->lastChangeSeq().value(), 2);
-  EXPECT_EQ(queue->recover(), 2);
+  EXPECT_EQ(queue->recover().requeued, 2);
   auto job = queue->claimJob("d");
   ASSERT_TRUE(job);
   EXPECT_EQ(job->id, jobId);
   EXPECT_EQ(queue->claimIntake()->instanceId, "y");
+}
+
+TEST_F(QueueTest, WorkInFlightAtTwoStopsInARowIsQuarantinedNotRetried) {
+  int64_t poisonJob = 0, innocentJob = 0;
+  {
+    auto queue = openSqliteQueue(path_);
+    queue->recordChanges({{1, "poison"}, {2, "innocent"}, {3, "poison-intake"}}, 3, false);
+    queue->finishRouting(queue->claimIntake()->id, "u1", {route("d")});
+    queue->finishRouting(queue->claimIntake()->id, "u2", {route("e")});
+    poisonJob = queue->claimJob("d")->id;
+    innocentJob = queue->claimJob("e")->id;
+    queue->claimIntake();  // "poison-intake" is being routed when the process dies
+  }
+  {
+    auto queue = openSqliteQueue(path_);
+    Recovery first = queue->recover();
+    EXPECT_EQ(first.requeued, 3);
+    EXPECT_EQ(first.quarantinedJobs + first.quarantinedIntake, 0);
+    // Started again: the innocent job ends normally (a retry), the poison
+    // job and intake item are in flight again when the process dies again.
+    ASSERT_EQ(queue->claimJob("d")->id, poisonJob);
+    ASSERT_EQ(queue->claimJob("e")->id, innocentJob);
+    queue->retryJob(innocentJob, "peer busy", Clock::now());
+    ASSERT_EQ(queue->claimIntake()->instanceId, "poison-intake");
+  }
+  {
+    auto queue = openSqliteQueue(path_);
+    Recovery second = queue->recover();
+    EXPECT_EQ(second.quarantinedJobs, 1);
+    EXPECT_EQ(second.quarantinedIntake, 1);
+    EXPECT_EQ(second.requeued, 0);
+    auto poison = queue->getJob(poisonJob);
+    EXPECT_EQ(poison->state, JobState::Dead);
+    EXPECT_NE(poison->lastError.find("stopped 2 times in a row while delivering"), std::string::npos)
+        << poison->lastError;
+    EXPECT_FALSE(queue->claimJob("d")) << "a quarantined job was claimed again";
+    auto failed = queue->listIntake(IntakeState::RuleFailed, 10);
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0].instanceId, "poison-intake");
+    EXPECT_NE(failed[0].error.find("while routing this instance"), std::string::npos) << failed[0].error;
+    // The innocent job ended normally in between: it waits for its retry.
+    EXPECT_EQ(queue->getJob(innocentJob)->state, JobState::Failed);
+    // An operator's retry and re-route start the count afresh.
+    EXPECT_TRUE(queue->retryJobNow(poisonJob));
+    EXPECT_EQ(queue->rerouteFailed(), 1);
+    ASSERT_EQ(queue->claimJob("d")->id, poisonJob);
+  }
+  auto queue = openSqliteQueue(path_);
+  Recovery third = queue->recover();
+  EXPECT_EQ(third.quarantinedJobs, 0) << "the count did not start afresh after the operator's retry";
+  EXPECT_EQ(third.requeued, 1);
+}
+
+TEST_F(QueueTest, AFileOfTheFirstReleaseOpensAndUpgrades) {
+  {
+    // The first release's schema, exactly as it wrote it (no user_version).
+    sqlite::Database db(path_);
+    db.exec(R"SQL(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE intake (id INTEGER PRIMARY KEY AUTOINCREMENT, change_seq INTEGER NOT NULL UNIQUE,
+  instance_id TEXT NOT NULL, state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '', received_at INTEGER NOT NULL);
+CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL,
+  sop_instance_uid TEXT NOT NULL, destination TEXT NOT NULL, transfer_syntax TEXT NOT NULL,
+  modify TEXT NOT NULL, priority INTEGER NOT NULL, state INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '');
+INSERT INTO meta VALUES('last_change_seq', '7');
+INSERT INTO intake(change_seq, instance_id, state, received_at) VALUES(7, 'old', 0, 1);
+INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, modify, priority, state,
+  created_at, next_attempt_at) VALUES('old', '1.2.3', 'd', '', '[]', 0, 1, 1, 1);
+)SQL");
+  }
+  auto queue = openSqliteQueue(path_);
+  EXPECT_EQ(queue->lastChangeSeq().value(), 7);
+  EXPECT_EQ(queue->recover().requeued, 1);  // the old job was "sending"
+  auto job = queue->claimJob("d");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->sopInstanceUid, "1.2.3");
+  EXPECT_EQ(queue->claimIntake()->instanceId, "old");
+  {
+    sqlite::Database db(path_);
+    sqlite::Statement version(db, "PRAGMA user_version");
+    ASSERT_TRUE(version.step());
+    EXPECT_EQ(version.int64(0), 1);
+  }
+}
+
+TEST_F(QueueTest, AFileOfANewerReleaseIsRefusedWithTheReason) {
+  {
+    auto queue = openSqliteQueue(path_);
+  }
+  {
+    sqlite::Database db(path_);
+    db.exec("PRAGMA user_version=99");
+  }
+  try {
+    openSqliteQueue(path_);
+    FAIL() << "a newer queue file was opened";
+  } catch (const RouterError& e) {
+    EXPECT_NE(std::string(e.what()).find("newer release"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(QueueTest, ConcurrentWorkersNeverClaimTheSameJob) {

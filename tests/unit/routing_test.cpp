@@ -41,7 +41,7 @@ class FullDiskQueue : public Queue {
     if (full) throw RouterError("queue database: query failed: database or disk is full");
     real_->finishRouting(id, sop, routes);
   }
-  int recover() override { return real_->recover(); }
+  Recovery recover() override { return real_->recover(); }
   std::optional<int64_t> lastChangeSeq() override { return real_->lastChangeSeq(); }
   int recordChanges(const std::vector<Change>& c, int64_t last, bool skip) override {
     return real_->recordChanges(c, last, skip);

@@ -74,13 +74,25 @@ struct QueueDepth {
   std::map<IntakeState, int64_t> intake;                   // New, Routing, RuleFailed
 };
 
+// What recover() found left in flight by a process that stopped.
+struct Recovery {
+  int requeued = 0;           // back to waiting (Routing -> New, Sending -> Pending)
+  int quarantinedIntake = 0;  // -> RuleFailed: in flight at two stops in a row
+  int quarantinedJobs = 0;    // -> Dead: likewise
+};
+
 class Queue {
  public:
   virtual ~Queue() = default;
 
-  // At start: work left half-done by a crash goes back to its waiting state
-  // (Routing -> New, Sending -> Pending). Returns how many items moved.
-  virtual int recover() = 0;
+  // At start: work left half-done by a stop goes back to its waiting state
+  // (Routing -> New, Sending -> Pending), unless the same item was in flight
+  // when the process stopped the time before too: it may be what stops the
+  // process (a crash in a library, the OOM killer), so it is quarantined
+  // (intake -> RuleFailed, job -> Dead) with the reason, never retried into
+  // a crash loop. An item that ends normally in between starts counting
+  // again.
+  virtual Recovery recover() = 0;
 
   // --- intake
   // The last change of Orthanc's log taken in; nullopt on a new queue.

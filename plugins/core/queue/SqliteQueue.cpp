@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS intake (
   state INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   error TEXT NOT NULL DEFAULT '',
-  received_at INTEGER NOT NULL);
+  received_at INTEGER NOT NULL,
+  interrupted INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS intake_state ON intake(state, id);
 CREATE INDEX IF NOT EXISTS intake_instance ON intake(instance_id);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -41,10 +42,25 @@ CREATE TABLE IF NOT EXISTS jobs (
   attempts INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
   next_attempt_at INTEGER NOT NULL,
-  last_error TEXT NOT NULL DEFAULT '');
+  last_error TEXT NOT NULL DEFAULT '',
+  interrupted INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(destination, state, priority DESC, id);
 CREATE INDEX IF NOT EXISTS jobs_instance ON jobs(instance_id);
 )SQL";
+
+// PRAGMA user_version of a queue this release writes. Version 0 is the
+// first release's file (no version set); each step below upgrades by one.
+constexpr int kSchemaVersion = 1;
+// Version 0 -> 1: how many times in a row the process stopped while an
+// intake item or a job was in flight (poison-instance quarantine).
+constexpr const char* kMigrateTo1 = R"SQL(
+ALTER TABLE intake ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
+)SQL";
+
+// An item in flight when the process stopped this many times in a row is
+// not tried again: it may be what stops the process.
+constexpr int kQuarantineAfter = 2;
 
 int64_t toMs(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -134,20 +150,39 @@ class SqliteQueue : public Queue {
     db_.exec("PRAGMA journal_mode=WAL");
     db_.exec("PRAGMA synchronous=NORMAL");
     db_.exec("PRAGMA foreign_keys=ON");
-    db_.exec(kSchema);
+    migrate();
   }
 
-  int recover() override {
+  Recovery recover() override {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction tx(db_);
+    Recovery r;
+    Statement(db_, "UPDATE intake SET interrupted=interrupted+1 WHERE state=?1")
+        .bind(1, asInt(IntakeState::Routing)).run();
+    Statement(db_, "UPDATE intake SET state=?1, error=?2 WHERE state=?3 AND interrupted>=?4")
+        .bind(1, asInt(IntakeState::RuleFailed))
+        .bind(2, "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
+                     " times in a row while routing this instance, so it is not routed again by itself; "
+                     "find the cause in Orthanc's log, then re-route the rule-failed instances")
+        .bind(3, asInt(IntakeState::Routing)).bind(4, kQuarantineAfter).run();
+    r.quarantinedIntake = db_.changes();
     Statement(db_, "UPDATE intake SET state=?1 WHERE state=?2")
         .bind(1, asInt(IntakeState::New)).bind(2, asInt(IntakeState::Routing)).run();
-    int moved = db_.changes();
+    r.requeued = db_.changes();
+
+    Statement(db_, "UPDATE jobs SET interrupted=interrupted+1 WHERE state=?1").bind(1, asInt(JobState::Sending)).run();
+    Statement(db_, "UPDATE jobs SET state=?1, last_error=?2 || last_error WHERE state=?3 AND interrupted>=?4")
+        .bind(1, asInt(JobState::Dead))
+        .bind(2, "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
+                     " times in a row while delivering this instance, so it is not sent again by itself; "
+                     "find the cause in Orthanc's log, then retry the job. Before: ")
+        .bind(3, asInt(JobState::Sending)).bind(4, kQuarantineAfter).run();
+    r.quarantinedJobs = db_.changes();
     Statement(db_, "UPDATE jobs SET state=?1 WHERE state=?2")
         .bind(1, asInt(JobState::Pending)).bind(2, asInt(JobState::Sending)).run();
-    moved += db_.changes();
+    r.requeued += db_.changes();
     tx.commit();
-    return moved;
+    return r;
   }
 
   std::optional<int64_t> lastChangeSeq() override {
@@ -221,14 +256,14 @@ class SqliteQueue : public Queue {
 
   void postponeRouting(int64_t intakeId, const std::string& error) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement(db_, "UPDATE intake SET state=?1, error=?2 WHERE id=?3 AND state=?4")
+    Statement(db_, "UPDATE intake SET state=?1, error=?2, interrupted=0 WHERE id=?3 AND state=?4")
         .bind(1, asInt(IntakeState::New)).bind(2, error).bind(3, intakeId).bind(4, asInt(IntakeState::Routing))
         .run();
   }
 
   int rerouteFailed() override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement(db_, "UPDATE intake SET state=?1, attempts=0 WHERE state=?2")
+    Statement(db_, "UPDATE intake SET state=?1, attempts=0, interrupted=0 WHERE state=?2")
         .bind(1, asInt(IntakeState::New)).bind(2, asInt(IntakeState::RuleFailed)).run();
     return db_.changes();
   }
@@ -295,13 +330,13 @@ class SqliteQueue : public Queue {
 
   void retryJob(int64_t jobId, const std::string& error, Clock::time_point nextAttempt) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement(db_, "UPDATE jobs SET state=?1, last_error=?2, next_attempt_at=?3 WHERE id=?4")
+    Statement(db_, "UPDATE jobs SET state=?1, last_error=?2, next_attempt_at=?3, interrupted=0 WHERE id=?4")
         .bind(1, asInt(JobState::Failed)).bind(2, error).bind(3, toMs(nextAttempt)).bind(4, jobId).run();
   }
 
   void releaseJob(int64_t jobId, const std::string& error, Clock::time_point nextAttempt) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement(db_, "UPDATE jobs SET state=?1, last_error=?2, next_attempt_at=?3 WHERE id=?4 AND state=?5")
+    Statement(db_, "UPDATE jobs SET state=?1, last_error=?2, next_attempt_at=?3, interrupted=0 WHERE id=?4 AND state=?5")
         .bind(1, asInt(JobState::Failed)).bind(2, error).bind(3, toMs(nextAttempt)).bind(4, jobId)
         .bind(5, asInt(JobState::Sending)).run();
   }
@@ -333,7 +368,7 @@ class SqliteQueue : public Queue {
 
   bool retryJobNow(int64_t jobId) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement(db_, "UPDATE jobs SET state=?1, attempts=0, next_attempt_at=?2 WHERE id=?3 AND state IN (?4, ?5)")
+    Statement(db_, "UPDATE jobs SET state=?1, attempts=0, next_attempt_at=?2, interrupted=0 WHERE id=?3 AND state IN (?4, ?5)")
         .bind(1, asInt(JobState::Pending)).bind(2, nowMs()).bind(3, jobId)
         .bind(4, asInt(JobState::Failed)).bind(5, asInt(JobState::Dead)).run();
     return db_.changes() > 0;
@@ -347,7 +382,7 @@ class SqliteQueue : public Queue {
 
   int retryDead(const std::string& destination) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement(db_, "UPDATE jobs SET state=?1, attempts=0, next_attempt_at=?2 WHERE destination=?3 AND state=?4")
+    Statement(db_, "UPDATE jobs SET state=?1, attempts=0, next_attempt_at=?2, interrupted=0 WHERE destination=?3 AND state=?4")
         .bind(1, asInt(JobState::Pending)).bind(2, nowMs()).bind(3, destination).bind(4, asInt(JobState::Dead)).run();
     return db_.changes();
   }
@@ -396,6 +431,30 @@ class SqliteQueue : public Queue {
   }
 
  private:
+  // Creates a new queue at kSchemaVersion, or upgrades an older file step
+  // by step in one transaction; refuses a file of a newer release.
+  void migrate() {
+    Transaction tx(db_);
+    Statement existing(db_, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='jobs'");
+    const bool fresh = !existing.step();
+    Statement versionQuery(db_, "PRAGMA user_version");
+    versionQuery.step();
+    int version = static_cast<int>(versionQuery.int64(0));
+    if (version > kSchemaVersion) {
+      throw RouterError("queue database: written by a newer release (schema version " + std::to_string(version) +
+                        ", this release knows up to " + std::to_string(kSchemaVersion) +
+                        "); upgrade the appliance or point Router.QueueDatabase elsewhere");
+    }
+    if (fresh) {
+      db_.exec(kSchema);
+    } else {
+      if (version < 1) db_.exec(kMigrateTo1);
+      db_.exec(kSchema);  // indexes added since, if any
+    }
+    db_.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
+    tx.commit();
+  }
+
   void setIntake(int64_t intakeId, IntakeState state, const std::string& error) {
     std::lock_guard<std::mutex> lock(mutex_);
     Statement(db_, "UPDATE intake SET state=?1, error=?2 WHERE id=?3")
