@@ -16,12 +16,12 @@ std::set<std::string> destinationNames(const Config& config) {
   return names;
 }
 
-std::unique_ptr<Queue> openQueue(const std::string& path) {
+std::unique_ptr<Queue> openConfiguredQueue(const std::string& path) {
   std::error_code ec;
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (!parent.empty() && path.find("://") == std::string::npos) std::filesystem::create_directories(parent, ec);
   try {
-    return openSqliteQueue(path);
+    return openQueue(path);
   } catch (const std::exception& e) {
     throw ConfigError(std::string("configuration error: Router.QueueDatabase: ") + e.what());
   }
@@ -74,7 +74,7 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
       log_(log),
       commitments_(commitments),
       audit_(openAuditLog(config_.auditLog)),
-      queue_(openQueue(config_.queueDatabase)),
+      queue_(openConfiguredQueue(config_.queueDatabase)),
       transcoder_(workerOptions(config_, log)),
       rules_(loadRules(config_, log)),
       intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
@@ -84,7 +84,8 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
                  delivery_.prepareAhead(instanceId, storedSyntax, route);
                  delivery_.notify(route.destination);
                }),
-      watcher_(config_.rulesDir, rules_, log_) {}
+      watcher_(config_.rulesDir, rules_, log_),
+      history_(*queue_, config_.historyRetention, log_) {}
 
 Router::~Router() { stop(); }
 
@@ -110,12 +111,13 @@ void Router::start() {
     // reason (OnTranscodeFailure) until a worker can start.
     log_.error(std::string("transcoding: ") + e.what());
   }
-  log_.info("transcoding: " + std::to_string(transcoder_.pids().size()) + " worker process(es), " +
-            transcoder_.lockdown());
+  log_.warning("transcoding: " + std::to_string(transcoder_.pids().size()) + " worker process(es), " +
+               transcoder_.lockdown());
   delivery_.start();
   routing_.start(config_.threads);
   intake_.start();
   watcher_.start();
+  history_.start();
   started_ = true;
   log_.info("router started: " + std::to_string(config_.destinations.size()) + " destination(s), " +
             std::to_string(config_.threads) + " routing thread(s), queue " + config_.queueDatabase);
@@ -123,6 +125,7 @@ void Router::start() {
 
 void Router::stop() {
   if (!started_) return;
+  history_.stop();
   watcher_.stop();
   intake_.stop();
   routing_.stop();
@@ -187,6 +190,12 @@ Json::Value Router::status() {
     destinations[name] = entry;
   }
   out["Destinations"] = destinations;
+  Json::Value transcoding(Json::objectValue);
+  transcoding["Workers"] = static_cast<Json::Int64>(transcoder_.pids().size());
+  transcoding["WorkerExecutable"] = config_.transcoding.workerExecutable;
+  transcoding["Lockdown"] = transcoder_.lockdown();
+  transcoding["Replacements"] = static_cast<Json::UInt64>(transcoder_.replacements());
+  out["Transcoding"] = transcoding;
   out["QueueDatabase"] = config_.queueDatabase;
   out["Running"] = started_;
   return out;

@@ -23,6 +23,7 @@
 #include "plugins/core/intake/InstanceStore.h"
 #include "plugins/core/intake/Intake.h"
 #include "plugins/core/metrics/Metrics.h"
+#include "plugins/core/queue/HistoryPruner.h"
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/routing/RuleBook.h"
 #include "plugins/core/routing/Routing.h"
@@ -102,6 +103,7 @@ class Router {
   Delivery delivery_;
   Routing routing_;
   RulesWatcher watcher_;
+  HistoryPruner history_;
   bool started_ = false;
 };
 

@@ -36,6 +36,12 @@ class Wakeup {
     cv_.notify_all();
   }
 
+  // Makes a stopped Wakeup usable again (a component started after a stop).
+  void rearm() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopped_ = false;
+  }
+
   bool stopped() {
     std::lock_guard<std::mutex> lock(mutex_);
     return stopped_;

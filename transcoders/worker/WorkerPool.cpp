@@ -289,7 +289,7 @@ std::string WorkerPool::exchange(Worker& w, const std::string& part10, const std
         end(w);
         auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options_.timeLimit).count();
         throw fail(TranscoderCrash::Kind::Timeout, "ran past its time limit of " + std::to_string(seconds) +
-                                                       " s (Router.Transcoding.TimeLimit) and was killed");
+                                                       " s (Router.Transcoding.TimeLimit)");
       }
       throw fail(TranscoderCrash::Kind::Crash, end(w));
     }

@@ -315,7 +315,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   }
   Section s(orthanc["Router"], "Router",
             {"Rules", "QueueDatabase", "Threads", "Destinations", "Retry", "CircuitBreaker",
-             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser", "AuditLog", "Transcoding"});
+             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser", "AuditLog", "Transcoding", "HistoryRetention"});
   Config config;
   config.rulesDir = resolvePath(s.string("Rules", "", true), baseDir);
   std::error_code ec;
@@ -334,6 +334,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   config.metricsUser = s.string("MetricsUser", "");
   if (s.has("AuditLog")) config.auditLog = resolvePath(s.string("AuditLog", "", true), baseDir);
   config.transcoding = parseTranscoding(s, baseDir);
+  config.historyRetention = std::chrono::seconds(s.integer("HistoryRetention", 7 * 24 * 3600, 0, 3650 * 24 * 3600));
   if (orthanc.isMember("DicomAet") && orthanc["DicomAet"].isString()) {
     config.localAet = orthanc["DicomAet"].asString();
   }

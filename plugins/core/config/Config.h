@@ -94,6 +94,8 @@ struct Config {
   // outcomes are then only in Orthanc's log).
   std::string auditLog;
   TranscodingConfig transcoding;
+  // Routed intake items older than this leave the queue (HistoryPruner).
+  std::chrono::seconds historyRetention{7 * 24 * 3600};
 };
 
 std::string toString(DestinationType type);

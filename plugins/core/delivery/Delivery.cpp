@@ -323,7 +323,22 @@ std::string fallbackSyntax(const DestinationConfig& config, const std::vector<st
 PreparedCache::Value Delivery::prepare(const Job& job, const std::string& wanted, const PreparedCache::Value& edited,
                                        const std::string& currentSyntax) {
   if (wanted.empty() || wanted == currentSyntax) return edited;
-  return cache_.get(cachekey::transcoded(job.instanceId, editsKey(job.route.modify), wanted), [&] {
+  const std::string key = cachekey::transcoded(job.instanceId, editsKey(job.route.modify), wanted);
+  {
+    // A conversion that just killed a worker (on a prepare thread, say) is
+    // not tried again by the delivery that wanted it: that one fails with
+    // the same reason, so one hostile file costs one worker, not two.
+    // Only a fresh failure counts: an operator's retry later tries again.
+    std::lock_guard<std::mutex> lock(crashedMutex_);
+    auto it = crashed_.find(key);
+    if (it != crashed_.end()) {
+      const bool fresh = SteadyClock::now() - it->second.first < std::chrono::seconds(30);
+      TranscoderCrash again = it->second.second;
+      crashed_.erase(it);
+      if (fresh) throw again;
+    }
+  }
+  return cache_.get(key, [&] {
     auto started = SteadyClock::now();
     try {
       std::string out = transcoder_.transcode(*edited, wanted);
@@ -333,6 +348,11 @@ PreparedCache::Value Delivery::prepare(const Job& job, const std::string& wanted
       metrics_.transcodeFailed(transferSyntaxName(wanted));
       metrics_.transcoderCrashed(transferSyntaxName(wanted), toString(crash.kind()));
       log_.error("delivery of " + job.instanceId + ": " + crash.what() + "; the worker was replaced");
+      std::lock_guard<std::mutex> lock(crashedMutex_);
+      for (auto it = crashed_.begin(); it != crashed_.end();) {
+        it = SteadyClock::now() - it->second.first > std::chrono::seconds(30) ? crashed_.erase(it) : std::next(it);
+      }
+      if (crashed_.size() < 1024) crashed_.insert_or_assign(key, std::make_pair(SteadyClock::now(), crash));
       throw;
     } catch (const std::exception&) {
       metrics_.transcodeFailed(transferSyntaxName(wanted));

@@ -135,6 +135,10 @@ class Delivery {
   std::atomic<bool> auditFailing_{false};
   void audit(const AuditEntry& entry);
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
+  // Conversions whose worker crashed in the last 30 s, by cache key, until
+  // their delivery meets the failure (see prepare()).
+  std::mutex crashedMutex_;
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, TranscoderCrash>> crashed_;
 
   struct Ahead {
     std::string instanceId;

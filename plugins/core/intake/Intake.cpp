@@ -11,7 +11,7 @@ constexpr int kBatch = 200;
 constexpr auto kPollInterval = std::chrono::seconds(2);
 }  // namespace
 
-Intake::Intake(InstanceStore& store, Queue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
+Intake::Intake(InstanceStore& store, IntakeQueue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
                bool routeResentInstances)
     : store_(store), queue_(queue), log_(log), metrics_(metrics), routingWakeup_(routingWakeup),
       routeResentInstances_(routeResentInstances) {}

@@ -23,7 +23,7 @@ namespace router {
 
 class Intake {
  public:
-  Intake(InstanceStore& store, Queue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
+  Intake(InstanceStore& store, IntakeQueue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
          bool routeResentInstances);
   ~Intake();
   void start();
@@ -37,7 +37,7 @@ class Intake {
   void run();
 
   InstanceStore& store_;
-  Queue& queue_;
+  IntakeQueue& queue_;
   Log& log_;
   Metrics& metrics_;
   Wakeup& routingWakeup_;

@@ -1,7 +1,9 @@
 // The durable queue: instances taken in from Orthanc's changes log and waiting
 // to be routed (intake), and one job per (instance, destination) waiting to be
-// delivered. SQLite (WAL) is the embedded implementation; another backend
-// (PostgreSQL with SKIP LOCKED) fits behind the same interface.
+// delivered. SQLite (WAL) is the embedded backend (SqliteQueue.cpp); another
+// (PostgreSQL with SKIP LOCKED) implements the same interfaces and passes the
+// same contract suite (tests/unit/queue_contract_test.cpp). Backend-neutral
+// code (state names) lives in Queue.cpp.
 //
 // Thread safety: every method may be called from any thread; implementations
 // serialise access internally and keep each call one short transaction.
@@ -33,6 +35,12 @@ enum class JobState { Pending, Sending, Failed, Dead };
 std::string toString(IntakeState state);
 std::string toString(JobState state);
 std::optional<JobState> parseJobState(const std::string& text);
+// The one checked mapping between states and their stored numbers; throws
+// RouterError on a number no release wrote (a corrupt or foreign file).
+int64_t storedValue(IntakeState state);
+int64_t storedValue(JobState state);
+IntakeState intakeStateFromStored(int64_t value);
+JobState jobStateFromStored(int64_t value);
 
 struct IntakeItem {
   int64_t id = 0;
@@ -81,28 +89,28 @@ struct Recovery {
   int quarantinedJobs = 0;    // -> Dead: likewise
 };
 
-class Queue {
+// The queue as each stage sees it: intake records what Orthanc stored,
+// routing turns it into jobs, delivery works the jobs off, and operations
+// (REST API, status, start-up) look at and repair everything. Each consumer
+// depends on its role only; a backend implements Queue, i.e. all four.
+// Every method is one short transaction.
+
+class IntakeQueue {
  public:
-  virtual ~Queue() = default;
-
-  // At start: work left half-done by a stop goes back to its waiting state
-  // (Routing -> New, Sending -> Pending), unless the same item was in flight
-  // when the process stopped the time before too: it may be what stops the
-  // process (a crash in a library, the OOM killer), so it is quarantined
-  // (intake -> RuleFailed, job -> Dead) with the reason, never retried into
-  // a crash loop. An item that ends normally in between starts counting
-  // again.
-  virtual Recovery recover() = 0;
-
-  // --- intake
+  virtual ~IntakeQueue() = default;
   // The last change of Orthanc's log taken in; nullopt on a new queue.
   virtual std::optional<int64_t> lastChangeSeq() = 0;
   // Records the NewInstance changes and the new last sequence in one
   // transaction. A change already recorded (same seq) is ignored. With
-  // skipKnownInstances, an instance id already taken in before is not taken
-  // in again.
+  // skipKnownInstances, an instance id already taken in before (and still
+  // within the history's retention) is not taken in again.
   virtual int recordChanges(const std::vector<Change>& changes, int64_t lastSeq,
                             bool skipKnownInstances) = 0;
+};
+
+class RoutingQueue {
+ public:
+  virtual ~RoutingQueue() = default;
   virtual std::optional<IntakeItem> claimIntake() = 0;  // New -> Routing
   // Routing -> Routed, and its jobs enqueued, in one transaction.
   virtual void finishRouting(int64_t intakeId, const std::string& sopInstanceUid,
@@ -112,10 +120,11 @@ class Queue {
   // could not be recorded: Routing -> New, retried later. An item no longer
   // Routing is left as it is.
   virtual void postponeRouting(int64_t intakeId, const std::string& error) = 0;
-  virtual int rerouteFailed() = 0;  // RuleFailed -> New
-  virtual std::vector<IntakeItem> listIntake(IntakeState state, int limit) = 0;
+};
 
-  // --- delivery
+class DeliveryQueue {
+ public:
+  virtual ~DeliveryQueue() = default;
   // The next due job of a destination (Pending, or Failed whose retry time has
   // come), highest priority first then oldest; -> Sending, attempts + 1.
   virtual std::optional<Job> claimJob(const std::string& destination) = 0;
@@ -129,22 +138,45 @@ class Queue {
   // itself failed, e.g. a full disk): Sending -> Failed, due at nextAttempt.
   // A job no longer Sending (completed, dead) is left as it is.
   virtual void releaseJob(int64_t jobId, const std::string& error, Clock::time_point nextAttempt) = 0;
+  // Failover: every waiting job (Pending, Failed) of `from` becomes a Pending
+  // job of `to`, attempts 0, its last error saying where it came from.
+  virtual int moveWaitingJobs(const std::string& from, const std::string& to, const std::string& note) = 0;
+  // Makes every change committed so far durable against a power loss
+  // (commits are always durable against a crash of the process).
+  virtual void flush() = 0;
+};
 
-  // --- operations
+class AdminQueue {
+ public:
+  virtual ~AdminQueue() = default;
+  // At start: work left half-done by a stop goes back to its waiting state
+  // (Routing -> New, Sending -> Pending), unless the same item was in flight
+  // when the process stopped the time before too: it may be what stops the
+  // process (a crash in a library, the OOM killer), so it is quarantined
+  // (intake -> RuleFailed, job -> Dead) with the reason, never retried into
+  // a crash loop. An item that ends normally in between starts counting
+  // again.
+  virtual Recovery recover() = 0;
+  virtual int rerouteFailed() = 0;  // RuleFailed -> New
+  virtual std::vector<IntakeItem> listIntake(IntakeState state, int limit) = 0;
   virtual std::optional<Job> getJob(int64_t jobId) = 0;
   virtual std::vector<Job> listJobs(const JobFilter& filter) = 0;
   virtual bool retryJobNow(int64_t jobId) = 0;  // Failed/Dead -> Pending, attempts 0
   virtual bool purgeJob(int64_t jobId) = 0;
   virtual int retryDead(const std::string& destination) = 0;
   virtual int purgeDead(const std::string& destination) = 0;
-  // Failover: every waiting job (Pending, Failed) of `from` becomes a Pending
-  // job of `to`, attempts 0, its last error saying where it came from.
-  virtual int moveWaitingJobs(const std::string& from, const std::string& to, const std::string& note) = 0;
   virtual QueueDepth depth() = 0;
-  // Makes every change committed so far durable against a power loss
-  // (commits are always durable against a crash of the process).
-  virtual void flush() = 0;
+  // Forgets routed intake items taken in before `before` (at most `limit`
+  // per call); jobs are removed when delivered already, and dead letters and
+  // rule-failed items stay until an operator acts. Returns how many went.
+  virtual int pruneHistory(Clock::time_point before, int limit) = 0;
 };
+
+class Queue : public IntakeQueue, public RoutingQueue, public DeliveryQueue, public AdminQueue {};
+
+// The queue named by Router.QueueDatabase: a file path is the embedded SQLite
+// queue (created if needed). Throws RouterError naming what is wrong.
+std::unique_ptr<Queue> openQueue(const std::string& database);
 
 // Opens (creating if needed) the SQLite queue at path. Throws RouterError.
 std::unique_ptr<Queue> openSqliteQueue(const std::string& path);

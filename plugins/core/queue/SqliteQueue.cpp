@@ -113,7 +113,7 @@ Job readJob(Statement& s) {
   job.route.transferSyntax = s.text(4);
   job.route.modify = decodeEdits(s.text(5));
   job.route.priority = static_cast<int>(s.int64(6));
-  job.state = static_cast<JobState>(s.int64(7));
+  job.state = jobStateFromStored(s.int64(7));
   job.attempts = static_cast<int>(s.int64(8));
   job.createdAt = fromMs(s.int64(9));
   job.nextAttemptAt = fromMs(s.int64(10));
@@ -126,14 +126,14 @@ IntakeItem readIntake(Statement& s) {
   item.id = s.int64(0);
   item.changeSeq = s.int64(1);
   item.instanceId = s.text(2);
-  item.state = static_cast<IntakeState>(s.int64(3));
+  item.state = intakeStateFromStored(s.int64(3));
   item.error = s.text(4);
   item.attempts = static_cast<int>(s.int64(5));
   return item;
 }
 
-int64_t asInt(JobState s) { return static_cast<int64_t>(s); }
-int64_t asInt(IntakeState s) { return static_cast<int64_t>(s); }
+int64_t asInt(JobState s) { return storedValue(s); }
+int64_t asInt(IntakeState s) { return storedValue(s); }
 
 class SqliteQueue : public Queue {
  public:
@@ -416,7 +416,7 @@ class SqliteQueue : public Queue {
     QueueDepth depth;
     Statement jobs(db_, "SELECT destination, state, COUNT(*), MIN(created_at) FROM jobs GROUP BY destination, state");
     while (jobs.step()) {
-      auto state = static_cast<JobState>(jobs.int64(1));
+      auto state = jobStateFromStored(jobs.int64(1));
       depth.jobs[jobs.text(0)][state] = jobs.int64(2);
       if (state != JobState::Dead) {
         auto oldest = fromMs(jobs.int64(3));
@@ -426,8 +426,17 @@ class SqliteQueue : public Queue {
     }
     Statement intake(db_, "SELECT state, COUNT(*) FROM intake WHERE state<>?1 GROUP BY state");
     intake.bind(1, asInt(IntakeState::Routed));
-    while (intake.step()) depth.intake[static_cast<IntakeState>(intake.int64(0))] = intake.int64(1);
+    while (intake.step()) depth.intake[intakeStateFromStored(intake.int64(0))] = intake.int64(1);
     return depth;
+  }
+
+  int pruneHistory(Clock::time_point before, int limit) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Routed rows are in id order of arrival; the oldest go first.
+    Statement(db_, "DELETE FROM intake WHERE id IN (SELECT id FROM intake WHERE state=?1 AND received_at<?2 "
+                   "ORDER BY id LIMIT ?3)")
+        .bind(1, asInt(IntakeState::Routed)).bind(2, toMs(before)).bind(3, limit).run();
+    return db_.changes();
   }
 
  private:
@@ -466,33 +475,6 @@ class SqliteQueue : public Queue {
 };
 
 }  // namespace
-
-std::string toString(IntakeState state) {
-  switch (state) {
-    case IntakeState::New: return "new";
-    case IntakeState::Routing: return "routing";
-    case IntakeState::Routed: return "routed";
-    case IntakeState::RuleFailed: return "rule-failed";
-  }
-  return "unknown";
-}
-
-std::string toString(JobState state) {
-  switch (state) {
-    case JobState::Pending: return "pending";
-    case JobState::Sending: return "sending";
-    case JobState::Failed: return "failed";
-    case JobState::Dead: return "dead";
-  }
-  return "unknown";
-}
-
-std::optional<JobState> parseJobState(const std::string& text) {
-  for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
-    if (text == toString(s)) return s;
-  }
-  return std::nullopt;
-}
 
 std::unique_ptr<Queue> openSqliteQueue(const std::string& path) {
   return std::make_unique<SqliteQueue>(path);

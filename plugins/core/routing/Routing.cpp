@@ -30,7 +30,7 @@ Origin decodeOrigin(const std::string& text) {
   return origin;
 }
 
-Routing::Routing(InstanceStore& store, Queue& queue, RuleBook& rules, PreparedCache& cache, Log& log,
+Routing::Routing(InstanceStore& store, RoutingQueue& queue, RuleBook& rules, PreparedCache& cache, Log& log,
                  Metrics& metrics, Wakeup& wakeup, OnEnqueued onEnqueued)
     : store_(store), queue_(queue), rules_(rules), cache_(cache), log_(log), metrics_(metrics), wakeup_(wakeup),
       onEnqueued_(std::move(onEnqueued)) {}

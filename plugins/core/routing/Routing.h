@@ -33,7 +33,7 @@ class Routing {
   using OnEnqueued = std::function<void(const std::string& instanceId, const std::string& storedSyntax,
                                         const Route& route)>;
   // Files read for routing are left in cache for the deliveries that follow.
-  Routing(InstanceStore& store, Queue& queue, RuleBook& rules, PreparedCache& cache, Log& log, Metrics& metrics,
+  Routing(InstanceStore& store, RoutingQueue& queue, RuleBook& rules, PreparedCache& cache, Log& log, Metrics& metrics,
           Wakeup& wakeup, OnEnqueued onEnqueued);
   ~Routing();
   void start(int threads);
@@ -44,7 +44,7 @@ class Routing {
   void routeOne(RuleEngine& engine, const IntakeItem& item);
 
   InstanceStore& store_;
-  Queue& queue_;
+  RoutingQueue& queue_;
   RuleBook& rules_;
   PreparedCache& cache_;
   Log& log_;

@@ -1,0 +1,82 @@
+// What every queue backend shares: the names of the states (REST API,
+// metrics, status), the one checked mapping to their stored numbers, and the
+// choice of backend from Router.QueueDatabase.
+#include "plugins/core/queue/Queue.h"
+
+#include "plugins/core/Error.h"
+
+namespace router {
+
+std::string toString(IntakeState state) {
+  switch (state) {
+    case IntakeState::New: return "new";
+    case IntakeState::Routing: return "routing";
+    case IntakeState::Routed: return "routed";
+    case IntakeState::RuleFailed: return "rule-failed";
+  }
+  return "unknown";
+}
+
+std::string toString(JobState state) {
+  switch (state) {
+    case JobState::Pending: return "pending";
+    case JobState::Sending: return "sending";
+    case JobState::Failed: return "failed";
+    case JobState::Dead: return "dead";
+  }
+  return "unknown";
+}
+
+std::optional<JobState> parseJobState(const std::string& text) {
+  for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
+    if (text == toString(s)) return s;
+  }
+  return std::nullopt;
+}
+
+// The numbers are part of the file format: never renumber, only add.
+int64_t storedValue(IntakeState state) {
+  switch (state) {
+    case IntakeState::New: return 0;
+    case IntakeState::Routing: return 1;
+    case IntakeState::Routed: return 2;
+    case IntakeState::RuleFailed: return 3;
+  }
+  throw RouterError("queue: unknown intake state");
+}
+
+int64_t storedValue(JobState state) {
+  switch (state) {
+    case JobState::Pending: return 0;
+    case JobState::Sending: return 1;
+    case JobState::Failed: return 2;
+    case JobState::Dead: return 3;
+  }
+  throw RouterError("queue: unknown job state");
+}
+
+IntakeState intakeStateFromStored(int64_t value) {
+  for (IntakeState s : {IntakeState::New, IntakeState::Routing, IntakeState::Routed, IntakeState::RuleFailed}) {
+    if (storedValue(s) == value) return s;
+  }
+  throw RouterError("queue database: intake state " + std::to_string(value) +
+                    " is unknown to this release (a corrupt file, or one of a newer release)");
+}
+
+JobState jobStateFromStored(int64_t value) {
+  for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
+    if (storedValue(s) == value) return s;
+  }
+  throw RouterError("queue database: job state " + std::to_string(value) +
+                    " is unknown to this release (a corrupt file, or one of a newer release)");
+}
+
+std::unique_ptr<Queue> openQueue(const std::string& database) {
+  if (database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0) {
+    throw RouterError("a PostgreSQL queue is not part of this release; give a file path for the embedded "
+                      "SQLite queue");
+  }
+  return openSqliteQueue(database);
+}
+
+}  // namespace router
