@@ -89,9 +89,8 @@ bool awaitReply(int socket, SteadyClock::time_point deadline, Reply& reply, int&
 
 }  // namespace
 
-WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(std::move(options)) {
-  workers_.resize(static_cast<size_t>(std::max(1, options_.workers)));
-}
+WorkerPool::WorkerPool(WorkerPoolOptions options)
+    : options_(std::move(options)), workers_(static_cast<size_t>(std::max(1, options_.workers))) {}
 
 WorkerPool::~WorkerPool() { stop(); }
 
@@ -121,7 +120,7 @@ std::vector<pid_t> WorkerPool::pids() const {
 }
 
 std::string WorkerPool::lockdown() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(lockdownMutex_);
   return lockdown_;
 }
 
@@ -178,6 +177,7 @@ void WorkerPool::spawn(Worker& w) const {
     if (w.pid != 0) end(w);
     throw RouterError("the transcoder worker " + options_.executable + " did not start: " + why);
   }
+  std::lock_guard<std::mutex> lock(lockdownMutex_);
   if (lockdown_.empty()) lockdown_ = ready.text;
 }
 
@@ -192,7 +192,7 @@ std::string WorkerPool::end(Worker& w) const {
     got = waitpid(w.pid, &status, 0);
   } while (got < 0 && errno == EINTR);
   w.pid = 0;
-  if (got < 0) return "ended (" + errorText(errno) + ")";
+  if (got < 0) return "ended (" + errorText(errno) + ")";  // errno of waitpid
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     const char* abbrev = sigabbrev_np(sig);

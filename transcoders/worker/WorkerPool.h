@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -58,8 +59,10 @@ class WorkerPool final : public Transcoder {
   uint64_t replacements() const;
 
  private:
+  // A slot: busy is guarded by mutex_; pid and socket belong to the thread
+  // that holds the slot busy (or to start/stop), pid is read by pids().
   struct Worker {
-    pid_t pid = 0;
+    std::atomic<pid_t> pid{0};
     int socket = -1;
     bool busy = false;
   };
@@ -76,6 +79,7 @@ class WorkerPool final : public Transcoder {
   mutable std::mutex mutex_;
   mutable std::condition_variable idle_;
   mutable std::vector<Worker> workers_;
+  mutable std::mutex lockdownMutex_;
   mutable std::string lockdown_;
   mutable uint64_t replacements_ = 0;
   bool stopped_ = false;
