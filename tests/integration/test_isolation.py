@@ -33,6 +33,14 @@ TARGETS = ["JPEG2000Lossless", "JPEG2000", "JPEGLSLossless", "JPEGLSNearLossless
            "JPEGLosslessSV1", "JPEGBaseline8Bit", "RLELossless", "ExplicitVRLittleEndian",
            "ImplicitVRLittleEndian"]
 
+TARGET_UIDS = {
+    "JPEG2000Lossless": "1.2.840.10008.1.2.4.90", "JPEG2000": "1.2.840.10008.1.2.4.91",
+    "JPEGLSLossless": "1.2.840.10008.1.2.4.80", "JPEGLSNearLossless": "1.2.840.10008.1.2.4.81",
+    "JPEGLossless": "1.2.840.10008.1.2.4.57", "JPEGLosslessSV1": "1.2.840.10008.1.2.4.70",
+    "JPEGBaseline8Bit": "1.2.840.10008.1.2.4.50", "RLELossless": "1.2.840.10008.1.2.5",
+    "ExplicitVRLittleEndian": "1.2.840.10008.1.2.1", "ImplicitVRLittleEndian": "1.2.840.10008.1.2",
+}
+
 
 def parse_metrics(text):
     out = []
@@ -221,6 +229,67 @@ class IsolationTest(harness.RouterTestCase):
         time.sleep(1)
         self.assertEqual(self.status()["Destinations"]["hung"]["Queue"]["sending"], 0, "the poison job came back")
         self.assert_alive()
+
+    # -- 4
+
+    def test_4_hostile_files_to_every_target(self):
+        """The generator's hostile suite (router-testdata --suite hostile),
+        each file routed to every target syntax the appliance writes, with
+        the real worker: every (file, target) is delivered or dead-lettered
+        with its reason, as the suite expects; no worker crashes; nothing is
+        left pending; Orthanc stays up."""
+        folders = {t: os.path.dirname(self.path("out", t, "x")) for t in TARGETS}
+        destinations = {t: {"Type": "folder", "Path": folders[t], "OnTranscodeFailure": "fail"} for t in TARGETS}
+        routes = ", ".join(f'{{ destination = "{t}", transfer_syntax = "{t}" }}' for t in TARGETS)
+        self.start_router(f"function route(instance)\n  return {{ {routes} }}\nend\n", destinations)
+
+        out = self.path("hostile", "x")
+        argv = [harness.testdata_cli(), os.path.dirname(out), "--suite", "hostile"]
+        lines = subprocess.run(argv, stdout=subprocess.PIPE, check=True, text=True).stdout.splitlines()
+        cases = []
+        for line in lines:
+            path, uid, expectation, *exceptions = line.split()
+            cases.append((path, uid, expectation, dict(e.split("=", 1) for e in exceptions)))
+        self.assertGreaterEqual(len(cases), 15)
+
+        stored = []
+        for path, uid, expectation, exceptions in cases:
+            try:
+                # Through Orthanc's REST API: stored exactly as they are, in
+                # any transfer syntax (storescu would try to convert them).
+                self.orthanc.upload(path)
+                stored.append((path, uid, expectation, exceptions))
+            except harness.HttpError:
+                pass  # Orthanc itself refused the file (e.g. truncated): nothing to route
+            self.assert_alive()
+        # Orthanc may refuse a file only when it is broken beyond reading.
+        refused_by_orthanc = {os.path.basename(p) for p, *_ in cases} - {os.path.basename(p) for p, *_ in stored}
+        self.assertTrue(all(n.startswith("truncated") for n in refused_by_orthanc), refused_by_orthanc)
+
+        harness.wait_for(lambda: self.settled(*TARGETS), 120, "every hostile job to be delivered or dead",
+                         detail=self.status)
+        self.assert_alive()
+        wrong = []
+        for target in TARGETS:
+            dead = self.dead(target)
+            delivered = harness.folder_files(folders[target])
+            want = [uid for _, uid, e, x in stored if x.get(target, e) == "deliver"]
+            refuse = {uid for _, uid, e, x in stored if x.get(target, e) == "refuse"}
+            if set(dead) != refuse:
+                wrong.append(f"{target}: dead {sorted(dead)} but expected refused {sorted(refuse)}")
+            for uid in refuse & set(dead):
+                if "transcoding" not in dead[uid] or len(dead[uid]) < 40:
+                    wrong.append(f"{target}: {uid} dead without a reason: {dead[uid]!r}")
+            if len(delivered) != len(want):
+                wrong.append(f"{target}: {len(delivered)} files delivered, expected {len(want)}")
+            uid_of = {TARGET_UIDS[target]}
+            for name, path in delivered.items():
+                if harness.transfer_syntax(path) not in uid_of:
+                    wrong.append(f"{target}: {name} arrived as {harness.transfer_syntax(path)}")
+        self.assertEqual(wrong, [])
+        self.assertEqual(self.metric("orthanc_router_transcoder_crashes_total"), 0)
+        print(f"\n[isolation 4] {len(cases)} hostile files ({len(stored)} stored by Orthanc) x {len(TARGETS)} "
+              f"targets: every pair delivered or dead-lettered as expected; 0 worker crashes")
 
 
 if __name__ == "__main__":
