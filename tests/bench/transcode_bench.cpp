@@ -17,26 +17,45 @@
 // +-120 HU: hard to compress) and a smooth anatomy-like phantom with CT-like
 // noise (sigma 4..20 HU), closer to what scanners produce.
 //
-// Usage: transcode_bench [--cli-runs N] [--no-cli] [--workdir DIR] [benchmark flags]
+// Then the price of crash isolation: the generator's 300-slice CT series
+// (ctSeries(300, seed)) to JPEG-LS lossless through a WorkerPool (one worker
+// process per thread, socket + memfd per image) against makeTranscoder() in
+// this process, with 2 threads (the appliance's default on 2 cores) and 1;
+// rounds interleaved (in-process, pool, in-process, pool, ...) so that drift
+// on a shared machine falls on both; medians of the rounds. And the boundary
+// alone, per image: conversions that run no codec (Explicit VR -> Explicit VR,
+// which TranscoderSet hands back unchanged after parsing; Explicit -> Implicit,
+// which only re-encodes the dataset), pool minus in process.
+//
+// Usage: transcode_bench [--cli-runs N] [--no-cli] [--workdir DIR]
+//                        [--pool-rounds N] [--pool-slices N] [--worker PATH] [--no-pool]
+//                        [benchmark flags]
 // Prints Google Benchmark's table, then a summary with MB/s (uncompressed
-// pixel MB = 2^20 bytes) and ratios. Never asserts a timing.
+// pixel MB = 2^20 bytes) and ratios, then the workers' comparison. Never
+// asserts a timing.
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -52,6 +71,7 @@
 #include "tests/generator/TestData.h"
 #include "transcoders/Transcoder.h"
 #include "transcoders/TransferSyntax.h"
+#include "transcoders/worker/WorkerPool.h"
 
 extern char** environ;
 
@@ -480,11 +500,241 @@ void printSummary(const std::map<std::string, double>& ms, const std::map<std::s
               " 'failed': the tool refused, e.g. dcmcjpls 3.6.7 will not code signed pixels near-lossless)\n");
 }
 
+
+// ---------------------------------------------------------------- workers vs in process
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// CPU ms (user + system) this process has used, all threads.
+double selfCpuMs() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
+  return ms(usage.ru_utime) + ms(usage.ru_stime);
+}
+
+// CPU ms (utime + stime, /proc/PID/stat; clock-tick resolution) of each pid.
+std::map<pid_t, double> processCpuMs(const std::vector<pid_t>& pids) {
+  std::map<pid_t, double> out;
+  const double tickMs = 1e3 / double(sysconf(_SC_CLK_TCK));
+  for (pid_t pid : pids) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t close = stat.rfind(')');  // the command name may hold spaces
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; fields >> field; ++i) {  // field 3 is the state
+      if (i == 14) utime = std::stod(field);
+      if (i == 15) {
+        stime = std::stod(field);
+        break;
+      }
+    }
+    out[pid] = (utime + stime) * tickMs;
+  }
+  return out;
+}
+
+struct RoundTime {
+  double wallMs, cpuMs;  // cpu: this process plus, through a pool, its workers
+};
+
+// Converts every slice to target with `threads` threads sharing one
+// transcoder, each taking the next slice until none is left. CPU time
+// counts this process and the pool's workers (when pool is given): on a
+// shared machine it moves less than wall time with other people's load.
+// With perImageMs (single-threaded only), also each conversion's wall ms.
+RoundTime runRound(const router::Transcoder& transcoder, const std::vector<std::string>& slices, const char* target,
+                   int threads, std::vector<double>* perImageMs = nullptr,
+                   const router::WorkerPool* pool = nullptr) {
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> outputBytes{0};
+  std::exception_ptr failure;
+  std::mutex failureMutex;
+  auto work = [&] {
+    try {
+      for (size_t i = next++; i < slices.size(); i = next++) {
+        const auto start = Clock::now();
+        const std::string out = transcoder.transcode(slices[i], target);
+        if (perImageMs) perImageMs->push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        outputBytes += out.size();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(failureMutex);
+      if (!failure) failure = std::current_exception();
+      next = slices.size();
+    }
+  };
+  const std::map<pid_t, double> workersBefore = pool ? processCpuMs(pool->pids()) : std::map<pid_t, double>{};
+  const double cpuBefore = selfCpuMs();
+  const auto start = Clock::now();
+  if (threads <= 1) {
+    work();
+  } else {
+    std::vector<std::thread> running;
+    for (int t = 0; t < threads; ++t) running.emplace_back(work);
+    for (std::thread& t : running) t.join();
+  }
+  RoundTime time{std::chrono::duration<double, std::milli>(Clock::now() - start).count(), selfCpuMs() - cpuBefore};
+  if (pool)
+    for (const auto& [pid, ms] : processCpuMs(pool->pids())) {
+      auto before = workersBefore.find(pid);  // a replaced worker counts from its start
+      time.cpuMs += ms - (before == workersBefore.end() ? 0.0 : before->second);
+    }
+  if (failure) std::rethrow_exception(failure);
+  benchmark::DoNotOptimize(outputBytes.load());
+  return time;
+}
+
+struct Comparison {
+  std::vector<double> inProcessMs, poolMs;              // wall ms per round
+  std::vector<double> inProcessCpuMs, poolCpuMs;        // CPU ms per round
+  std::vector<double> inProcessImageMs, poolImageMs;    // per conversion (single-threaded runs)
+  double ratio() const { return median(poolMs) / median(inProcessMs); }
+  double cpuRatio() const { return median(poolCpuMs) / median(inProcessCpuMs); }
+};
+
+// rounds x (in-process round, pool round), in that order.
+Comparison interleave(const router::Transcoder& inProcess, const router::WorkerPool& pool,
+                      const std::vector<std::string>& slices, const char* target, int threads, int rounds,
+                      bool perImage) {
+  Comparison c;
+  for (int r = 0; r < rounds; ++r) {
+    const RoundTime in = runRound(inProcess, slices, target, threads, perImage ? &c.inProcessImageMs : nullptr);
+    const RoundTime out = runRound(pool, slices, target, threads, perImage ? &c.poolImageMs : nullptr, &pool);
+    c.inProcessMs.push_back(in.wallMs);
+    c.inProcessCpuMs.push_back(in.cpuMs);
+    c.poolMs.push_back(out.wallMs);
+    c.poolCpuMs.push_back(out.cpuMs);
+  }
+  return c;
+}
+
+std::string ratioRange(const Comparison& c) {
+  double lo = 1e9, hi = 0;
+  for (size_t r = 0; r < c.poolMs.size(); ++r) {
+    lo = std::min(lo, c.poolMs[r] / c.inProcessMs[r]);
+    hi = std::max(hi, c.poolMs[r] / c.inProcessMs[r]);
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "%.3f..%.3f", lo, hi);
+  return text;
+}
+
+void runWorkerComparison(const std::string& workerExecutable, int slicesCount, int rounds) {
+  constexpr int kThreads = 2;  // the appliance's Threads on this 2-core machine
+  std::printf("\ntranscoder workers vs in process: generating %d CT slices ...\n", slicesCount);
+  std::fflush(stdout);
+  std::vector<std::string> slices;
+  for (const td::ImageSpec& spec : td::ctSeries(slicesCount, 300, kRows, kColumns))
+    slices.push_back(td::makeInstance(spec));
+  double inputMb = 0;
+  for (const std::string& s : slices) inputMb += double(s.size()) / kMiB;
+
+  router::WorkerPoolOptions options;
+  options.executable = workerExecutable;
+  options.workers = kThreads;
+  options.warn = [](const std::string& m) { std::fprintf(stderr, "transcode_bench: worker pool: %s\n", m.c_str()); };
+  router::WorkerPool pool(options);
+  pool.start();
+  const router::Transcoder& inProcess = *gTranscoder;
+
+  // Warm-up (not counted): page cache, allocators, both workers' first
+  // images; and the check that both paths give the same bytes.
+  const std::vector<std::string> warm(slices.begin(), slices.begin() + std::min<size_t>(slices.size(), 8));
+  runRound(inProcess, warm, router::ts::kJPEGLSLossless, kThreads);
+  runRound(pool, warm, router::ts::kJPEGLSLossless, kThreads);
+  const bool identical =
+      pool.transcode(slices.front(), router::ts::kJPEGLSLossless) ==
+      inProcess.transcode(slices.front(), router::ts::kJPEGLSLossless);
+
+  std::printf("transcoder workers vs in process: %d rounds x 2 paths x 3 cases ...\n", rounds);
+  std::fflush(stdout);
+  const Comparison jls2 =
+      interleave(inProcess, pool, slices, router::ts::kJPEGLSLossless, kThreads, rounds, false);
+  const Comparison jls1 = interleave(inProcess, pool, slices, router::ts::kJPEGLSLossless, 1, rounds, true);
+  const Comparison same =
+      interleave(inProcess, pool, slices, router::ts::kExplicitVRLittleEndian, 1, rounds, true);
+  const Comparison implicit =
+      interleave(inProcess, pool, slices, router::ts::kImplicitVRLittleEndian, 1, rounds, true);
+  const std::string lockdown = pool.lockdown();
+  const uint64_t replacements = pool.replacements();
+  pool.stop();
+
+  const double n = double(slices.size());
+  std::printf("\n==== transcoder workers vs in process (%d x 512x512 16-bit CT, %.0f MB; %d interleaved rounds each) ====\n",
+              slicesCount, inputMb, rounds);
+  std::printf("pool: WorkerPool, %d x %s; in process: makeTranscoder(), one object shared by the threads\n",
+              kThreads, fs::path(workerExecutable).filename().c_str());
+  std::printf("workers' lockdown: %s\n", lockdown.c_str());
+  std::printf("JPEGLSLossless output identical on both paths: %s; workers replaced during the run: %llu\n",
+              identical ? "yes" : "NO", static_cast<unsigned long long>(replacements));
+  std::printf("%-34s %13s %9s %8s %8s %12s %14s %9s\n", "JPEGLSLossless, median wall", "in-process s", "pool s",
+              "pool/in", "added", "added ms/img", "ratio per round", "CPU p/in");
+  const struct {
+    const char* label;
+    const Comparison& c;
+  } jls[] = {{"2 threads (appliance default)", jls2}, {"1 thread", jls1}};
+  for (const auto& row : jls) {
+    const double in = median(row.c.inProcessMs), out = median(row.c.poolMs);
+    std::printf("%-34s %13.2f %9.2f %7.3fx %7.1f%% %12.2f %14s %8.3fx\n", row.label, in / 1e3, out / 1e3, out / in,
+                (out / in - 1) * 100, (out - in) / n, ratioRange(row.c).c_str(), row.c.cpuRatio());
+  }
+  std::printf("  (CPU p/in: median CPU s per round, pool = this process + its workers, over in process;\n"
+              "   it moves less than wall time when other work shares the cores)\n");
+  std::printf("\n%-46s %13s %9s %12s %13s\n", "boundary (no codec), 1 thread, median per image", "in-process ms",
+              "pool ms", "boundary ms", "CPU ms/image");
+  const struct {
+    const char* label;
+    const Comparison& c;
+  } boundary[] = {{"Explicit -> Explicit (input handed back)", same},
+                  {"Explicit -> Implicit (dataset re-encoded)", implicit}};
+  for (const auto& row : boundary) {
+    const double in = median(row.c.inProcessImageMs), out = median(row.c.poolImageMs);
+    std::printf("%-46s %13.3f %9.3f %12.3f %13.3f\n", row.label, in, out, out - in,
+                (median(row.c.poolCpuMs) - median(row.c.inProcessCpuMs)) / n);
+  }
+  std::printf("  (boundary ms: wall, pool minus in process; it includes waiting for a core when the worker\n"
+              "   wakes up, so it grows with other load. CPU ms/image: the CPU the boundary adds, both sides,\n"
+              "   from median CPU per round / images)\n");
+  std::printf("  (%zu conversions per path; cross-check from median round wall time / images, pool minus in process:\n"
+              "   Explicit->Explicit %.3f ms/img, Explicit->Implicit %.3f ms/img)\n",
+              same.poolImageMs.size(), (median(same.poolMs) - median(same.inProcessMs)) / n,
+              (median(implicit.poolMs) - median(implicit.inProcessMs)) / n);
+
+  // One line per figure, for ./appliance bench's summary.
+  const double in2 = median(jls2.inProcessMs), in1 = median(jls1.inProcessMs);
+  std::printf("\nworkers: JPEGLSLossless 2 threads pool/in-process %.3fx (%+.1f %% added; target <= 5 %%), "
+              "median of %d: %.2f s vs %.2f s; CPU %.3fx\n",
+              jls2.ratio(), (jls2.ratio() - 1) * 100, rounds, median(jls2.poolMs) / 1e3, in2 / 1e3, jls2.cpuRatio());
+  std::printf("workers: JPEGLSLossless 1 thread  pool/in-process %.3fx (%+.1f %% added; target <= 5 %%), "
+              "median of %d: %.2f s vs %.2f s; CPU %.3fx\n",
+              jls1.ratio(), (jls1.ratio() - 1) * 100, rounds, median(jls1.poolMs) / 1e3, in1 / 1e3, jls1.cpuRatio());
+  const double boundaryMs = median(same.poolImageMs) - median(same.inProcessImageMs);
+  std::printf("workers: boundary per image %.3f ms (Explicit->Explicit, no codec, pool minus in process, median of "
+              "%zu), %.1f %% of an in-process JPEG-LS image (%.2f ms)\n",
+              boundaryMs, same.poolImageMs.size(), boundaryMs / (in1 / n) * 100, in1 / n);
+  std::printf("workers: boundary per image %.3f ms with the dataset re-encoded (Explicit->Implicit)\n",
+              median(implicit.poolImageMs) - median(implicit.inProcessImageMs));
+  std::printf("workers: boundary CPU per image %.3f ms (Explicit->Explicit, both processes, median CPU per round)\n",
+              (median(same.poolCpuMs) - median(same.inProcessCpuMs)) / n);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int cliRuns = 10;
   bool cli = true;
+  bool workers = true;
+  int poolRounds = 5, poolSlices = 300;
+  std::string workerExecutable = ROUTER_BENCH_WORKER;
   std::string workdir = (fs::temp_directory_path() / ("transcode-bench-" + std::to_string(getpid()))).string();
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
@@ -495,6 +745,14 @@ int main(int argc, char** argv) {
       cli = false;
     } else if (a == "--workdir" && i + 1 < argc) {
       workdir = argv[++i];
+    } else if (a == "--pool-rounds" && i + 1 < argc) {
+      poolRounds = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--pool-slices" && i + 1 < argc) {
+      poolSlices = std::max(8, std::atoi(argv[++i]));
+    } else if (a == "--worker" && i + 1 < argc) {
+      workerExecutable = argv[++i];
+    } else if (a == "--no-pool") {
+      workers = false;
     } else {
       rest.push_back(argv[i]);
     }
@@ -512,6 +770,7 @@ int main(int argc, char** argv) {
     if (cli)
       for (const TestImage& image : gImages) cliResults[image.name] = runCli(image, workdir, cliRuns);
     printSummary(reporter.msPerImage, cliResults, cliRuns);
+    if (workers) runWorkerComparison(workerExecutable, poolSlices, poolRounds);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "transcode_bench: %s\n", e.what());
     fs::remove_all(workdir);

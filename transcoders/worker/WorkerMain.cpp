@@ -1,6 +1,7 @@
 // The worker process's life: lock down, answer Ready, then convert one image
 // per request until the router closes the socket (see WorkerProtocol.h).
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -75,6 +76,11 @@ int runWorker(int argc, char** argv, const BeforeTranscode& before) {
     return 2;
   }
   close_range(kSocketFd + 1, ~0U, 0);
+  // One image after another of about the same size: keep freed buffers in
+  // the heap for the next one instead of mapping and faulting in new pages
+  // for every image (glibc maps blocks over 128 KiB on their own by default).
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   try {
     // The codecs are set up before the lockdown; from here on the process
     // can only compute and answer on its socket.
