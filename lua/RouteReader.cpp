@@ -188,7 +188,9 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
       } else if (lua_type(L, value) == LUA_TNUMBER) {
         const lua_Number n = lua_tonumber(L, value);
         ok = std::floor(n) == n && std::fabs(n) < 1e9;
-        priority = static_cast<lua_Integer>(n);
+        // Only in range: converting NaN, an infinity or a float beyond the
+        // integers is undefined behaviour (found by fuzz_route_answer).
+        if (ok) priority = static_cast<lua_Integer>(n);
       }
       if (!ok || priority < INT_MIN || priority > INT_MAX) {
         problem = where() + "priority must be a whole number, not " + describeValue(L, value);

@@ -306,6 +306,12 @@ struct RuleEngine::State {
     lua_gc(L, LUA_GCCOLLECT, 0);
     RouteCall again{&instance, &reader, {}, std::nullopt, {}};
     lua::beginCall(L);
+    // The hook on every line makes this run several times slower than the
+    // one that failed: with only the usual time limit, a slow machine (or a
+    // sanitizer build) stops it on time before it reaches the memory error,
+    // and the failure is left without its line. The instruction budget and
+    // the memory limit still hold as usual.
+    runtime.deadline = std::chrono::steady_clock::now() + 4 * runtime.timeLimit;
     runtime.logMuted = true;
     lua::setLineTracking(L, true);
     const int status = lua::protectedCall(L, callRoute, &again);

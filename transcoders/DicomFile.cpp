@@ -1,15 +1,25 @@
 // Parsing, serialising and attribute access shared by the codec families.
 #include "transcoders/DicomFile.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <optional>
 #include <random>
 #include <sstream>
 
-#include <gdcmAttribute.h>
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcitem.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcsequen.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <gdcmFileExplicitFilter.h>
 #include <gdcmReader.h>
 #include <gdcmTransferSyntax.h>
 #include <gdcmWriter.h>
 
+#include "plugins/core/dicom/DicomBuffer.h"
 #include "transcoders/Transcoder.h"
 
 namespace router::codecs {
@@ -20,15 +30,225 @@ bool present(const gdcm::DataSet& ds, const gdcm::Tag& tag) {
   return ds.FindDataElement(tag) && !ds.GetDataElement(tag).IsEmpty();
 }
 
-template <uint16_t Group, uint16_t Element>
-unsigned readUS(const gdcm::DataSet& ds, const char* keyword, bool required, unsigned fallback = 0) {
-  gdcm::Attribute<Group, Element> at;
-  if (!present(ds, at.GetTag())) {
+// A US attribute, read by hand: gdcm::Attribute asserts (aborts) on a value
+// of another VR or length, which a hostile file can carry. GDCM keeps values
+// little endian in memory, also for big-endian files.
+unsigned readUS(const gdcm::DataSet& ds, uint16_t element, const char* keyword, bool required, unsigned fallback = 0) {
+  const gdcm::Tag tag(0x0028, element);
+  if (!present(ds, tag)) {
     if (required) throw TranscodeError(std::string("the image has no ") + keyword + " attribute");
     return fallback;
   }
-  at.SetFromDataElement(ds.GetDataElement(at.GetTag()));
-  return at.GetValue();
+  const gdcm::DataElement& de = ds.GetDataElement(tag);
+  const gdcm::VR vr = de.GetVR();
+  if (vr != gdcm::VR::US && vr != gdcm::VR::SS && vr != gdcm::VR::UN && vr != gdcm::VR::OB && vr != gdcm::VR::OW &&
+      vr != gdcm::VR::INVALID)
+    throw TranscodeError(std::string(keyword) + " has VR " + gdcm::VR::GetVRString(vr) + ", not US");
+  const gdcm::ByteValue* bv = de.GetByteValue();
+  if (!bv || !bv->GetPointer() || bv->GetLength() != 2)
+    throw TranscodeError(std::string(keyword) + " holds " + std::to_string(bv ? uint32_t(bv->GetLength()) : 0u) +
+                         " bytes, not one 2-byte US value");
+  const auto* p = reinterpret_cast<const unsigned char*>(bv->GetPointer());
+  return unsigned(p[0]) | unsigned(p[1]) << 8;
+}
+
+// Explicit VRs with a 2-byte reserved field and a 4-byte length.
+bool isLongFormVr(const std::string& vr) {
+  return vr == "OB" || vr == "OW" || vr == "OF" || vr == "SQ" || vr == "UT" || vr == "UN" || vr == "UC" ||
+         vr == "UR" || vr == "OD" || vr == "OL" || vr == "OV";
+}
+
+uint32_t readUint32(const std::string& bytes, size_t at) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+  return uint32_t(p[3]) << 24 | uint32_t(p[2]) << 16 | uint32_t(p[1]) << 8 | p[0];
+}
+
+// GDCM asserts (aborts) on a meta header cut off inside an element or out of
+// tag order, so the group 0002 elements are walked here first: each must fit
+// in the input, in ascending order.
+// GDCM reads a meta group from offset 0 too when there is no preamble, and
+// takes implicit VR there as well.
+void refuseTruncatedMetaHeader(const std::string& bytes) {
+  size_t at = bytes.size() > 132 && bytes.compare(128, 4, "DICM") == 0 ? 132 : 0;
+  auto u16 = [&](size_t i) { return unsigned(uint8_t(bytes[i])) | unsigned(uint8_t(bytes[i + 1])) << 8; };
+  long previous = -1;
+  while (at + 4 <= bytes.size() && u16(at) == 0x0002) {
+    const long element = long(u16(at + 2));
+    if (element <= previous)
+      throw TranscodeError("the input is not a readable DICOM file: its meta header elements are out of order");
+    previous = element;
+    const bool explicitVr = at + 6 <= bytes.size() && std::isupper(static_cast<unsigned char>(bytes[at + 4])) &&
+                            std::isupper(static_cast<unsigned char>(bytes[at + 5]));
+    uint64_t header = 8, length = 0;
+    if (explicitVr) {
+      const bool longForm = isLongFormVr(bytes.substr(at + 4, 2));
+      header = longForm ? 12 : 8;
+      if (at + header > bytes.size()) break;
+      length = longForm ? readUint32(bytes, at + 8) : u16(at + 6);
+    } else {
+      if (at + header > bytes.size()) break;
+      length = readUint32(bytes, at + 4);
+    }
+    if (length == 0xffffffffu) return;  // undefined length in a meta header: left to GDCM's own checks
+    if (at + header + length > bytes.size()) break;
+    at += header + length;
+  }
+  const size_t left = bytes.size() - std::min(at, bytes.size());
+  if (left >= 4 && u16(at) != 0x0002) return;  // the dataset begins
+  throw TranscodeError(left == 0 ? "the input is not a readable DICOM file: it holds no dataset"
+                                 : "the input is not a readable DICOM file: it ends inside its meta header (group 0002)");
+}
+
+// DCMTK reads an element with a VR that is no VR (a corrupt byte) as
+// "unknown, 2-byte length"; GDCM asserts on it. Sequences included.
+void refuseInvalidVrs(DcmItem& item) {
+  for (unsigned long i = 0; i < item.card(); ++i) {
+    DcmElement* element = item.getElement(i);
+    if (element == nullptr) continue;
+    if (element->ident() == EVR_UNKNOWN2B) {
+      char tag[16];
+      std::snprintf(tag, sizeof tag, "(%04x,%04x)", element->getGTag(), element->getETag());
+      throw TranscodeError(std::string("the input is not a readable DICOM file: element ") + tag + " has an invalid VR");
+    }
+    if (element->ident() == EVR_SQ) {
+      auto* sequence = static_cast<DcmSequenceOfItems*>(element);
+      for (unsigned long k = 0; k < sequence->card(); ++k)
+        if (DcmItem* nested = sequence->getItem(k)) refuseInvalidVrs(*nested);
+    }
+  }
+}
+
+// GDCM asserts on an item or element whose length runs past the end of the
+// sequence or item holding it, and on sequences or encapsulated pixel data
+// cut off before their delimiter; DCMTK quietly cuts such values short.
+// Checked for explicit VR little endian datasets, where the structure is
+// unambiguous; what this walk does not understand (undefined-length UN, whose
+// content is implicit VR) ends it without a verdict.
+class NestingCheck {
+ public:
+  explicit NestingCheck(const std::string& bytes) : b_(bytes) {}
+
+  void dataset(size_t at) { (void)elements(at, b_.size(), 0, false); }
+
+ private:
+  using Position = std::optional<size_t>;  // nullopt: not understood, stop
+
+  // Elements up to `end`, or (untilDelimiter) up to an item delimiter;
+  // returns the position after them.
+  Position elements(size_t at, size_t end, int depth, bool untilDelimiter) {
+    if (depth > 64) return std::nullopt;
+    while (at + 8 <= end) {
+      const unsigned group = u16(at), element = u16(at + 2);
+      if (group == 0xfffe) {
+        if (untilDelimiter && element == 0xe00d) return at + 8;
+        return std::nullopt;
+      }
+      const std::string vr = b_.substr(at + 4, 2);
+      if (!std::isupper(static_cast<unsigned char>(vr[0])) || !std::isupper(static_cast<unsigned char>(vr[1])))
+        return std::nullopt;
+      const bool longForm = isLongFormVr(vr);
+      if (longForm && at + 12 > end) refuse("an element header runs past the end of what holds it");
+      const uint64_t length = longForm ? readUint32(b_, at + 8) : u16(at + 6);
+      at += longForm ? 12 : 8;
+      Position next;
+      if (length == 0xffffffffu) {
+        if (vr == "SQ") {
+          next = items(at, end, depth, true);
+        } else if (group == 0x7fe0 && element == 0x0010) {
+          next = fragments(at, end);
+        } else {
+          return std::nullopt;
+        }
+      } else {
+        if (at + length > end) refuse("element (" + hex(group) + "," + hex(element) + ") is longer than what holds it");
+        next = vr == "SQ" ? items(at, at + length, depth, false) : Position(at + length);
+        if (next && vr == "SQ") next = at + length;
+      }
+      if (!next) return std::nullopt;
+      at = *next;
+    }
+    if (untilDelimiter) refuse("an item ends without its delimiter");
+    return at;
+  }
+
+  Position items(size_t at, size_t end, int depth, bool untilDelimiter) {
+    while (at + 8 <= end) {
+      const unsigned element = u16(at + 2);
+      if (u16(at) != 0xfffe) return std::nullopt;
+      const uint64_t length = readUint32(b_, at + 4);
+      at += 8;
+      if (element == 0xe0dd && untilDelimiter) return at;
+      if (element != 0xe000) return std::nullopt;
+      Position next;
+      if (length == 0xffffffffu) {
+        next = elements(at, end, depth + 1, true);
+      } else {
+        if (at + length > end) refuse("a sequence item is longer than its sequence");
+        next = elements(at, at + length, depth + 1, false);
+        if (next) next = at + length;
+      }
+      if (!next) return std::nullopt;
+      at = *next;
+    }
+    if (untilDelimiter) refuse("a sequence ends without its delimiter");
+    return at;
+  }
+
+  // Encapsulated pixel data: items of defined length, then the delimiter.
+  Position fragments(size_t at, size_t end) {
+    while (at + 8 <= end) {
+      if (u16(at) != 0xfffe) refuse("the compressed PixelData holds something that is not a fragment");
+      const unsigned element = u16(at + 2);
+      const uint64_t length = readUint32(b_, at + 4);
+      at += 8;
+      if (element == 0xe0dd) return at;
+      if (element != 0xe000 || length == 0xffffffffu)
+        refuse("the compressed PixelData holds something that is not a fragment");
+      if (at + length > end) refuse("a PixelData fragment runs past the end of the file");
+      at += length;
+    }
+    refuse("the compressed PixelData ends without its sequence delimiter");
+  }
+
+  unsigned u16(size_t i) const { return unsigned(uint8_t(b_[i])) | unsigned(uint8_t(b_[i + 1])) << 8; }
+  static std::string hex(unsigned v) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04x", v);
+    return text;
+  }
+  [[noreturn]] static void refuse(const std::string& what) {
+    throw TranscodeError("the input is not a readable DICOM file: " + what);
+  }
+
+  const std::string& b_;
+};
+
+// Where the dataset starts: after the preamble and the group 0002 elements
+// (refuseTruncatedMetaHeader() has checked that they fit, explicit VR).
+size_t datasetStart(const std::string& bytes) {
+  size_t at = bytes.size() > 132 && bytes.compare(128, 4, "DICM") == 0 ? 132 : 0;
+  while (at + 8 <= bytes.size() && uint8_t(bytes[at]) == 0x02 && bytes[at + 1] == 0) {
+    if (isLongFormVr(bytes.substr(at + 4, 2))) {
+      at += 12 + size_t(readUint32(bytes, at + 8));
+    } else {
+      at += 8 + (unsigned(uint8_t(bytes[at + 6])) | unsigned(uint8_t(bytes[at + 7])) << 8);
+    }
+  }
+  return at;
+}
+
+// UID elements some writers encode with VR UN or OB (NUL pad included) are
+// written back as the UI values they are.
+void repairUidVrs(gdcm::DataSet& ds) {
+  static const gdcm::Tag kUids[] = {{0x0008, 0x0016}, {0x0008, 0x0018}, {0x0020, 0x000d}, {0x0020, 0x000e}, {0x0020, 0x0052}};
+  for (const gdcm::Tag& tag : kUids) {
+    if (!ds.FindDataElement(tag)) continue;
+    const gdcm::VR vr = ds.GetDataElement(tag).GetVR();
+    if (vr != gdcm::VR::UN && vr != gdcm::VR::OB) continue;
+    std::string value = getString(ds, tag);
+    value = value.substr(0, value.find('\0'));
+    setString(ds, tag, gdcm::VR::UI, value);
+  }
 }
 
 }  // namespace
@@ -45,6 +265,22 @@ std::string PixelLayout::describe() const {
 bool DicomFile::hasPixelData() const { return dataset().FindDataElement(kPixelDataTag); }
 
 DicomFile parsePart10(const std::string& part10) {
+  // GDCM's reader asserts (aborts the process) on many truncated or
+  // corrupt files; DCMTK's, which Orthanc also uses to accept a file,
+  // refuses them cleanly. GDCM reads only what DCMTK could.
+  refuseTruncatedMetaHeader(part10);
+  std::unique_ptr<DcmFileFormat> checked;
+  try {
+    checked = parseDicom(part10);
+  } catch (const RouterError& e) {
+    throw TranscodeError(e.what());  // "not a readable DICOM file: ..."
+  }
+  refuseInvalidVrs(*checked->getMetaInfo());
+  refuseInvalidVrs(*checked->getDataset());
+  const DcmXfer xfer(checked->getDataset()->getOriginalXfer());
+  checked.reset();
+  if (xfer.isExplicitVR() && xfer.isLittleEndian() && xfer.getStreamCompression() == ESC_none)
+    NestingCheck(part10).dataset(datasetStart(part10));
   gdcm::Reader reader;
   std::istringstream in(part10);
   reader.SetStream(in);
@@ -55,6 +291,7 @@ DicomFile parsePart10(const std::string& part10) {
   dicom.syntax = getString(dicom.file->GetHeader(), gdcm::Tag(0x0002, 0x0010));
   if (dicom.syntax.empty() && ts.GetString()) dicom.syntax = ts.GetString();
   dicom.datasetImplicit = ts.IsImplicit();
+  if (!dicom.datasetImplicit) repairUidVrs(dicom.dataset());
   return dicom;
 }
 
@@ -85,34 +322,50 @@ std::string serializePart10(DicomFile& dicom, const std::string& targetSyntax) {
 
 PixelLayout readPixelLayout(const gdcm::DataSet& ds) {
   PixelLayout l;
-  l.rows = readUS<0x0028, 0x0010>(ds, "Rows", true);
-  l.columns = readUS<0x0028, 0x0011>(ds, "Columns", true);
-  l.bitsAllocated = readUS<0x0028, 0x0100>(ds, "BitsAllocated", true);
-  l.bitsStored = readUS<0x0028, 0x0101>(ds, "BitsStored", false, l.bitsAllocated);
-  l.highBit = readUS<0x0028, 0x0102>(ds, "HighBit", false, l.bitsStored ? l.bitsStored - 1 : 0);
-  l.pixelRepresentation = readUS<0x0028, 0x0103>(ds, "PixelRepresentation", false, 0);
-  l.samplesPerPixel = readUS<0x0028, 0x0002>(ds, "SamplesPerPixel", false, 1);
-  l.planarConfiguration = l.samplesPerPixel > 1 ? readUS<0x0028, 0x0006>(ds, "PlanarConfiguration", false, 0) : 0;
+  l.rows = readUS(ds, 0x0010, "Rows", true);
+  l.columns = readUS(ds, 0x0011, "Columns", true);
+  l.bitsAllocated = readUS(ds, 0x0100, "BitsAllocated", true);
+  l.bitsStored = readUS(ds, 0x0101, "BitsStored", false, l.bitsAllocated);
+  l.highBit = readUS(ds, 0x0102, "HighBit", false, l.bitsStored ? l.bitsStored - 1 : 0);
+  l.pixelRepresentation = readUS(ds, 0x0103, "PixelRepresentation", false, 0);
+  l.samplesPerPixel = readUS(ds, 0x0002, "SamplesPerPixel", false, 1);
+  l.planarConfiguration = l.samplesPerPixel > 1 ? readUS(ds, 0x0006, "PlanarConfiguration", false, 0) : 0;
   l.photometric = getString(ds, gdcm::Tag(0x0028, 0x0004));
   const std::string frames = getString(ds, gdcm::Tag(0x0028, 0x0008));
   if (!frames.empty()) {
     try {
-      const long n = std::stol(frames);
-      if (n < 1) throw std::out_of_range("frames");
+      size_t used = 0;
+      const long n = std::stol(frames, &used);
+      if (n < 1 || n > 0x7fffffffL || frames.find_first_not_of(' ', used) != std::string::npos)
+        throw std::out_of_range("frames");
       l.frames = static_cast<unsigned>(n);
     } catch (const std::exception&) {
-      throw TranscodeError("NumberOfFrames is not a positive number: '" + frames + "'");
+      throw TranscodeError("NumberOfFrames is not a positive number: '" + frames.substr(0, 32) + "'");
     }
   }
-  if (l.rows == 0 || l.columns == 0) throw TranscodeError("the image has zero Rows or Columns");
+  if (l.rows == 0) throw TranscodeError("the image has Rows 0");
+  if (l.columns == 0) throw TranscodeError("the image has Columns 0");
   if (l.photometric.empty()) throw TranscodeError("the image has no PhotometricInterpretation");
-  if (l.bitsStored == 0 || l.bitsStored > l.bitsAllocated || l.highBit + 1 != l.bitsStored) {
-    // HighBit other than BitsStored-1 is retired DICOM; codecs assume it.
-    throw TranscodeError("inconsistent pixel bit layout (BitsAllocated " + std::to_string(l.bitsAllocated) +
-                         ", BitsStored " + std::to_string(l.bitsStored) + ", HighBit " +
-                         std::to_string(l.highBit) + ")");
-  }
-  if (l.planarConfiguration > 1) throw TranscodeError("PlanarConfiguration must be 0 or 1");
+  const std::string bits = " (BitsAllocated " + std::to_string(l.bitsAllocated) + ", BitsStored " +
+                           std::to_string(l.bitsStored) + ", HighBit " + std::to_string(l.highBit) + ")";
+  if (l.bitsAllocated == 0) throw TranscodeError("inconsistent pixel bit layout: BitsAllocated is 0" + bits);
+  if (l.bitsStored == 0) throw TranscodeError("inconsistent pixel bit layout: BitsStored is 0" + bits);
+  if (l.bitsStored > l.bitsAllocated)
+    throw TranscodeError("inconsistent pixel bit layout: BitsStored " + std::to_string(l.bitsStored) +
+                         " is more than BitsAllocated " + std::to_string(l.bitsAllocated) + bits);
+  if (l.highBit >= l.bitsAllocated)
+    throw TranscodeError("inconsistent pixel bit layout: HighBit " + std::to_string(l.highBit) +
+                         " is not below BitsAllocated " + std::to_string(l.bitsAllocated) + bits);
+  // HighBit other than BitsStored-1 is retired DICOM; codecs assume it.
+  if (l.highBit + 1 != l.bitsStored)
+    throw TranscodeError("inconsistent pixel bit layout: HighBit " + std::to_string(l.highBit) +
+                         " is not BitsStored - 1" + bits);
+  if (l.samplesPerPixel != 1 && l.samplesPerPixel != 3)
+    throw TranscodeError("SamplesPerPixel " + std::to_string(l.samplesPerPixel) + " is not supported (1 or 3)");
+  if (l.planarConfiguration > 1)
+    throw TranscodeError("PlanarConfiguration " + std::to_string(l.planarConfiguration) + " must be 0 or 1");
+  if (l.pixelRepresentation > 1)
+    throw TranscodeError("PixelRepresentation " + std::to_string(l.pixelRepresentation) + " must be 0 or 1");
   return l;
 }
 

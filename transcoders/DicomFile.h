@@ -49,7 +49,10 @@ struct DicomFile {
   bool hasPixelData() const;
 };
 
-// Throws TranscodeError when the bytes are not a readable DICOM file.
+// Throws TranscodeError when the bytes are not a readable DICOM file: one
+// DCMTK cannot read (GDCM's reader aborts on many truncated or corrupt
+// files), or one whose meta header is cut off. UID elements encoded with VR
+// UN or OB are turned back into UI.
 DicomFile parsePart10(const std::string& part10);
 
 // Writes a Part-10 file whose meta header (rebuilt from the dataset) names

@@ -3,12 +3,20 @@
 // Offset Table, one even-length fragment per frame).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include <gdcmDataElement.h>
 
 namespace router::codecs {
+
+// Checks, without copying any bytes, that the fragments can be mapped to the
+// frames (see framesOf) and that the Basic Offset Table, when there is one,
+// has one entry per frame, starts at 0, increases strictly and points at
+// fragment starts inside the data. Throws TranscodeError naming the problem.
+// Run before any decoder sees the data.
+void checkFragments(const gdcm::DataElement& pixelData, unsigned frames);
 
 // The compressed bytes of each frame. Uses the Basic Offset Table when there
 // is one; otherwise one fragment per frame, or, when there are more fragments

@@ -3,12 +3,15 @@
 // attributes GDCM changed (PhotometricInterpretation, PlanarConfiguration)
 // back. GDCM's ImageWriter is not used: it rewrites far more of the dataset
 // than a router should (Modality, ConversionType, NumberOfFrames, ...).
+// JPEG 2000 is never given to GDCM (see OpenJpegFamily.h).
 #include "transcoders/GdcmFamily.h"
 
 #include <gdcmImage.h>
 #include <gdcmImageChangeTransferSyntax.h>
-#include <gdcmJPEG2000Codec.h>
 #include <gdcmJPEGCodec.h>
+
+#include <algorithm>
+#include <cmath>
 
 #include "transcoders/TransferSyntax.h"
 
@@ -21,6 +24,38 @@ gdcm::TransferSyntax gdcmSyntax(const std::string& uid) {
 }
 
 bool isJpegLs(const std::string& uid) { return uid == ts::kJPEGLSLossless || uid == ts::kJPEGLSNearLossless; }
+
+bool isLossyJpeg(const std::string& uid) { return uid == ts::kJPEGBaseline8Bit || uid == ts::kJPEGExtended12Bit; }
+
+// 8-bit YBR_FULL -> RGB (PS3.3 C.7.6.3.1.2), colour by pixel: GDCM's IJG
+// coder takes colour as RGB only. The result is lossy anyway; rounding here
+// adds at most 1 to each sample's error.
+void ybrFullToRgb(DicomFile& dicom, PixelLayout& layout) {
+  const gdcm::ByteValue* value = dicom.dataset().GetDataElement(kPixelDataTag).GetByteValue();
+  const size_t pixels = size_t(layout.rows) * layout.columns;
+  const size_t frameBytes = layout.frameBytes();
+  if (!value || !value->GetPointer() || value->GetLength() < frameBytes * layout.frames)
+    throw TranscodeError("PixelData is shorter than the image (" + layout.describe() + ")");
+  const auto* in = reinterpret_cast<const uint8_t*>(value->GetPointer());
+  std::string out(frameBytes * layout.frames, '\0');
+  auto clamp = [](double v) { return static_cast<char>(static_cast<uint8_t>(std::lround(std::clamp(v, 0.0, 255.0)))); };
+  for (unsigned f = 0; f < layout.frames; ++f) {
+    const uint8_t* frame = in + f * frameBytes;
+    for (size_t p = 0; p < pixels; ++p) {
+      auto at = [&](size_t c) { return double(layout.planarConfiguration == 1 ? frame[c * pixels + p] : frame[p * 3 + c]); };
+      const double y = at(0), cb = at(1) - 128, cr = at(2) - 128;
+      char* rgb = &out[f * frameBytes + p * 3];
+      rgb[0] = clamp(y + 1.402 * cr);
+      rgb[1] = clamp(y - 0.344136 * cb - 0.714136 * cr);
+      rgb[2] = clamp(y + 1.772 * cb);
+    }
+  }
+  layout.photometric = "RGB";
+  layout.planarConfiguration = 0;
+  setNativePixelData(dicom.dataset(), layout, std::move(out));
+  setString(dicom.dataset(), gdcm::Tag(0x0028, 0x0004), gdcm::VR::CS, "RGB");
+  setUnsignedShort(dicom.dataset(), gdcm::Tag(0x0028, 0x0006), 0);
+}
 
 // Heap-allocated: GDCM's filters keep intrusive references to their input,
 // and Debian builds GDCM with assertions that abort on a stack object that is
@@ -81,7 +116,7 @@ void checkSupported(const PixelLayout& l, const std::string& target) {
     throw TranscodeError(name + " is produced here from 8- or 16-bit allocated samples only" + what);
   if (l.samplesPerPixel != 1 && l.samplesPerPixel != 3)
     throw TranscodeError(name + " takes 1 or 3 samples per pixel" + what);
-  const bool lossyJpeg = target == ts::kJPEGBaseline8Bit || target == ts::kJPEGExtended12Bit;
+  const bool lossyJpeg = isLossyJpeg(target);
   if (target == ts::kJPEGBaseline8Bit && l.bitsStored > 8)
     throw TranscodeError("JPEGBaseline8Bit holds 8-bit samples only; use JPEG2000 or JPEGLSNearLossless" + what);
   if (target == ts::kJPEGExtended12Bit && l.bitsAllocated > 8) {
@@ -96,7 +131,7 @@ void checkSupported(const PixelLayout& l, const std::string& target) {
                          "use JPEG2000 or JPEGLSNearLossless" + what);
   if (lossyJpeg && l.samplesPerPixel == 3 && l.photometric != "RGB")
     throw TranscodeError(name + " here takes colour as RGB only, not " + l.photometric + what);
-  if (l.photometric == "PALETTE COLOR" && (lossyJpeg || target == ts::kJPEG2000))
+  if (l.photometric == "PALETTE COLOR" && lossyJpeg)
     throw TranscodeError(name + " is lossy and would corrupt palette indices" + what);
 }
 
@@ -105,12 +140,14 @@ void checkSupported(const PixelLayout& l, const std::string& target) {
 bool GdcmFamily::canDecode(const std::string& syntax) const {
   if (isJpegLs(syntax)) return false;
   const gdcm::TransferSyntax t = gdcmSyntax(syntax);
-  return t.IsValid();
+  const bool jpeg2000 = t == gdcm::TransferSyntax::JPEG2000Lossless || t == gdcm::TransferSyntax::JPEG2000 ||
+                        t == gdcm::TransferSyntax::JPEG2000Part2Lossless || t == gdcm::TransferSyntax::JPEG2000Part2;
+  return t.IsValid() && !jpeg2000;
 }
 
 bool GdcmFamily::canEncode(const std::string& syntax) const {
   return syntax == ts::kJPEGBaseline8Bit || syntax == ts::kJPEGExtended12Bit || syntax == ts::kJPEGLossless ||
-         syntax == ts::kJPEGLosslessSV1 || syntax == ts::kJPEG2000Lossless || syntax == ts::kJPEG2000;
+         syntax == ts::kJPEGLosslessSV1;
 }
 
 void GdcmFamily::decode(DicomFile& dicom, const PixelLayout& layout) const {
@@ -124,8 +161,11 @@ void GdcmFamily::decode(DicomFile& dicom, const PixelLayout& layout) const {
   takeResult(dicom, layout, change.GetOutput(), ts::kExplicitVRLittleEndian);
 }
 
-void GdcmFamily::encode(DicomFile& dicom, const PixelLayout& layout, const std::string& target,
+void GdcmFamily::encode(DicomFile& dicom, const PixelLayout& original, const std::string& target,
                         const TranscodeOptions& options) const {
+  PixelLayout layout = original;
+  if (isLossyJpeg(target) && layout.samplesPerPixel == 3 && layout.bitsAllocated == 8 && layout.photometric == "YBR_FULL")
+    ybrFullToRgb(dicom, layout);
   checkSupported(layout, target);
   gdcm::ImageChangeTransferSyntax change;
   change.SetTransferSyntax(gdcmSyntax(target));
@@ -134,21 +174,16 @@ void GdcmFamily::encode(DicomFile& dicom, const PixelLayout& layout, const std::
 
   // Codecs with settings live here, one per call (GDCM codecs keep state).
   gdcm::JPEGCodec jpeg;
-  gdcm::JPEG2000Codec jpeg2000;
-  if (target == ts::kJPEGBaseline8Bit || target == ts::kJPEGExtended12Bit) {
+  if (isLossyJpeg(target)) {
     jpeg.SetLossless(false);
     jpeg.SetQuality(options.quality > 0 ? std::min(options.quality, 100) : 90);
     change.SetUserCodec(&jpeg);
-  } else if (target == ts::kJPEG2000) {
-    jpeg2000.SetReversible(false);
-    jpeg2000.SetRate(0, options.quality > 0 ? options.quality : 10);  // compression ratio
-    change.SetUserCodec(&jpeg2000);
   }
   if (!change.Change())
     throw TranscodeError("GDCM could not encode the image as " + transferSyntaxName(target) + " (" +
                          layout.describe() + ")");
   takeResult(dicom, layout, change.GetOutput(), target);
-  if ((target == ts::kJPEGBaseline8Bit || target == ts::kJPEGExtended12Bit) && layout.samplesPerPixel == 3) {
+  if (isLossyJpeg(target) && layout.samplesPerPixel == 3) {
     // GDCM's IJG coder turns RGB into chroma-subsampled YCbCr (2x2) but
     // leaves the attribute at RGB; PS3.5 8.2.1 wants YBR_FULL_422 for
     // subsampled colour JPEG, always colour-by-pixel.

@@ -1,8 +1,10 @@
-// The GDCM codec family: JPEG (IJG 8/12/16-bit inside GDCM), JPEG 2000
-// (OpenJPEG), RLE decoding (encoding: RleFamily), and the uncompressed
-// syntaxes GDCM reads but the appliance does not write (big endian). Never
-// used for JPEG-LS: inside Orthanc GDCM's JPEG-LS codec binds to DCMTK's old
-// bundled CharLS and crashes.
+// The GDCM codec family: JPEG (IJG 8/12/16-bit inside GDCM), RLE decoding
+// (encoding: RleFamily), and the uncompressed syntaxes GDCM reads but the
+// appliance does not write (big endian). Never used for JPEG-LS: inside
+// Orthanc GDCM's JPEG-LS codec binds to DCMTK's old bundled CharLS and
+// crashes; nor for JPEG 2000, where Debian's GDCM asserts and overruns
+// buffers on sizes it does not expect (OpenJpegFamily does it instead).
+// Lossy JPEG of 8-bit YBR_FULL goes through RGB (GDCM's coder takes RGB).
 //
 // Stateless; GDCM's codecs are created per call, so it is safe from several
 // threads at once.

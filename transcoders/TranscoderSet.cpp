@@ -1,12 +1,16 @@
 // Dispatch between codec families, and the rules every result follows.
 #include "transcoders/TranscoderSet.h"
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdict.h>
 #include <gdcmSequenceOfFragments.h>
 #include <gdcmTrace.h>
 
 #include "transcoders/CharlsFamily.h"
 #include "transcoders/GdcmFamily.h"
 #include "transcoders/LossyMarking.h"
+#include "transcoders/OpenJpegFamily.h"
+#include "transcoders/PixelCheck.h"
 #include "transcoders/RleFamily.h"
 #include "transcoders/TransferSyntax.h"
 
@@ -25,6 +29,11 @@ bool isNativeLittleEndian(const std::string& syntax) {
          syntax == ts::kDeflatedExplicitVRLittleEndian;
 }
 
+bool isEncapsulated(const std::string& syntax) {
+  if (const TransferSyntaxInfo* info = findTransferSyntax(syntax)) return info->encapsulated;
+  return gdcm::TransferSyntax(gdcm::TransferSyntax::GetTSType(syntax.c_str())).IsEncapsulated();
+}
+
 bool isPart10(const std::string& bytes) { return bytes.size() > 132 && bytes.compare(128, 4, "DICM") == 0; }
 
 std::string encodableList() {
@@ -41,8 +50,12 @@ TranscoderSet::TranscoderSet() {
   // that are fine here; every failure is reported through TranscodeError.
   // The switch is process-wide in GDCM.
   gdcm::Trace::WarningOff();
+  // DCMTK checks every input first (parsePart10); its dictionary is loaded
+  // now, before a transcoder worker locks itself down.
+  (void)dcmDataDict.isDictionaryLoaded();
   families_.push_back(std::make_unique<CharlsFamily>());  // first: JPEG-LS never goes to GDCM
   families_.push_back(std::make_unique<RleFamily>());   // before GDCM, whose RLE coder aborts on odd sizes
+  families_.push_back(std::make_unique<OpenJpegFamily>());  // JPEG 2000 never goes to GDCM
   families_.push_back(std::make_unique<GdcmFamily>());
 }
 
@@ -67,12 +80,27 @@ std::string TranscoderSet::transcode(const std::string& part10, const std::strin
                          "; the appliance writes " + encodableList());
 
   DicomFile dicom = parsePart10(part10);
+  const auto tell = [&](const std::string& what) {
+    if (options.onParsed) options.onParsed(what + ", " + transferSyntaxName(dicom.syntax));  // the caller knows the target
+  };
   // No pixels (SR, KO, PR, ...): only the dataset encoding changes.
-  if (!dicom.hasPixelData()) return serializePart10(dicom, target);
+  if (!dicom.hasPixelData()) {
+    tell("no pixel data");
+    return serializePart10(dicom, target);
+  }
   if (dicom.syntax == target && isPart10(part10)) return part10;
 
+  // Nothing reaches a codec before its attributes and pixel data are sane.
   PixelLayout layout = readPixelLayout(dicom.dataset());
-  if (options.onParsed) options.onParsed(layout.describe() + ", " + transferSyntaxName(dicom.syntax));
+  tell(layout.describe());
+  if (isEncapsulated(dicom.syntax)) {
+    checkEncapsulatedPixelData(dicom, layout);
+  } else {
+    repairNativePixelData(dicom, layout, true);
+    if (isSubsampledNative(layout) && info->encapsulated)
+      throw TranscodeError("uncompressed YBR_FULL_422 (chroma-subsampled) pixel data cannot be compressed here (" +
+                           layout.describe() + "); send it as received or uncompressed");
+  }
   if (layout.bitsAllocated % 8 != 0 || layout.bitsAllocated > 32) {
     if (isNativeLittleEndian(dicom.syntax) && !info->encapsulated) return serializePart10(dicom, target);
     throw TranscodeError("cannot transcode " + std::to_string(layout.bitsAllocated) +
@@ -85,6 +113,7 @@ std::string TranscoderSet::transcode(const std::string& part10, const std::strin
   } else {
     decoderFor(dicom.syntax).decode(dicom, layout);
     layout = readPixelLayout(dicom.dataset());  // decoders may change the colour attributes
+    repairNativePixelData(dicom, layout, false);  // and must give back the described size
   }
   if (!info->encapsulated) return serializePart10(dicom, target);
 

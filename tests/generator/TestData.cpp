@@ -5,12 +5,22 @@
 #include "tests/generator/TestData.h"
 
 #include "plugins/core/Error.h"
+#include "transcoders/Transcoder.h"
+#include "transcoders/TransferSyntax.h"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcostrmb.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
+#include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcvrlo.h>
+#include <dcmtk/dcmdata/dcvrobow.h>
+#include <dcmtk/dcmdata/dcvrus.h>
 
 #include <algorithm>
 #include <cmath>
@@ -364,15 +374,15 @@ void addImage(DcmDataset& ds, const ImageSpec& s) {
 }
 
 // Serialises through a small buffer: DCMTK asks for a flush whenever it fills.
-std::string writeToMemory(DcmFileFormat& file) {
+std::string writeToMemory(DcmFileFormat& file, E_TransferSyntax xfer = EXS_LittleEndianExplicit,
+                          E_EncodingType encoding = EET_ExplicitLength) {
   std::vector<char> chunk(256 * 1024);
   DcmOutputBufferStream out(chunk.data(), chunk.size());
   std::string result;
   file.transferInit();
   OFCondition cond;
   do {
-    cond = file.write(out, EXS_LittleEndianExplicit, EET_ExplicitLength, nullptr, EGL_recalcGL, EPD_noChange,
-                      0, 0, 0, EWM_createNewMeta);
+    cond = file.write(out, xfer, encoding, nullptr, EGL_recalcGL, EPD_noChange, 0, 0, 0, EWM_createNewMeta);
     void* data = nullptr;
     offile_off_t length = 0;
     out.flushBuffer(data, length);
@@ -423,16 +433,24 @@ ImageSpec withIdentity(const ImageSpec& spec) {
   return s;
 }
 
-std::string makeInstance(const ImageSpec& spec) {
+namespace {
+
+void fill(DcmFileFormat& file, const ImageSpec& spec) {
   validate(spec);
   const ImageSpec s = withIdentity(spec);
-  DcmFileFormat file;
   DcmDataset& ds = *file.getDataset();
   if (isSr(s)) {
     addStructuredReport(ds, s);
   } else {
     addImage(ds, s);
   }
+}
+
+}  // namespace
+
+std::string makeInstance(const ImageSpec& spec) {
+  DcmFileFormat file;
+  fill(file, spec);
   return writeToMemory(file);
 }
 
@@ -538,6 +556,448 @@ std::vector<ImageSpec> ctSeries(int count, uint32_t seed, int rows, int columns)
     series.push_back(s);
   }
   return series;
+}
+
+// ---------------------------------------------------------------------------
+// Hostile data. Each case starts from an ImageSpec (so its pixels are known)
+// and is then broken on purpose, with DCMTK where it allows it and by
+// patching the written bytes where it does not (DCMTK cleans up what it
+// writes: UID padding, VRs).
+
+namespace {
+
+constexpr const char* kRtDose = "1.2.840.10008.5.1.4.1.1.481.2";  // 29 characters: odd, NUL-padded
+
+const char* const kDeliver = "deliver";
+const char* const kRefuse = "refuse";
+
+std::unique_ptr<DcmFileFormat> readFromMemory(const std::string& bytes) {
+  DcmInputBufferStream stream;
+  stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  stream.setEos();
+  auto file = std::make_unique<DcmFileFormat>();
+  file->transferInit();
+  check(file->read(stream), "reading a generated file back");
+  file->transferEnd();
+  check(file->loadAllDataIntoMemory(), "loading a generated file");
+  return file;
+}
+
+std::string transcodeTo(const std::string& bytes, const char* syntax) {
+  router::TranscodeOptions options;
+  return router::makeTranscoder()->transcode(bytes, syntax, options);
+}
+
+E_TransferSyntax xferOf(const std::string& uid) { return DcmXfer(uid.c_str()).getXfer(); }
+
+// The native pixel bytes of a file (decoded by the project's transcoder
+// when compressed), cut to `count`.
+std::vector<uint8_t> nativePixels(const std::string& bytes, std::size_t count) {
+  auto file = readFromMemory(transcodeTo(bytes, router::ts::kExplicitVRLittleEndian));
+  DcmElement* element = nullptr;
+  check(file->getDataset()->findAndGetElement(DCM_PixelData, element), "PixelData");
+  Uint8* data = nullptr;
+  check(element->getUint8Array(data), "PixelData bytes");
+  if (element->getLength() < count) throw RouterError("test-data: decoded PixelData is too short");
+  return std::vector<uint8_t>(data, data + count);
+}
+
+std::vector<uint8_t> describedPixels(const ImageSpec& spec) {
+  std::vector<uint8_t> pixels = expectedPixels(spec);
+  pixels.resize(pixelByteCount(spec));
+  return pixels;
+}
+
+// Replaces the one occurrence of `from` after the meta header by `to`.
+void patch(std::string& bytes, const std::string& from, const std::string& to) {
+  const std::size_t at = bytes.find(from, 132);
+  if (at == std::string::npos || bytes.find(from, at + 1) != std::string::npos)
+    throw RouterError("test-data: cannot patch a generated file (pattern not found once)");
+  bytes.replace(at, from.size(), to);
+}
+
+std::string le16(uint16_t v) { return std::string{char(v & 0xff), char(v >> 8)}; }
+std::string le32(uint32_t v) { return le16(uint16_t(v & 0xffff)) + le16(uint16_t(v >> 16)); }
+
+// An explicit VR element header with a 2-byte length (UI, LO, ...).
+std::string shortHeader(uint16_t group, uint16_t element, const char* vr, std::size_t length) {
+  return le16(group) + le16(element) + vr + le16(uint16_t(length));
+}
+
+std::string randomBytes(Rng& rng, std::size_t count) {
+  std::string out(count, '\0');
+  for (char& c : out) c = static_cast<char>(rng.next() & 0xff);
+  return out;
+}
+
+// Replaces the dataset's PixelData by fragments (offsets: the Basic Offset
+// Table, empty for none), and writes the file in `xfer`.
+std::string withFragments(DcmFileFormat& file, E_TransferSyntax xfer, const std::vector<std::string>& fragments,
+                          const std::vector<uint32_t>& offsets) {
+  auto* sequence = new DcmPixelSequence(DCM_PixelSequenceTag);
+  auto* table = new DcmPixelItem(DCM_PixelItemTag);
+  std::string tableBytes;
+  for (uint32_t offset : offsets) tableBytes += le32(offset);
+  if (!tableBytes.empty())
+    check(table->putUint8Array(reinterpret_cast<const Uint8*>(tableBytes.data()), Uint32(tableBytes.size())), "BOT");
+  sequence->insert(table);
+  for (const std::string& fragment : fragments) {
+    auto* item = new DcmPixelItem(DCM_PixelItemTag);
+    check(item->putUint8Array(reinterpret_cast<const Uint8*>(fragment.data()), Uint32(fragment.size())), "fragment");
+    sequence->insert(item);
+  }
+  auto* pixelData = new DcmPixelData(DCM_PixelData);
+  pixelData->putOriginalRepresentation(xfer, nullptr, sequence);
+  check(file.getDataset()->insert(pixelData, /*replaceOld=*/true), "PixelData");
+  return writeToMemory(file, xfer);
+}
+
+// The fragments (without the offset table) of an encapsulated file.
+std::vector<std::string> fragmentsOf(DcmFileFormat& file) {
+  DcmElement* element = nullptr;
+  check(file.getDataset()->findAndGetElement(DCM_PixelData, element), "PixelData");
+  DcmPixelSequence* sequence = nullptr;
+  const E_TransferSyntax xfer = file.getDataset()->getOriginalXfer();
+  check(static_cast<DcmPixelData*>(element)->getEncapsulatedRepresentation(xfer, nullptr, sequence), "fragments");
+  std::vector<std::string> fragments;
+  for (unsigned long i = 1; sequence && i < sequence->card(); ++i) {
+    DcmPixelItem* item = nullptr;
+    Uint8* data = nullptr;
+    check(sequence->getItem(item, i), "fragment");
+    check(item->getUint8Array(data), "fragment bytes");
+    fragments.emplace_back(reinterpret_cast<const char*>(data), item->getLength());
+  }
+  return fragments;
+}
+
+void putUS(DcmItem& item, const DcmTagKey& tag, Uint16 value) {
+  check(item.putAndInsertUint16(tag, value), DcmTag(tag).getTagName());
+}
+
+ImageSpec baseSpec(const std::string& name, uint32_t seed, const std::string& modality) {
+  ImageSpec s;
+  s.name = name;
+  s.modality = modality;
+  s.seed = seed;
+  s.patientId = "HOSTILE" + std::to_string(seed);
+  s.patientName = "Hostile^Data";
+  s.studyDescription = "Router hostile data";
+  return s;
+}
+
+ImageSpec rgb8(const std::string& name, uint32_t seed, int rows, int columns) {
+  ImageSpec s = baseSpec(name, seed, "OT");
+  s.bitsAllocated = s.bitsStored = 8;
+  s.samplesPerPixel = 3;
+  s.photometric = "RGB";
+  s.rows = rows;
+  s.columns = columns;
+  return s;
+}
+
+// 16-bit images cannot become 8-bit lossy JPEG.
+std::map<std::string, std::string> no8BitJpeg() {
+  return {{"JPEGBaseline8Bit", kRefuse}, {"JPEGExtended12Bit", kRefuse}};
+}
+
+HostileCase delivered(const ImageSpec& spec, const std::string& what, std::string bytes) {
+  HostileCase c;
+  c.name = spec.name;
+  c.what = what;
+  c.bytes = std::move(bytes);
+  c.sopInstanceUid = withIdentity(spec).sopInstanceUid;
+  c.expectation = kDeliver;
+  c.pixels = describedPixels(spec);
+  c.transferSyntax = router::ts::kExplicitVRLittleEndian;
+  if (spec.bitsAllocated > 8) c.exceptions = no8BitJpeg();
+  return c;
+}
+
+HostileCase refused(const ImageSpec& spec, const std::string& what, std::string bytes, const std::string& reason,
+                    const std::string& syntax = router::ts::kExplicitVRLittleEndian) {
+  HostileCase c;
+  c.name = spec.name;
+  c.what = what;
+  c.bytes = std::move(bytes);
+  c.sopInstanceUid = withIdentity(spec).sopInstanceUid;
+  c.expectation = kRefuse;
+  c.reason = reason;
+  c.transferSyntax = syntax;
+  // Asked for the syntax it is in, the transcoder has nothing to convert.
+  c.exceptions[router::transferSyntaxName(syntax)] = kDeliver;
+  return c;
+}
+
+HostileCase paddedPixels(const ImageSpec& spec, std::size_t extra, const std::string& what) {
+  DcmFileFormat file;
+  fill(file, spec);
+  std::vector<uint8_t> bytes = describedPixels(spec);
+  for (std::size_t i = 0; i < extra; ++i) bytes.push_back(uint8_t(0xA5 ^ i));
+  if (bytes.size() % 2) bytes.push_back(0);
+  if (spec.bitsAllocated == 8) {
+    check(file.getDataset()->putAndInsertUint8Array(DCM_PixelData, bytes.data(), bytes.size()), "PixelData");
+  } else {
+    std::vector<Uint16> words(bytes.size() / 2);
+    for (std::size_t i = 0; i < words.size(); ++i) words[i] = Uint16(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+    check(file.getDataset()->putAndInsertUint16Array(DCM_PixelData, words.data(), words.size()), "PixelData");
+  }
+  return delivered(spec, what, writeToMemory(file));
+}
+
+HostileCase shortPixels(uint32_t seed) {
+  ImageSpec spec = baseSpec("short-pixels", seed, "CT");
+  spec.signedPixels = true;
+  DcmFileFormat file;
+  fill(file, spec);
+  std::vector<Uint16> half(std::size_t(spec.rows) * spec.columns / 2, 0x0123);
+  check(file.getDataset()->putAndInsertUint16Array(DCM_PixelData, half.data(), half.size()), "PixelData");
+  return refused(spec, "64x64 16-bit CT whose PixelData holds half the described bytes", writeToMemory(file),
+                 "PixelData holds 4096 bytes");
+}
+
+HostileCase rowsColumnsOverflow(uint32_t seed) {
+  ImageSpec spec = baseSpec("rows-columns-overflow", seed, "CT");
+  spec.rows = spec.columns = 8;  // 128 bytes of pixels
+  DcmFileFormat file;
+  fill(file, spec);
+  putUS(*file.getDataset(), DCM_Rows, 65535);
+  putUS(*file.getDataset(), DCM_Columns, 65535);
+  return refused(spec, "Rows and Columns 65535 (8 GiB of 16-bit pixels described) with 128 bytes of PixelData",
+                 writeToMemory(file), "Rows 65535");
+}
+
+HostileCase bitsStoredAboveAllocated(uint32_t seed) {
+  ImageSpec spec = baseSpec("bits-stored-above-allocated", seed, "OT");
+  spec.bitsAllocated = spec.bitsStored = 8;
+  DcmFileFormat file;
+  fill(file, spec);
+  putUS(*file.getDataset(), DCM_BitsStored, 12);
+  putUS(*file.getDataset(), DCM_HighBit, 11);
+  return refused(spec, "8-bit mono image claiming BitsStored 12, HighBit 11", writeToMemory(file), "BitsStored 12");
+}
+
+HostileCase garbageFragments(const std::string& name, uint32_t seed, E_TransferSyntax xfer, const char* syntax,
+                             const std::string& reason) {
+  ImageSpec spec = baseSpec(name, seed, "OT");
+  spec.frames = 2;
+  spec.bitsAllocated = spec.bitsStored = 8;
+  DcmFileFormat file;
+  fill(file, spec);
+  Rng rng(fnv1a(name) ^ seed);
+  const std::string bytes = withFragments(file, xfer, {randomBytes(rng, 1500), randomBytes(rng, 998)}, {});
+  return refused(spec, std::string(router::transferSyntaxName(syntax)) + " file whose two fragments are random bytes",
+                 bytes, reason, syntax);
+}
+
+// A file encoded by the project's transcoder, then re-described by `edit`.
+HostileCase redescribed(const ImageSpec& spec, const char* syntax, const std::string& what, const std::string& reason,
+                        void (*edit)(DcmDataset&)) {
+  auto file = readFromMemory(transcodeTo(makeInstance(spec), syntax));
+  edit(*file->getDataset());
+  return refused(spec, what, writeToMemory(*file, xferOf(syntax)), reason, syntax);
+}
+
+HostileCase fragmentTable(const std::string& name, uint32_t seed, bool badTable) {
+  ImageSpec spec = baseSpec(name, seed, "OT");
+  spec.frames = 3;
+  spec.rows = 24;
+  spec.columns = 20;
+  auto file = readFromMemory(transcodeTo(makeInstance(spec), router::ts::kJPEGLSLossless));
+  std::vector<std::string> fragments = fragmentsOf(*file);
+  std::vector<uint32_t> offsets;
+  std::string what;
+  if (badTable) {
+    offsets = {0, uint32_t(8 + fragments[0].size()), 0x7ffffff0u};
+    what = "3-frame JPEG-LS whose Basic Offset Table points far past the fragments";
+  } else {
+    fragments.pop_back();
+    what = "3-frame JPEG-LS with only 2 fragments and no Basic Offset Table";
+  }
+  return refused(spec, what, withFragments(*file, EXS_JPEGLSLossless, fragments, offsets),
+                 badTable ? "Basic Offset Table" : "NumberOfFrames says 3", router::ts::kJPEGLSLossless);
+}
+
+ImageSpec rtDoseSpec(const std::string& name, uint32_t seed) {
+  ImageSpec spec = baseSpec(name, seed, "RTDOSE");
+  spec.sopClassUid = kRtDose;
+  spec.frames = 4;
+  spec.rows = 32;
+  spec.columns = 30;
+  // An odd-length instance UID: written with a NUL pad.
+  spec.sopInstanceUid = uid(3, withIdentity(spec), name);
+  if (spec.sopInstanceUid.size() % 2 == 0) spec.sopInstanceUid += "7";
+  return spec;
+}
+
+HostileCase rtDose(uint32_t seed, bool classAsUn) {
+  const ImageSpec spec = rtDoseSpec(classAsUn ? "rtdose-uid-as-un" : "rtdose-nul-uids", seed);
+  std::string bytes = makeInstance(spec);
+  std::string what = "RT Dose whose SOP Class UID (29 characters) and SOP Instance UID (odd) carry a NUL pad";
+  if (classAsUn) {
+    // What made DCMTK print "31\2e\32\2e...\00" and put it in a
+    // presentation context: the UID element with VR UN, NUL included.
+    const std::string value = std::string(kRtDose) + '\0';
+    patch(bytes, shortHeader(0x0008, 0x0016, "UI", value.size()) + value,
+          le16(0x0008) + le16(0x0016) + "UN" + le16(0) + le32(uint32_t(value.size())) + value);
+    what = "RT Dose whose SOP Class UID is encoded with VR UN, NUL pad included";
+  }
+  return delivered(spec, what, bytes);
+}
+
+HostileCase paddedStrings(uint32_t seed) {
+  ImageSpec spec = baseSpec("padded-strings", seed, "CT");
+  spec.signedPixels = true;
+  spec = withIdentity(spec);
+  if (spec.studyInstanceUid.size() % 2 == 0) spec.studyInstanceUid += "3";
+  spec.patientName = "AAAAAAAAAA";
+  spec.patientId = "BBBBBBBB";
+  spec.studyDescription = "CCCCCCCC";
+  spec.institutionName = "DDDDDDDDDD";
+  spec.accessionNumber = "EEEE";
+  std::string bytes = makeInstance(spec);
+  auto swap = [&](uint16_t group, uint16_t element, const char* vr, const std::string& from, const std::string& to) {
+    patch(bytes, shortHeader(group, element, vr, from.size()) + from, shortHeader(group, element, vr, to.size()) + to);
+  };
+  swap(0x0010, 0x0010, "PN", spec.patientName, std::string("Doe^Jane\0\0", 10));
+  swap(0x0010, 0x0020, "LO", spec.patientId, "PID-7   ");
+  swap(0x0008, 0x1030, "LO", spec.studyDescription, std::string("Head CT\0", 8));
+  swap(0x0008, 0x0080, "LO", spec.institutionName, "  Site B  ");
+  swap(0x0008, 0x0050, "SH", spec.accessionNumber, std::string(4, '\0'));
+  swap(0x0020, 0x000d, "UI", spec.studyInstanceUid + '\0', spec.studyInstanceUid + ' ');
+  return delivered(spec,
+                   "CT with NUL-padded PatientName and StudyDescription, space-padded PatientID and "
+                   "InstitutionName, an all-NUL AccessionNumber and a space-padded StudyInstanceUID",
+                   bytes);
+}
+
+HostileCase privateSequence(uint32_t seed) {
+  ImageSpec spec = baseSpec("private-sequence", seed, "CT");
+  spec.signedPixels = true;
+  DcmFileFormat file;
+  fill(file, spec);
+  DcmDataset& ds = *file.getDataset();
+  check(ds.putAndInsertString(DcmTag(0x0029, 0x0010, EVR_LO), "ROUTER HOSTILE"), "private creator");
+  auto* sequence = new DcmSequenceOfItems(DcmTag(0x0029, 0x1010, EVR_SQ));
+  for (int i = 0; i < 2; ++i) {
+    auto* item = new DcmItem();
+    check(item->putAndInsertString(DcmTag(0x0029, 0x0010, EVR_LO), "ROUTER HOSTILE"), "private creator");
+    check(item->putAndInsertString(DcmTag(0x0029, 0x1011, EVR_LO), i ? "second" : "first"), "private LO");
+    const Uint8 blob[6] = {1, 2, 3, 0, 0xff, 0xfe};
+    check(item->putAndInsertUint8Array(DcmTag(0x0029, 0x1012, EVR_OB), blob, sizeof blob), "private OB");
+    auto* nested = new DcmSequenceOfItems(DcmTag(0x0029, 0x1013, EVR_SQ));
+    auto* inner = new DcmItem();
+    check(inner->putAndInsertUint16(DcmTag(0x0029, 0x1014, EVR_US), Uint16(7 + i)), "private US");
+    nested->insert(inner);
+    item->insert(nested);
+    sequence->insert(item);
+  }
+  check(ds.insert(sequence), "private sequence");
+  HostileCase c = delivered(spec, "implicit VR CT with a private sequence of undefined length holding a nested one",
+                            writeToMemory(file, EXS_LittleEndianImplicit, EET_UndefinedLength));
+  c.transferSyntax = router::ts::kImplicitVRLittleEndian;
+  return c;
+}
+
+HostileCase truncatedFile(uint32_t seed) {
+  ImageSpec spec = baseSpec("truncated-file", seed, "CT");
+  spec.signedPixels = true;
+  const std::string bytes = makeInstance(spec);
+  HostileCase c = refused(spec, "64x64 CT cut off in the middle of its PixelData", bytes.substr(0, bytes.size() * 6 / 10),
+                          "not a readable DICOM file");
+  c.exceptions.clear();  // not even readable: refused whatever the target
+  return c;
+}
+
+}  // namespace
+
+const std::string& HostileCase::expectationFor(const std::string& targetKeyword) const {
+  const auto found = exceptions.find(targetKeyword);
+  return found == exceptions.end() ? expectation : found->second;
+}
+
+std::vector<HostileCase> hostileSuite(uint32_t seed) {
+  std::vector<HostileCase> suite;
+  {
+    ImageSpec s = baseSpec("mr-padded-pixels", seed, "MR");
+    s.signedPixels = true;
+    s.rows = 96;
+    s.columns = 80;
+    HostileCase c = paddedPixels(s, 6,
+                                 "16-bit MR whose PixelData is 6 bytes longer than described "
+                                 "(GDCM's JPEG 2000 encoder asserted in rawtoimage)");
+    // Full signed range: -32768 is within NEAR of the end (see CharlsFamily).
+    c.exceptions["JPEGLSNearLossless"] = kRefuse;
+    suite.push_back(c);
+  }
+  {
+    ImageSpec s = baseSpec("mf-odd-padded-pixels", seed, "OT");
+    s.frames = 3;
+    s.rows = 31;
+    s.columns = 33;
+    s.bitsAllocated = s.bitsStored = 8;
+    suite.push_back(paddedPixels(s, 1000, "3-frame 8-bit 33x31 image with 1000 bytes of PixelData too many"));
+  }
+  {
+    const ImageSpec s = rgb8("rgb-odd-255", seed, 255, 255);
+    suite.push_back(delivered(s, "255x255 8-bit RGB: an odd number of bytes, one pad byte", makeInstance(s)));
+  }
+  {
+    ImageSpec s = rgb8("ybr-full-odd", seed, 93, 127);
+    s.photometric = "YBR_FULL";
+    suite.push_back(delivered(s, "127x93 8-bit YBR_FULL: an odd number of bytes", makeInstance(s)));
+  }
+  {
+    const ImageSpec s = rgb8("rgb-odd-jpeg-baseline", seed, 255, 255);
+    const std::string jpeg = transcodeTo(makeInstance(s), router::ts::kJPEGBaseline8Bit);
+    HostileCase c = delivered(s, "the 255x255 RGB as JPEG baseline (YBR_FULL_422), encoded by the appliance", jpeg);
+    c.pixels = nativePixels(jpeg, pixelByteCount(s));
+    c.transferSyntax = router::ts::kJPEGBaseline8Bit;
+    OFString uid;
+    readFromMemory(jpeg)->getDataset()->findAndGetOFString(DCM_SOPInstanceUID, uid);  // lossy: a new one
+    c.sopInstanceUid = uid.c_str();
+    suite.push_back(c);
+  }
+  {
+    const ImageSpec s = rgb8("rgb-1x1", seed, 1, 1);
+    suite.push_back(delivered(s, "1x1 8-bit RGB (GDCM's JPEG 2000 encoder overran its output buffer)", makeInstance(s)));
+  }
+  suite.push_back(shortPixels(seed));
+  suite.push_back(rowsColumnsOverflow(seed));
+  suite.push_back(bitsStoredAboveAllocated(seed));
+  suite.push_back(garbageFragments("jpegls-garbage-fragments", seed, EXS_JPEGLSLossless, router::ts::kJPEGLSLossless,
+                                   "JPEG-LS"));
+  suite.push_back(garbageFragments("j2k-garbage-fragments", seed, EXS_JPEG2000LosslessOnly,
+                                   router::ts::kJPEG2000Lossless, "JPEG 2000"));
+  {
+    ImageSpec s = rgb8("j2k-stream-larger-than-dataset", seed, 64, 64);
+    suite.push_back(redescribed(s, router::ts::kJPEG2000Lossless,
+                                "64x64 RGB JPEG 2000 codestream in a dataset that says 32x32 "
+                                "(GDCM's JPEG 2000 decoder overran its buffer)",
+                                "JPEG 2000 frame 1 is 64x64", [](DcmDataset& ds) {
+                                  putUS(ds, DCM_Rows, 32);
+                                  putUS(ds, DCM_Columns, 32);
+                                }));
+  }
+  {
+    ImageSpec s = baseSpec("j2k-components-mismatch", seed, "OT");
+    s.bitsAllocated = s.bitsStored = 8;
+    suite.push_back(redescribed(s, router::ts::kJPEG2000Lossless,
+                                "1-component JPEG 2000 codestream in a dataset that says RGB "
+                                "(GDCM's JPEG 2000 decoder asserted on the component count)",
+                                "1 component", [](DcmDataset& ds) {
+                                  putUS(ds, DCM_SamplesPerPixel, 3);
+                                  putUS(ds, DCM_PlanarConfiguration, 0);
+                                  ds.putAndInsertString(DCM_PhotometricInterpretation, "RGB");
+                                }));
+  }
+  suite.push_back(fragmentTable("bot-outside-data", seed, true));
+  suite.push_back(fragmentTable("fragments-fewer-than-frames", seed, false));
+  suite.push_back(rtDose(seed, false));
+  suite.push_back(rtDose(seed, true));
+  suite.push_back(paddedStrings(seed));
+  suite.push_back(privateSequence(seed));
+  suite.push_back(truncatedFile(seed));
+  return suite;
 }
 
 }  // namespace router::testdata

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,5 +66,53 @@ std::vector<ImageSpec> standardSuite();
 // and frame of reference, each with its own SOP Instance UID and pixels;
 // 16-bit signed, -1024..3071 HU. A different seed gives different UIDs.
 std::vector<ImageSpec> ctSeries(int count, uint32_t seed, int rows = 512, int columns = 512);
+
+// A file a router must survive: broken or unusual in one way, and what the
+// router must do with it when asked to transcode it (hostileSuite()).
+struct HostileCase {
+  std::string name;            // "mr-padded-pixels": file and test names
+  std::string what;            // one line: what is wrong with it, what it once crashed
+  std::string bytes;           // the Part-10 file, broken as described
+  std::string sopInstanceUid;  // as text, without padding: what the router must report
+  // "deliver": the transcode succeeds (repaired where needed); lossless
+  // targets decode to `pixels`, the target the file is already in gives
+  // back the file unchanged. "refuse": the transcode throws TranscodeError
+  // whose message contains `reason`.
+  std::string expectation;
+  std::map<std::string, std::string> exceptions;  // target keyword -> expectation, where it differs
+  std::string reason;          // in every refusal of the default expectation
+  std::vector<uint8_t> pixels;  // deliver: Rows*Columns*...*Frames bytes as described, no pad
+  std::string transferSyntax;  // UID the file is in
+
+  // The expectation for a target given by keyword ("JPEGLSLossless").
+  const std::string& expectationFor(const std::string& targetKeyword) const;
+};
+
+// The hostile cases (see the design's test data section), one file each:
+//   mr-padded-pixels            16-bit MR, PixelData 6 bytes longer than described   deliver
+//   mf-odd-padded-pixels        3 frames 8-bit 33x31, 1000 bytes too many             deliver
+//   rgb-odd-255                 255x255 RGB 8-bit (odd byte count)                   deliver
+//   ybr-full-odd                127x93 YBR_FULL 8-bit                                deliver
+//   rgb-odd-jpeg-baseline       the 255x255 RGB as JPEG baseline (our encoder)       deliver
+//   rgb-1x1                     1x1 RGB (GDCM's J2K encoder overran its buffer)      deliver
+//   short-pixels                CT, PixelData half as long as described              refuse
+//   rows-columns-overflow       65535x65535 16-bit with 128 bytes of pixels          refuse
+//   bits-stored-above-allocated BitsAllocated 8, BitsStored 12                       refuse
+//   jpegls-garbage-fragments    JPEG-LS syntax, fragments of random bytes            refuse
+//   j2k-garbage-fragments       JPEG 2000 syntax, fragments of random bytes          refuse
+//   j2k-stream-larger-than-dataset  64x64 codestream, dataset says 32x32
+//                               (GDCM's J2K decoder overran its buffer)              refuse
+//   j2k-components-mismatch     1-component codestream, dataset says RGB
+//                               (GDCM's J2K decoder asserted)                        refuse
+//   bot-outside-data            JPEG-LS, Basic Offset Table points past the data     refuse
+//   fragments-fewer-than-frames JPEG-LS, 3 frames but 2 fragments                    refuse
+//   rtdose-nul-uids             RT Dose, odd-length SOP Class/Instance UIDs + NUL    deliver
+//   rtdose-uid-as-un            the same with SOP Class UID encoded as VR UN         deliver
+//   padded-strings              NUL- and space-padded PN/LO/SH, space-padded UID     deliver
+//   private-sequence            implicit VR, private SQ of undefined length          deliver
+//   truncated-file              a CT cut off in the middle of its PixelData          refuse
+// (16-bit cases: JPEGBaseline8Bit/JPEGExtended12Bit refuse; a refused case
+// still delivers to the syntax it is already in: nothing to convert.)
+std::vector<HostileCase> hostileSuite(uint32_t seed = 1);
 
 }  // namespace router::testdata

@@ -1,9 +1,20 @@
 // router-testdata: writes generated DICOM files (tests/generator/TestData.h)
 // to a folder, for integration tests, benchmarks and manual trials:
-//   router-testdata OUTDIR [--suite standard|ct-series] [--count N] [--seed S|random]
+//   router-testdata OUTDIR [--suite standard|ct-series|hostile] [--count N] [--seed S|random]
 //       [--patient-id ID] [--patient-name NAME] [--modality MOD] [--calling-site NAME]
 //       [--rows R --columns C]
 // Prints "<path> <SOPInstanceUID>" per file written.
+//
+// --suite hostile (only --seed applies) writes OUTDIR/<case>-<seed>.dcm per
+// hostile case and prints one line per file, fields separated by one space:
+//   <path> <SOPInstanceUID> <expectation> [<TargetKeyword>=<expectation> ...]
+// <SOPInstanceUID> is the clean text (no NUL or space padding) the router
+// must report; <expectation> is "deliver" (transcoding succeeds, repaired if
+// needed; lossless targets are pixel-exact) or "refuse" (transcoding fails
+// with a TranscodeError naming the reason), for every target the appliance
+// writes unless a TargetKeyword=expectation pair (e.g. JPEGBaseline8Bit=refuse)
+// says otherwise for that target. The case name is the file name without
+// "-<seed>.dcm".
 #include "tests/generator/TestData.h"
 
 #include <cstdio>
@@ -19,11 +30,13 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: router-testdata OUTDIR [--suite standard|ct-series] [--count N] [--seed S|random]\n"
+    "usage: router-testdata OUTDIR [--suite standard|ct-series|hostile] [--count N] [--seed S|random]\n"
     "         [--patient-id ID] [--patient-name NAME] [--modality MOD] [--calling-site NAME]\n"
     "         [--rows R --columns C]\n"
     "  --suite standard   one file per standard test case (default)\n"
     "  --suite ct-series  --count slices of one series (default 10, 512x512 16-bit signed)\n"
+    "  --suite hostile    broken and unusual files; prints \"<path> <SOPInstanceUID> <expectation>\n"
+    "                     [<TargetKeyword>=<expectation>...]\" (deliver|refuse); only --seed applies\n"
     "  --seed             UIDs and pixels derive from it (default 1); 'random' picks one\n"
     "  --modality         ct-series: the series' modality (default CT);\n"
     "                     standard: keep only the cases of that modality\n"
@@ -70,7 +83,8 @@ Options parse(int argc, char** argv) {
     if (i + 1 >= argc) throw UsageError(arg + " needs a value");
     const std::string value = argv[++i];
     if (arg == "--suite") {
-      if (value != "standard" && value != "ct-series") throw UsageError("unknown suite '" + value + "'");
+      if (value != "standard" && value != "ct-series" && value != "hostile")
+        throw UsageError("unknown suite '" + value + "'");
       o.suite = value;
     } else if (arg == "--count") {
       o.count = parseNumber(arg, value, 1, 100000);
@@ -94,8 +108,11 @@ Options parse(int argc, char** argv) {
     }
   }
   if (o.outDir.empty()) throw UsageError("OUTDIR is missing");
-  if (o.suite == "standard" && (o.count || o.rows || o.columns)) {
+  if (o.suite != "ct-series" && (o.count || o.rows || o.columns)) {
     throw UsageError("--count, --rows and --columns apply to --suite ct-series only");
+  }
+  if (o.suite == "hostile" && (!o.patientId.empty() || !o.patientName.empty() || !o.modality.empty() || !o.site.empty())) {
+    throw UsageError("--suite hostile takes only --seed");
   }
   return o;
 }
@@ -121,12 +138,35 @@ std::vector<router::testdata::ImageSpec> specsFor(const Options& o) {
   return specs;
 }
 
+void writeFile(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+void writeHostile(const Options& o) {
+  for (const auto& c : router::testdata::hostileSuite(o.seed)) {
+    const std::filesystem::path path =
+        std::filesystem::path(o.outDir) / (c.name + "-" + std::to_string(o.seed) + ".dcm");
+    writeFile(path, c.bytes);
+    std::cout << path.string() << ' ' << (c.sopInstanceUid.empty() ? "-" : c.sopInstanceUid) << ' ' << c.expectation;
+    for (const auto& [target, expectation] : c.exceptions)
+      if (expectation != c.expectation) std::cout << ' ' << target << '=' << expectation;
+    std::cout << '\n';
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     const Options o = parse(argc, argv);
     std::filesystem::create_directories(o.outDir);
+    if (o.suite == "hostile") {
+      writeHostile(o);
+      return 0;
+    }
     int index = 0;
     for (const auto& spec : specsFor(o)) {
       ++index;
@@ -136,10 +176,7 @@ int main(int argc, char** argv) {
       const std::string fileName = o.suite == "ct-series" ? "slice-" + std::to_string(o.seed) + "-" + number
                                                           : spec.name + "-" + std::to_string(o.seed);
       const std::filesystem::path path = std::filesystem::path(o.outDir) / (fileName + ".dcm");
-      std::ofstream out(path, std::ios::binary);
-      out.write(bytes.data(), std::streamsize(bytes.size()));
-      out.close();
-      if (!out) throw std::runtime_error("cannot write " + path.string());
+      writeFile(path, bytes);
       std::cout << path.string() << ' ' << router::testdata::withIdentity(spec).sopInstanceUid << '\n';
     }
     return 0;

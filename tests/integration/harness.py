@@ -265,8 +265,32 @@ class Orthanc:
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== harness: starting Orthanc at {time.strftime('%H:%M:%S')} =====\n".encode())
         argv = [ORTHANC_BIN] + (["--verbose"] if self.verbose else []) + [self.config_path]
-        self.process = spawn(argv, self.log_path, cwd=self.dir)
+        self.process = spawn(argv, self.log_path, env=self._sanitizer_env(), cwd=self.dir)
         return self.process
+
+    # -- sanitizer builds (./appliance test --sanitize / --tsan)
+
+    def _sanitizer_env(self):
+        """Debian's Orthanc is not built with a sanitizer: a sanitized plugin
+        needs the runtime preloaded (ROUTER_ORTHANC_PRELOAD, e.g. gcc's
+        libasan.so). The *SAN_OPTIONS given get a log_path in this folder,
+        so that check_sanitizer_reports() finds every report. None (inherit
+        the environment) when not asked for or without the plugin."""
+        preload = os.environ.get("ROUTER_ORTHANC_PRELOAD")
+        if not preload or not self.config.get("Plugins"):
+            return None
+        env = dict(os.environ, LD_PRELOAD=preload)
+        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+            env[var] = env.get(var, "") + ":log_path=" + os.path.join(self.dir, "sanitizer")
+        return env
+
+    def check_sanitizer_reports(self):
+        """Raises AssertionError with the text of every sanitizer report this
+        Orthanc (or a process it started) wrote."""
+        reports = sorted(n for n in os.listdir(self.dir) if n.startswith("sanitizer."))
+        if reports:
+            text = "\n".join(tail(os.path.join(self.dir, n), 200) for n in reports)
+            raise AssertionError(f"sanitizer reports in {self.dir}: {reports}\n{text}")
 
     def wait_up_or_exit(self, timeout=30.0):
         """Waits until Orthanc answers ("up") or its process ends ("exited")."""
@@ -817,6 +841,7 @@ class RouterTestCase(unittest.TestCase):
 
     def start_orthanc(self, name="orthanc", start=True, **kwargs):
         orthanc = Orthanc(self.tmp, name, **kwargs)
+        self.addCleanup(orthanc.check_sanitizer_reports)  # runs after the stop below
         self.addCleanup(lambda: orthanc.stop())
         if start:
             orthanc.start()

@@ -2,6 +2,8 @@
 // free port: kept-open associations, what arrives (UIDs, pixels, transfer
 // syntax), a peer that is down then up, a peer that refuses a SOP class or
 // a transfer syntax, and the per-instance latency that TCP_NODELAY buys.
+// Also: NUL-padded and UN-encoded UIDs, as text, in what the peer gets, in
+// refusals, in folder file names and in storage commitment reports.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -27,9 +29,13 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcvrobow.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
 #include "plugins/core/destinations/DicomDestination.h"
+#include "plugins/core/destinations/FolderDestination.h"
+#include "plugins/core/destinations/StorageCommitment.h"
 #include "tests/generator/TestData.h"
 #include "tests/generator/TestSupport.h"
 #include "transcoders/TransferSyntax.h"
@@ -445,6 +451,108 @@ TEST_F(DicomDestinationTest, FiftySmallInstancesAreNotSlowedByNagle) {
   // With Nagle on, each C-STORE waits ~40 ms for a delayed ACK (2 s in all).
   EXPECT_LT(ms, 1000);
   EXPECT_EQ(destination.associationsOpened(), 1);
+}
+
+// UIDs with a NUL pad, or encoded with VR UN (DCMTK then renders them as
+// hex, "31\2e\32..."), reach the peer, the messages and the file names
+// as plain text (tests/generator hostile cases rtdose-*).
+const testdata::HostileCase& hostileCase(const std::string& name) {
+  static const std::vector<testdata::HostileCase> suite = testdata::hostileSuite(3);
+  for (const auto& c : suite)
+    if (c.name == name) return c;
+  throw std::runtime_error("no hostile case " + name);
+}
+
+constexpr const char* kRtDoseUid = "1.2.840.10008.5.1.4.1.1.481.2";
+
+TEST_F(DicomDestinationTest, NulPaddedAndUnEncodedUidsAreSentAsText) {
+  StoreScp scp(port_, root_ + "/in");
+  DicomDestination destination(config(), "ROUTER");
+  for (const char* name : {"rtdose-nul-uids", "rtdose-uid-as-un"}) {
+    SCOPED_TRACE(name);
+    const testdata::HostileCase& c = hostileCase(name);
+    // As Delivery passes it (read from the file), and with the pad still on.
+    SendResult result = destination.send(Outgoing{c.bytes, "", "", ts::kExplicitVRLittleEndian});
+    EXPECT_EQ(result.outcome, SendOutcome::Delivered) << result.detail;
+    result = destination.send(
+        Outgoing{c.bytes, std::string(kRtDoseUid) + '\0', c.sopInstanceUid + '\0', std::string(ts::kExplicitVRLittleEndian) + '\0'});
+    EXPECT_EQ(result.outcome, SendOutcome::Delivered) << result.detail;
+  }
+  destination.close();
+  EXPECT_EQ(destination.associationsOpened(), 1);
+  auto received = readReceived(root_ + "/in");
+  ASSERT_EQ(received.size(), 2u);
+  for (const auto& [uid, got] : received) {
+    EXPECT_EQ(got.sopClassUid, kRtDoseUid);
+    EXPECT_EQ(uid.find_first_not_of("0123456789."), std::string::npos) << uid;
+  }
+  EXPECT_EQ(received.count(hostileCase("rtdose-uid-as-un").sopInstanceUid), 1u);
+  EXPECT_EQ(destination.acceptedTransferSyntaxes(std::string(kRtDoseUid) + '\0'),
+            std::vector<std::string>{ts::kExplicitVRLittleEndian});
+}
+
+TEST_F(DicomDestinationTest, RefusalNamesAnUnEncodedSopClassAsText) {
+  writeAssociationConfig(root_ + "/assoc.cfg");
+  StoreScp scp(port_, root_ + "/in", {"-xf", root_ + "/assoc.cfg", "OnlyMR"});
+  DicomDestination destination(config(), "ROUTER");
+  const testdata::HostileCase& c = hostileCase("rtdose-uid-as-un");
+  SendResult result = destination.send(Outgoing{c.bytes, "", "", ts::kExplicitVRLittleEndian});
+  EXPECT_EQ(result.outcome, SendOutcome::Permanent);
+  EXPECT_EQ(result.detail, "PACS 127.0.0.1:" + std::to_string(port_) +
+                               " does not accept SOP class RTDoseStorage (1.2.840.10008.5.1.4.1.1.481.2)");
+}
+
+TEST(FolderDestinationUids, FileNameIsTheUidWithoutPadding) {
+  testdata::TempDir dir;
+  DestinationConfig c;
+  c.name = "export";
+  c.type = DestinationType::Folder;
+  c.path = (dir / "out").string();
+  FolderDestination destination(c);
+  for (const char* name : {"rtdose-nul-uids", "rtdose-uid-as-un", "padded-strings"}) {
+    SCOPED_TRACE(name);
+    const testdata::HostileCase& hostile = hostileCase(name);
+    for (const std::string& given : {std::string(), hostile.sopInstanceUid + '\0', hostile.sopInstanceUid + "  "}) {
+      SendResult result = destination.send(Outgoing{hostile.bytes, "", given, ""});
+      EXPECT_EQ(result.outcome, SendOutcome::Delivered) << result.detail;
+    }
+    EXPECT_TRUE(fs::exists(dir / ("out/" + hostile.sopInstanceUid + ".dcm")));
+  }
+  size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir / "out")) {
+    (void)entry;
+    ++files;
+  }
+  EXPECT_EQ(files, 3u);
+}
+
+TEST(StorageCommitmentUids, PaddedAndUnEncodedUidsInReportsMatch) {
+  DcmDataset dataset;
+  dataset.putAndInsertString(DCM_TransactionUID, "1.2.3.99");
+  DcmItem* item = nullptr;
+  ASSERT_TRUE(dataset.findOrCreateSequenceItem(DCM_ReferencedSOPSequence, item, -2).good());
+  item->putAndInsertString(DCM_ReferencedSOPClassUID, kRtDoseUid);
+  // A peer that encodes the UID as UN, NUL pad included.
+  auto* un = new DcmOtherByteOtherWord(DcmTag(DCM_ReferencedSOPInstanceUID, EVR_UN));
+  const std::string padded = std::string("1.2.3.45") + '\0' + ' ';
+  un->putUint8Array(reinterpret_cast<const Uint8*>(padded.data()), Uint32(padded.size()));
+  item->insert(un);
+  CommitmentReport report = parseEventReport(dataset);
+  ASSERT_EQ(report.committed, std::vector<std::string>{"1.2.3.45"});
+  EXPECT_EQ(judgeCommitment(report, std::string("1.2.3.45") + '\0', "PACS").outcome, SendOutcome::Delivered);
+
+  Json::Value json;
+  json["Status"] = "Success";
+  Json::Value success;
+  success["SOPClassUID"] = std::string(kRtDoseUid) + '\0';
+  success["SOPInstanceUID"] = std::string("1.2.3.46") + '\0';
+  json["Success"].append(success);
+  std::optional<CommitmentReport> orthanc = parseOrthancReport("1.9", json);
+  ASSERT_TRUE(orthanc);
+  EXPECT_EQ(orthanc->committed, std::vector<std::string>{"1.2.3.46"});
+  SendResult missing = judgeCommitment(*orthanc, "1.2.3.47", "PACS");
+  EXPECT_EQ(missing.outcome, SendOutcome::Retry);
+  EXPECT_EQ(missing.detail.find('\0'), std::string::npos);
 }
 
 }  // namespace

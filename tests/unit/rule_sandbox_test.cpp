@@ -45,7 +45,7 @@ struct Sandbox : ::testing::Test {
     RouteDecision decision = engine.route(named("attempt"));
     ASSERT_TRUE(decision.failure) << "not refused";
     EXPECT_TRUE(decision.routes.empty());
-    EXPECT_EQ(decision.failure->file, "10-rules.lua");
+    EXPECT_EQ(decision.failure->file, "10-rules.lua") << decision.failure->describe();
     EXPECT_EQ(decision.failure->line, line);
     EXPECT_NE(decision.failure->message.find(messagePart), std::string::npos) << decision.failure->describe();
     RouteDecision next = engine.route(named("ok"));

@@ -1,10 +1,11 @@
-// What the rules see of an instance, read from generated files; and the tag
-// edits routes apply.
+// What the rules see of an instance, read from generated files (hostile ones
+// with padded values and UIDs included); and the tag edits routes apply.
 #include <gtest/gtest.h>
 
 #include "plugins/core/Error.h"
 #include "plugins/core/dicom/TagEditor.h"
 #include "plugins/core/dicom/TagReader.h"
+#include "plugins/core/dicom/Uid.h"
 #include "tests/generator/TestData.h"
 #include "transcoders/TransferSyntax.h"
 
@@ -98,6 +99,65 @@ TEST(TagEditorTest, ParsesTagNames) {
   EXPECT_EQ(parseTagName("0009,10ab").value(), DcmTagKey(0x0009, 0x10ab));
   EXPECT_FALSE(parseTagName("0009,10zz"));
   EXPECT_FALSE(parseTagName("Nope"));
+}
+
+const testdata::HostileCase& hostileCase(const std::string& name) {
+  static const std::vector<testdata::HostileCase> suite = testdata::hostileSuite(5);
+  for (const auto& c : suite)
+    if (c.name == name) return c;
+  throw std::runtime_error("no hostile case " + name);
+}
+
+TEST(UidTest, PaddingIsRemoved) {
+  EXPECT_EQ(trimUid(std::string("1.2.3\0", 6)), "1.2.3");
+  EXPECT_EQ(trimUid("1.2.3 "), "1.2.3");
+  EXPECT_EQ(trimUid(std::string(" 1.2.3 \0X", 9)), "1.2.3");
+  EXPECT_EQ(trimUid(std::string("\0\0", 2)), "");
+  EXPECT_EQ(printableUid(std::string("1.2\x01.3\0", 8)), "1.2?.3");
+  EXPECT_EQ(trimText(std::string("Doe^Jane\0\0", 10), true), "Doe^Jane");
+  EXPECT_EQ(trimText("A \\B  ", true), "A\\B");
+  EXPECT_EQ(trimText("free text \\ with a backslash  ", false), "free text \\ with a backslash");
+}
+
+TEST(TagReaderTest, NulPaddedRtDoseUidsComeAsText) {
+  for (const char* name : {"rtdose-nul-uids", "rtdose-uid-as-un"}) {
+    SCOPED_TRACE(name);
+    const testdata::HostileCase& c = hostileCase(name);
+    const InstanceView view = readInstanceView(c.bytes);
+    EXPECT_EQ(view.sopClassUid, "1.2.840.10008.5.1.4.1.1.481.2");  // no NUL, no "31\\2e\\32..."
+    EXPECT_EQ(view.sopInstanceUid, c.sopInstanceUid);
+    EXPECT_EQ(view.transferSyntax, ts::kExplicitVRLittleEndian);
+    const DicomIdentity identity = readIdentity(c.bytes);
+    EXPECT_EQ(identity.sopClassUid, view.sopClassUid);
+    EXPECT_EQ(identity.sopInstanceUid, c.sopInstanceUid);
+    EXPECT_EQ(identity.transferSyntax, ts::kExplicitVRLittleEndian);
+  }
+}
+
+TEST(TagReaderTest, PaddedValuesAreSeenWithoutPadding) {
+  const testdata::HostileCase& c = hostileCase("padded-strings");
+  const InstanceView view = readInstanceView(c.bytes);
+  ASSERT_TRUE(find(view, "PatientName"));
+  EXPECT_EQ(find(view, "PatientName")->value, "Doe^Jane");
+  EXPECT_EQ(find(view, "PatientID")->value, "PID-7");
+  EXPECT_EQ(find(view, "StudyDescription")->value, "Head CT");
+  EXPECT_EQ(find(view, "InstitutionName")->value, "Site B");
+  ASSERT_TRUE(find(view, "AccessionNumber"));
+  EXPECT_EQ(find(view, "AccessionNumber")->value, "");
+  const std::string study = find(view, "StudyInstanceUID")->value;
+  EXPECT_FALSE(study.empty());
+  EXPECT_EQ(study.find_first_not_of("0123456789."), std::string::npos) << study;
+  EXPECT_EQ(readIdentity(c.bytes).sopInstanceUid, c.sopInstanceUid);
+}
+
+TEST(TagReaderTest, PrivateSequenceIsLeftOutAndTheRestIsRead) {
+  const testdata::HostileCase& c = hostileCase("private-sequence");
+  const InstanceView view = readInstanceView(c.bytes);
+  EXPECT_EQ(view.transferSyntax, ts::kImplicitVRLittleEndian);
+  EXPECT_EQ(view.sopInstanceUid, c.sopInstanceUid);
+  EXPECT_FALSE(find(view, 0x0029, 0x1010));
+  ASSERT_TRUE(find(view, 0x0029, 0x0010));
+  EXPECT_EQ(find(view, 0x0029, 0x0010)->value, "ROUTER HOSTILE");
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 
 #include "plugins/core/Error.h"
 #include "plugins/core/dicom/DicomBuffer.h"
+#include "plugins/core/dicom/Uid.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router {
@@ -87,8 +88,21 @@ bool isNative(const std::string& ts) {
 }
 
 std::string sopClassName(const std::string& uid) {
-  const char* name = dcmFindNameOfUID(uid.c_str(), nullptr);
-  return name ? std::string(name) + " (" + uid + ")" : uid;
+  const std::string text = printableUid(uid);
+  const char* name = dcmFindNameOfUID(text.c_str(), nullptr);
+  return name ? std::string(name) + " (" + text + ")" : text;
+}
+
+// DCMTK's SCU takes the SOP class and instance for the C-STORE from the data
+// set itself: a UID element with another VR (UN, OB) or with junk after a
+// NUL is rewritten as the clean UI value it stands for.
+void cleanUidElement(DcmDataset& dataset, const DcmTagKey& key, const std::string& clean) {
+  DcmElement* element = nullptr;
+  if (clean.empty() || dataset.findAndGetElement(key, element, false).bad() || element == nullptr) return;
+  OFString current;
+  if (element->ident() == EVR_UI && element->getOFStringArray(current).good() && clean == current.c_str()) return;
+  dataset.findAndDeleteElement(key, false, false);
+  dataset.putAndInsertString(key, clean.c_str());
 }
 
 // DCMTK's texts are "Failed to establish association" with the cause in a
@@ -194,7 +208,7 @@ class DicomDestination::Scu : public DcmSCU {
   std::string acceptedSyntax(unsigned char contextId) {
     OFString abstractSyntax, transferSyntax;
     findPresentationContext(contextId, abstractSyntax, transferSyntax);
-    return transferSyntax.c_str();
+    return trimUid(transferSyntax.c_str());
   }
 };
 
@@ -238,7 +252,7 @@ std::string DicomDestination::peerName() const {
 
 std::vector<std::string> DicomDestination::acceptedTransferSyntaxes(const std::string& sopClassUid) const {
   std::lock_guard<std::mutex> lock(acceptedMutex_);
-  auto found = accepted_.find(sopClassUid);
+  auto found = accepted_.find(trimUid(sopClassUid));
   return found == accepted_.end() ? std::vector<std::string>{} : found->second;
 }
 
@@ -381,7 +395,7 @@ SendResult DicomDestination::refusedResult(const std::string& sopClass, const st
   } else {
     std::string list;
     for (const std::string& ts : accepted) list += (list.empty() ? "" : ", ") + transferSyntaxName(ts);
-    result.detail = peerName() + " does not accept " + transferSyntaxName(transferSyntax) + " for " +
+    result.detail = peerName() + " does not accept " + transferSyntaxName(printableUid(transferSyntax)) + " for " +
                     sopClassName(sopClass) + "; it accepts: " + list;
   }
   return result;
@@ -428,13 +442,15 @@ SendResult DicomDestination::store(const Outgoing& instance, CommitItem* stored)
     return result;
   }
   DcmDataset* dataset = file->getDataset();
-  std::string sopClass = instance.sopClassUid;
-  std::string transferSyntax = instance.transferSyntax;
-  if (sopClass.empty()) {
-    OFString value;
-    if (dataset->findAndGetOFString(DCM_SOPClassUID, value).good()) sopClass = value.c_str();
-  }
+  // Trimmed everywhere: a NUL pad in a presentation context or a map key
+  // would make a SOP class the peer accepts look refused.
+  std::string sopClass = trimUid(instance.sopClassUid);
+  std::string transferSyntax = trimUid(instance.transferSyntax);
+  if (sopClass.empty()) sopClass = readUid(*dataset, DCM_SOPClassUID);
   if (transferSyntax.empty()) transferSyntax = DcmXfer(dataset->getOriginalXfer()).getXferID();
+  const std::string sopInstance = readUid(*dataset, DCM_SOPInstanceUID);
+  cleanUidElement(*dataset, DCM_SOPClassUID, sopClass);
+  cleanUidElement(*dataset, DCM_SOPInstanceUID, sopInstance);
   if (sopClass.empty() || DcmXfer(transferSyntax.c_str()).getXfer() == EXS_Unknown) {
     SendResult result;
     result.outcome = SendOutcome::Permanent;
@@ -488,11 +504,7 @@ SendResult DicomDestination::store(const Outgoing& instance, CommitItem* stored)
     OFCondition cond = scu_->sendSTORERequest(contextId, OFFilename(), dataset, status);
     if (cond.good()) {
       SendResult result = classifyDimseStatus(status);
-      if (stored != nullptr && result.outcome == SendOutcome::Delivered) {
-        OFString sopInstance;
-        dataset->findAndGetOFString(DCM_SOPInstanceUID, sopInstance);
-        *stored = CommitItem{sopClass, sopInstance.c_str()};
-      }
+      if (stored != nullptr && result.outcome == SendOutcome::Delivered) *stored = CommitItem{sopClass, sopInstance};
       return result;
     }
     std::string text = conditionText(cond);

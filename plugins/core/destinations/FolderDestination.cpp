@@ -16,6 +16,7 @@
 
 #include "plugins/core/Error.h"
 #include "plugins/core/dicom/DicomBuffer.h"
+#include "plugins/core/dicom/Uid.h"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 
@@ -85,9 +86,8 @@ std::string uniqueSuffix() {
 
 std::string uidFromFile(const std::string& part10) {
   try {
-    auto file = parseDicom(part10);
-    OFString uid;
-    if (file->getDataset()->findAndGetOFString(DCM_SOPInstanceUID, uid).good()) return uid.c_str();
+    auto file = parseDicomHeader(part10);
+    return readUid(*file->getDataset(), DCM_SOPInstanceUID);
   } catch (const RouterError&) {
   }
   return {};
@@ -136,9 +136,11 @@ void FolderDestination::removeStaleTemporaries() {
 }
 
 SendResult FolderDestination::send(const Outgoing& instance) {
-  std::string uid = instance.sopInstanceUid.empty() ? uidFromFile(instance.part10) : instance.sopInstanceUid;
+  // The file name is the UID without its NUL or space padding.
+  std::string uid = trimUid(instance.sopInstanceUid);
+  if (uid.empty()) uid = uidFromFile(instance.part10);
   if (!isSafeUid(uid)) {
-    return permanent("refused: SOP Instance UID '" + uid.substr(0, 80) +
+    return permanent("refused: SOP Instance UID '" + printableUid(uid).substr(0, 80) +
                                 "' is not a valid UID (digits and dots only), cannot use it as a file name");
   }
 

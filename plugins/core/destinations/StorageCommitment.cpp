@@ -9,14 +9,13 @@
 
 #include <algorithm>
 
+#include "plugins/core/dicom/Uid.h"
+
 namespace router {
 namespace {
 
-std::string stringOf(DcmItem& item, const DcmTagKey& tag) {
-  OFString value;
-  if (item.findAndGetOFString(tag, value).bad()) return {};
-  return value.c_str();
-}
+// Every UID of a report is compared with the ones we sent: all trimmed.
+std::string stringOf(DcmItem& item, const DcmTagKey& tag) { return readUid(item, tag); }
 
 }  // namespace
 
@@ -44,13 +43,13 @@ std::optional<CommitmentReport> parseOrthancReport(const std::string& transactio
   CommitmentReport report;
   report.transactionUid = transactionUid;
   for (const Json::Value& success : json["Success"]) {
-    std::string uid = success["SOPInstanceUID"].asString();
+    std::string uid = trimUid(success["SOPInstanceUID"].asString());
     if (!uid.empty()) report.committed.push_back(uid);
   }
   for (const Json::Value& failed : json["Failures"]) {
     CommitmentFailure failure;
-    failure.sopClassUid = failed["SOPClassUID"].asString();
-    failure.sopInstanceUid = failed["SOPInstanceUID"].asString();
+    failure.sopClassUid = trimUid(failed["SOPClassUID"].asString());
+    failure.sopInstanceUid = trimUid(failed["SOPInstanceUID"].asString());
     failure.reason = static_cast<uint16_t>(failed["FailureReason"].asUInt());
     if (!failure.sopInstanceUid.empty()) report.failed.push_back(failure);
   }
@@ -69,8 +68,9 @@ std::string commitmentFailureText(uint16_t reason) {
   }
 }
 
-SendResult judgeCommitment(const CommitmentReport& report, const std::string& sopInstanceUid,
+SendResult judgeCommitment(const CommitmentReport& report, const std::string& sentUid,
                            const std::string& peer) {
+  const std::string sopInstanceUid = trimUid(sentUid);
   SendResult result;
   if (std::find(report.committed.begin(), report.committed.end(), sopInstanceUid) != report.committed.end()) {
     return result;  // Delivered
@@ -81,12 +81,12 @@ SendResult judgeCommitment(const CommitmentReport& report, const std::string& so
       result.dimseStatus = failure.reason;  // the peer answered: not a connection failure
       result.detail = peer + " stored the instance but did not commit to keep it: " +
                       commitmentFailureText(failure.reason) + " (" + statusHex(failure.reason) +
-                      "), storage commitment transaction " + report.transactionUid;
+                      "), storage commitment transaction " + printableUid(report.transactionUid);
       return result;
     }
   }
-  result.detail = "the storage commitment report of " + peer + " (transaction " + report.transactionUid +
-                  ") does not list the instance";
+  result.detail = "the storage commitment report of " + peer + " (transaction " + printableUid(report.transactionUid) +
+                  ") does not list the instance " + printableUid(sopInstanceUid);
   return result;
 }
 

@@ -10,6 +10,7 @@
 
 #include "plugins/core/Error.h"
 #include "plugins/core/dicom/DicomBuffer.h"
+#include "plugins/core/dicom/Uid.h"
 
 namespace router {
 namespace {
@@ -38,20 +39,17 @@ bool isTextual(const DcmElement& element) {
   }
 }
 
-std::string stringOf(DcmItem& item, const DcmTagKey& key) {
-  OFString value;
-  if (item.findAndGetOFStringArray(key, value).good()) return value.c_str();
-  return {};
-}
+// Free text, where '\\' is no value separator.
+bool isFreeText(DcmEVR vr) { return vr == EVR_LT || vr == EVR_ST || vr == EVR_UT; }
 
 }  // namespace
 
 DicomIdentity readIdentity(const std::string& part10) {
   std::unique_ptr<DcmFileFormat> file = parseDicomHeader(part10);
   DicomIdentity identity;
-  identity.sopClassUid = stringOf(*file->getDataset(), DCM_SOPClassUID);
-  identity.sopInstanceUid = stringOf(*file->getDataset(), DCM_SOPInstanceUID);
-  identity.transferSyntax = stringOf(*file->getMetaInfo(), DCM_TransferSyntaxUID);
+  identity.sopClassUid = readUid(*file->getDataset(), DCM_SOPClassUID);
+  identity.sopInstanceUid = readUid(*file->getDataset(), DCM_SOPInstanceUID);
+  identity.transferSyntax = readUid(*file->getMetaInfo(), DCM_TransferSyntaxUID);
   return identity;
 }
 
@@ -60,9 +58,9 @@ InstanceView readInstanceView(const std::string& part10) {
   DcmDataset& dataset = *file->getDataset();
 
   InstanceView view;
-  view.sopClassUid = stringOf(dataset, DCM_SOPClassUID);
-  view.sopInstanceUid = stringOf(dataset, DCM_SOPInstanceUID);
-  view.transferSyntax = stringOf(*file->getMetaInfo(), DCM_TransferSyntaxUID);
+  view.sopClassUid = readUid(dataset, DCM_SOPClassUID);
+  view.sopInstanceUid = readUid(dataset, DCM_SOPInstanceUID);
+  view.transferSyntax = readUid(*file->getMetaInfo(), DCM_TransferSyntaxUID);
 
   for (unsigned long i = 0; i < dataset.card(); ++i) {
     DcmElement* element = dataset.getElement(i);
@@ -75,8 +73,13 @@ InstanceView readInstanceView(const std::string& part10) {
     if (!tag.isPrivate() && tag.getTagName() != nullptr && tag.getEVR() != EVR_UNKNOWN) {
       value.keyword = tag.getTagName();
     }
+    // Padding (trailing spaces, and the NULs some writers use) is not part
+    // of the value; rules compare values as text.
     OFString text;
-    if (element->getOFStringArray(text).good()) value.value = text.c_str();
+    if (element->getOFStringArray(text).good()) {
+      const std::string_view raw(text.c_str(), text.length());
+      value.value = element->ident() == EVR_UI ? trimText(trimUid(raw), false) : trimText(raw, !isFreeText(element->ident()));
+    }
     view.tags.push_back(std::move(value));
   }
   return view;

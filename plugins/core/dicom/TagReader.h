@@ -1,5 +1,7 @@
 // Reads DICOM Part-10 bytes (DCMTK) into what the rules see: the top-level
 // elements as strings by tag and keyword, sequences and binary values left out.
+// UIDs come without their NUL or space padding, also when the file encodes
+// them with another VR (see Uid.h); text values without trailing padding.
 // Stateless; safe from any thread.
 #pragma once
 
