@@ -71,6 +71,10 @@ uint32_t readUint32(const std::string& bytes, size_t at) {
 void refuseTruncatedMetaHeader(const std::string& bytes) {
   size_t at = bytes.size() > 132 && bytes.compare(128, 4, "DICM") == 0 ? 132 : 0;
   auto u16 = [&](size_t i) { return unsigned(uint8_t(bytes[i])) | unsigned(uint8_t(bytes[i + 1])) << 8; };
+  // After the preamble PS3.10 puts the meta header; GDCM spends seconds and
+  // hundreds of megabytes guessing when something else is there.
+  if (at == 132 && (bytes.size() < 136 || u16(at) != 0x0002))
+    throw TranscodeError("the input is not a readable DICOM file: no meta header (group 0002) after the DICM preamble");
   long previous = -1;
   while (at + 4 <= bytes.size() && u16(at) == 0x0002) {
     const long element = long(u16(at + 2));
@@ -141,6 +145,7 @@ class NestingCheck {
       const unsigned group = u16(at), element = u16(at + 2);
       if (group == 0xfffe) {
         if (untilDelimiter && element == 0xe00d) return at + 8;
+        if (depth == 0) refuse("it has a sequence delimiter or item outside any sequence");
         return std::nullopt;
       }
       const std::string vr = b_.substr(at + 4, 2);
@@ -168,6 +173,7 @@ class NestingCheck {
       at = *next;
     }
     if (untilDelimiter) refuse("an item ends without its delimiter");
+    if (depth == 0 && end - at >= 4) refuse("it ends inside an element header");
     return at;
   }
 

@@ -12,7 +12,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
+#include "transcoders/Encapsulation.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router::codecs {
@@ -26,6 +28,58 @@ gdcm::TransferSyntax gdcmSyntax(const std::string& uid) {
 bool isJpegLs(const std::string& uid) { return uid == ts::kJPEGLSLossless || uid == ts::kJPEGLSNearLossless; }
 
 bool isLossyJpeg(const std::string& uid) { return uid == ts::kJPEGBaseline8Bit || uid == ts::kJPEGExtended12Bit; }
+
+bool isJpeg(const std::string& uid) {
+  return isLossyJpeg(uid) || uid == ts::kJPEGLossless || uid == ts::kJPEGLosslessSV1;
+}
+
+// The marker segments of a JPEG frame up to its scan, checked against the
+// dataset before GDCM's IJG decoder sees them: that decoder asserts (aborts)
+// on any libjpeg warning while reading the header (stray bytes between
+// markers, ...) and on a stream whose precision its codec cannot take.
+void checkJpegHeader(const std::string& frame, unsigned index, const PixelLayout& l, const std::string& syntax) {
+  const auto* p = reinterpret_cast<const unsigned char*>(frame.data());
+  const size_t size = frame.size();
+  const std::string where = "JPEG frame " + std::to_string(index + 1);
+  auto refuse = [&](const std::string& what) { throw TranscodeError(where + " " + what + " (" + l.describe() + ")"); };
+  if (size < 4 || p[0] != 0xFF || p[1] != 0xD8) refuse("does not start with an SOI marker");
+  bool frameHeader = false;
+  size_t at = 2;
+  while (true) {
+    if (at + 2 > size) refuse("ends before its scan");
+    if (p[at] != 0xFF) refuse("has stray bytes between its markers");
+    while (at + 1 < size && p[at + 1] == 0xFF) ++at;  // fill bytes
+    if (at + 4 > size) refuse("ends before its scan");
+    const unsigned marker = p[at + 1];
+    const size_t length = size_t(p[at + 2]) << 8 | p[at + 3];
+    if (length < 2 || at + 2 + length > size) refuse("has a marker segment longer than the frame");
+    const unsigned char* segment = p + at + 4;
+    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+      if (frameHeader) refuse("has two frame headers");
+      frameHeader = true;
+      const bool lossless = marker == 0xC3;
+      const bool wanted = syntax == ts::kJPEGBaseline8Bit   ? marker == 0xC0 || marker == 0xC1
+                          : syntax == ts::kJPEGExtended12Bit ? marker == 0xC0 || marker == 0xC1
+                                                             : lossless;
+      char code[8];
+      std::snprintf(code, sizeof code, "%02X", marker);
+      if (!wanted) refuse(std::string("is coded with SOF marker FF") + code + ", which " + transferSyntaxName(syntax) +
+                          " does not use or GDCM does not decode");
+      if (length < 8) refuse("has a short frame header");
+      const unsigned precision = segment[0];
+      const unsigned rows = unsigned(segment[1]) << 8 | segment[2], columns = unsigned(segment[3]) << 8 | segment[4];
+      const unsigned components = segment[5];
+      if (rows != l.rows || columns != l.columns || components != l.samplesPerPixel || precision > l.bitsAllocated ||
+          precision < 2 || (!lossless && precision != 8 && precision != 12))
+        refuse("is " + std::to_string(columns) + "x" + std::to_string(rows) + ", " + std::to_string(components) +
+               " components of " + std::to_string(precision) + " bits; the dataset says otherwise");
+    }
+    if (marker == 0xDA) break;  // start of scan
+    if (marker == 0xD9) refuse("ends before its scan");
+    at += 2 + length;
+  }
+  if (!frameHeader) refuse("has no frame header");
+}
 
 // 8-bit YBR_FULL -> RGB (PS3.3 C.7.6.3.1.2), colour by pixel: GDCM's IJG
 // coder takes colour as RGB only. The result is lossy anyway; rounding here
@@ -151,9 +205,18 @@ bool GdcmFamily::canEncode(const std::string& syntax) const {
 }
 
 void GdcmFamily::decode(DicomFile& dicom, const PixelLayout& layout) const {
+  if (isJpeg(dicom.syntax)) {
+    const std::vector<std::string> frames = framesOf(dicom.dataset().GetDataElement(kPixelDataTag), layout.frames);
+    for (unsigned i = 0; i < frames.size(); ++i) checkJpegHeader(frames[i], i, layout, dicom.syntax);
+  }
+  // GDCM asserts when BitsStored < BitsAllocated = 8 after decoding; the
+  // decoder does not need BitsStored (the bits are copied as they come).
+  PixelLayout decoding = layout;
+  decoding.bitsStored = layout.bitsAllocated;
+  decoding.highBit = layout.bitsAllocated - 1;
   gdcm::ImageChangeTransferSyntax change;
   change.SetTransferSyntax(gdcm::TransferSyntax::ExplicitVRLittleEndian);
-  const gdcm::SmartPointer<gdcm::Image> input = imageOver(dicom, layout);
+  const gdcm::SmartPointer<gdcm::Image> input = imageOver(dicom, decoding);
   change.SetInput(*input);
   if (!change.Change())
     throw TranscodeError("GDCM could not decode the " + transferSyntaxName(dicom.syntax) + " pixel data (" +

@@ -59,14 +59,16 @@ for t in "${TARGETS[@]}"; do
   # -fork=1 with -ignore_*: one job, and a finding does not end the run.
   # The codecs have shallow known findings; without this the run would stop
   # at the first one every time.
-  # In a process group of its own, ended as a whole afterwards: GDCM's JPEG
+  # In a process group of its own (set -m), ended as a whole afterwards: GDCM's JPEG
   # decoder may start /usr/bin/pvrg-jpeg through system(), and a job stopped
   # for a timeout leaves that helper running.
-  (cd "$findings" && exec setsid "$FUZZ/fuzz_$t" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+  set -m
+  (cd "$findings" && exec "$FUZZ/fuzz_$t" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
       -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
       -dict="$HERE/${dict[$t]}" -artifact_prefix="$findings/" \
       "$corpus" "$SEEDS/$t") >"$log" 2>&1 </dev/null &
   fuzzer=$!
+  set +m
   trap 'kill -KILL -- -"$fuzzer" 2>/dev/null; rm -rf "$SEEDS"; exit 130' INT TERM
   wait "$fuzzer" || true
   kill -KILL -- -"$fuzzer" 2>/dev/null || true

@@ -11,18 +11,20 @@ shift
 export ASAN_OPTIONS="${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=512}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
-# Replays one file in a process group of its own, then ends the whole group:
-# GDCM's JPEG decoder may run /usr/bin/pvrg-jpeg through system(), and that
-# helper outlives the fuzz target when it is stopped.
+# Replays one file in a process group of its own (set -m), then ends the
+# whole group: GDCM's JPEG decoder may run /usr/bin/pvrg-jpeg through
+# system(), and that helper outlives the fuzz target when it is stopped.
 replay() {
   local out="$1" file="$2" pid watchdog
-  setsid "$BIN" -rss_limit_mb=2048 -timeout=10 "$file" >"$out" 2>&1 </dev/null &
+  set -m
+  "$BIN" -rss_limit_mb=2048 -timeout=10 "$file" >"$out" 2>&1 </dev/null &
   pid=$!
-  setsid bash -c 'sleep 60; kill -KILL -- -"$1"' watchdog "$pid" 2>/dev/null &
+  bash -c 'sleep 60; kill -KILL -- -"$1"' watchdog "$pid" >/dev/null 2>&1 &
   watchdog=$!
+  set +m
   wait "$pid" 2>/dev/null
   kill -KILL -- -"$pid" 2>/dev/null
-  kill -- -"$watchdog" 2>/dev/null
+  kill -KILL -- -"$watchdog" 2>/dev/null
   wait "$watchdog" 2>/dev/null
 }
 

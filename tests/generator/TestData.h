@@ -111,8 +111,10 @@ struct HostileCase {
 //   padded-strings              NUL- and space-padded PN/LO/SH, space-padded UID     deliver
 //   private-sequence            implicit VR, private SQ of undefined length          deliver
 //   truncated-file              a CT cut off in the middle of its PixelData          refuse
-// (16-bit cases: JPEGBaseline8Bit/JPEGExtended12Bit refuse; a refused case
-// still delivers to the syntax it is already in: nothing to convert.)
+// (16-bit cases: JPEGBaseline8Bit/JPEGExtended12Bit refuse, mr-padded-pixels
+// also JPEGLSNearLossless (full signed range); a refused case still delivers
+// to the syntax it is already in, nothing to convert, except truncated-file,
+// which is unreadable whatever the target. `exceptions` lists all of these.)
 std::vector<HostileCase> hostileSuite(uint32_t seed = 1);
 
 }  // namespace router::testdata

@@ -73,6 +73,14 @@ inline testdata::ImageSpec spec(const std::string& name, const std::string& moda
   return s;
 }
 
+// Sanitizer builds (./appliance test --sanitize / --tsan) run the rules
+// several times slower: bounds on how long something may take stretch by this.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr double kTimeSlack = 5.0;
+#else
+inline constexpr double kTimeSlack = 1.0;
+#endif
+
 inline double millisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
