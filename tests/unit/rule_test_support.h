@@ -75,7 +75,9 @@ inline testdata::ImageSpec spec(const std::string& name, const std::string& moda
 
 // Sanitizer builds (./appliance test --sanitize / --tsan) run the rules
 // several times slower: bounds on how long something may take stretch by this.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__)
+inline constexpr double kTimeSlack = 10.0;
+#elif defined(__SANITIZE_ADDRESS__)
 inline constexpr double kTimeSlack = 5.0;
 #else
 inline constexpr double kTimeSlack = 1.0;
