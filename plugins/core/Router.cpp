@@ -104,6 +104,7 @@ void Router::start() {
     metrics_.quarantined("routing", recovered.quarantinedIntake);
     metrics_.quarantined("delivery", recovered.quarantinedJobs);
   }
+  intake_.anchor();
   try {
     transcoder_.start();
   } catch (const std::exception& e) {

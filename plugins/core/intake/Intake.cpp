@@ -18,7 +18,7 @@ Intake::Intake(InstanceStore& store, IntakeQueue& queue, Log& log, Metrics& metr
 
 Intake::~Intake() { stop(); }
 
-void Intake::start() {
+void Intake::anchor() {
   if (!queue_.lastChangeSeq()) {
     // A new queue on an Orthanc that already holds instances: start from now,
     // instances stored before the router was installed are not routed.
@@ -26,6 +26,10 @@ void Intake::start() {
     queue_.recordChanges({}, last, false);
     log_.info("new queue: taking in changes after Orthanc's change " + std::to_string(last));
   }
+}
+
+void Intake::start() {
+  anchor();
   thread_ = std::thread([this] {
     nameThisThread("router-intake");
     run();

@@ -26,6 +26,10 @@ class Intake {
   Intake(InstanceStore& store, IntakeQueue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
          bool routeResentInstances);
   ~Intake();
+  // On a new queue, marks the current end of Orthanc's changes log as where
+  // intake begins. Called first at start, before anything slow, so that an
+  // instance stored while the other stages start is not skipped.
+  void anchor();
   void start();
   void stop();
   void wake() { wakeup_.notify(); }
