@@ -198,7 +198,7 @@ Json::Value Router::status() {
   transcoding["Replacements"] = static_cast<Json::UInt64>(transcoder_.replacements());
   out["Transcoding"] = transcoding;
   out["QueueDatabase"] = config_.queueDatabase;
-  out["Running"] = started_;
+  out["Running"] = started_.load();
   return out;
 }
 

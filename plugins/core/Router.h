@@ -11,6 +11,7 @@
 
 #include <json/value.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -104,7 +105,7 @@ class Router {
   Routing routing_;
   RulesWatcher watcher_;
   HistoryPruner history_;
-  bool started_ = false;
+  std::atomic<bool> started_{false};  // read by REST threads (status)
 };
 
 }  // namespace router

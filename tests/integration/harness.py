@@ -286,11 +286,19 @@ class Orthanc:
 
     def check_sanitizer_reports(self):
         """Raises AssertionError with the text of every sanitizer report this
-        Orthanc (or a process it started) wrote."""
+        Orthanc wrote, and of those its transcoder workers (sandboxed: they
+        cannot open a log file) wrote to its log."""
         reports = sorted(n for n in os.listdir(self.dir) if n.startswith("sanitizer."))
         if reports:
             text = "\n".join(tail(os.path.join(self.dir, n), 200) for n in reports)
             raise AssertionError(f"sanitizer reports in {self.dir}: {reports}\n{text}")
+        if os.environ.get("ROUTER_ORTHANC_PRELOAD") and os.path.exists(self.log_path):
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            found = [l for l in lines if "runtime error:" in l or "ERROR: AddressSanitizer" in l
+                     or "WARNING: ThreadSanitizer" in l]
+            if found:
+                raise AssertionError(f"sanitizer reports in {self.log_path}:\n" + "\n".join(found[:20]))
 
     def wait_up_or_exit(self, timeout=30.0):
         """Waits until Orthanc answers ("up") or its process ends ("exited")."""
