@@ -1,5 +1,9 @@
 #include "tests/generator/TestSupport.h"
 
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcelem.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -49,6 +53,20 @@ int freeTcpPort() {
   }
   ::close(fd);
   return port;
+}
+
+std::vector<uint8_t> nativePixelBytes(DcmDataset& dataset) {
+  DcmElement* element = nullptr;
+  if (dataset.findAndGetElement(DCM_PixelData, element).bad() || !element) return {};
+  Uint8* bytes = nullptr;
+  if (element->getVR() == EVR_OW) {
+    Uint16* words = nullptr;
+    element->getUint16Array(words);
+    bytes = reinterpret_cast<Uint8*>(words);
+  } else {
+    element->getUint8Array(bytes);
+  }
+  return bytes ? std::vector<uint8_t>(bytes, bytes + element->getLength()) : std::vector<uint8_t>();
 }
 
 }  // namespace router::testdata

@@ -3,8 +3,12 @@
 // with a decoder that is not our own, and a free port for a test peer.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
+
+class DcmDataset;
 
 namespace router::testdata {
 
@@ -28,6 +32,10 @@ struct RunResult {
 
 // Runs command with /bin/sh and collects its output.
 RunResult run(const std::string& command);
+
+// The bytes of a dataset's native PixelData as DCMTK holds them (OW as
+// little-endian words); empty without pixel data.
+std::vector<uint8_t> nativePixelBytes(DcmDataset& dataset);
 
 // A loopback TCP port nobody listens on right now (0 if none could be found).
 int freeTcpPort();

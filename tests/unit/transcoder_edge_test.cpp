@@ -59,17 +59,7 @@ std::string readFile(const fs::path& path) {
 std::vector<uint8_t> pixelsOf(const fs::path& path) {
   DcmFileFormat file;
   EXPECT_TRUE(file.loadFile(path.c_str()).good()) << path;
-  DcmElement* element = nullptr;
-  if (file.getDataset()->findAndGetElement(DCM_PixelData, element).bad() || !element) return {};
-  Uint8* bytes = nullptr;
-  if (element->getVR() == EVR_OW) {
-    Uint16* words = nullptr;
-    element->getUint16Array(words);
-    bytes = reinterpret_cast<Uint8*>(words);
-  } else {
-    element->getUint8Array(bytes);
-  }
-  return bytes ? std::vector<uint8_t>(bytes, bytes + element->getLength()) : std::vector<uint8_t>();
+  return router::testdata::nativePixelBytes(*file.getDataset());
 }
 
 std::string tagOf(const fs::path& path, const DcmTagKey& key) {

@@ -132,18 +132,7 @@ Read readDicom(const fs::path& path) {
   OFString ts;
   file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, ts);
   r.transferSyntax = ts.c_str();
-  DcmElement* element = nullptr;
-  if (file.getDataset()->findAndGetElement(DCM_PixelData, element).good() && element) {
-    Uint8* bytes = nullptr;
-    if (element->getVR() == EVR_OW) {
-      Uint16* words = nullptr;
-      element->getUint16Array(words);
-      bytes = reinterpret_cast<Uint8*>(words);
-    } else {
-      element->getUint8Array(bytes);
-    }
-    if (bytes) r.pixels.assign(bytes, bytes + element->getLength());
-  }
+  r.pixels = router::testdata::nativePixelBytes(*file.getDataset());
   return r;
 }
 
