@@ -1,0 +1,210 @@
+#include "plugins/core/delivery/Preparation.h"
+
+#include <algorithm>
+
+#include "plugins/core/ThreadName.h"
+#include "plugins/core/dicom/TagEditor.h"
+#include "transcoders/TransferSyntax.h"
+
+namespace router {
+namespace {
+
+// How long a crashed conversion is held against the delivery that wanted it.
+constexpr auto kCrashMemo = std::chrono::seconds(30);
+constexpr size_t kMaxCrashMemos = 1024;
+
+std::string editsKey(const TagEdits& edits) {
+  std::string key;
+  for (const auto& [name, value] : edits) key += name + (value ? "=" + *value : "~") + "\x1f";
+  return key;
+}
+
+}  // namespace
+
+// The destination's own preference order first, then what it accepted (an
+// uncompressed syntax first: every source can be decoded to it).
+std::string fallbackSyntax(const DestinationConfig& config, const std::vector<std::string>& accepted,
+                           const std::string& refused) {
+  auto acceptable = [&](const std::string& uid) {
+    const TransferSyntaxInfo* info = findTransferSyntax(uid);
+    return uid != refused && info && info->canEncode &&
+           std::find(accepted.begin(), accepted.end(), uid) != accepted.end();
+  };
+  for (const std::string& uid : config.transferSyntaxes) {
+    if (acceptable(uid)) return uid;
+  }
+  for (const char* uid : {ts::kExplicitVRLittleEndian, ts::kImplicitVRLittleEndian}) {
+    if (acceptable(uid)) return uid;
+  }
+  for (const std::string& uid : accepted) {
+    if (acceptable(uid)) return uid;
+  }
+  return {};
+}
+
+Preparation::Preparation(InstanceStore& store, const Transcoder& transcoder, PreparedCache& cache, Metrics& metrics,
+                         Log& log, SteadyNow now)
+    : store_(store), transcoder_(transcoder), cache_(cache), metrics_(metrics), log_(log), now_(std::move(now)) {}
+
+Preparation::~Preparation() { stop(); }
+
+void Preparation::start(unsigned threads) {
+  // Under the mutex: ahead() reads aheadThreads_ from routing's threads.
+  std::lock_guard<std::mutex> lock(aheadMutex_);
+  if (!aheadThreads_.empty()) return;
+  aheadStopped_ = false;
+  for (unsigned i = 0; i < threads; ++i) {
+    aheadThreads_.emplace_back([this] {
+      nameThisThread("router-prepare");
+      runAhead();
+    });
+  }
+}
+
+void Preparation::stop() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(aheadMutex_);
+    aheadStopped_ = true;
+    ahead_.clear();
+    threads.swap(aheadThreads_);
+  }
+  aheadReady_.notify_all();
+  for (auto& t : threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void Preparation::ahead(const std::string& instanceId, const std::string& storedSyntax, const Route& route) {
+  if (route.transferSyntax.empty() || route.transferSyntax == storedSyntax) return;
+  {
+    std::lock_guard<std::mutex> lock(aheadMutex_);
+    // Far enough ahead: more would only hold memory the cache may need.
+    if (aheadStopped_ || aheadThreads_.empty() || ahead_.size() >= 2 * aheadThreads_.size()) return;
+    ahead_.push_back(Ahead{instanceId, storedSyntax, route});
+  }
+  aheadReady_.notify_one();
+}
+
+void Preparation::runAhead() {
+  for (;;) {
+    Ahead next;
+    {
+      std::unique_lock<std::mutex> lock(aheadMutex_);
+      aheadReady_.wait(lock, [&] { return aheadStopped_ || !ahead_.empty(); });
+      if (aheadStopped_) return;
+      next = std::move(ahead_.front());
+      ahead_.pop_front();
+    }
+    try {
+      Job job;
+      job.instanceId = next.instanceId;
+      job.route = next.route;
+      convert(job, job.route.transferSyntax, edit(job, readOriginal(job.instanceId)), next.storedSyntax);
+    } catch (const std::exception&) {
+      // Not cached: the delivery meets the same error itself and acts on it.
+    }
+  }
+}
+
+PreparedCache::Value Preparation::readOriginal(const std::string& instanceId) {
+  return cache_.get(cachekey::file(instanceId), [&] { return store_.readFile(instanceId); });
+}
+
+PreparedCache::Value Preparation::edit(const Job& job, const PreparedCache::Value& original) {
+  if (job.route.modify.empty()) return original;
+  return cache_.get(cachekey::edited(job.instanceId, editsKey(job.route.modify)),
+                    [&] { return applyTagEdits(*original, job.route.modify); });
+}
+
+PreparedCache::Value Preparation::convert(const Job& job, const std::string& wanted,
+                                          const PreparedCache::Value& edited, const std::string& currentSyntax) {
+  if (wanted.empty() || wanted == currentSyntax) return edited;
+  const std::string key = cachekey::transcoded(job.instanceId, editsKey(job.route.modify), wanted);
+  {
+    // A conversion that just killed a worker (on a prepare thread, say) is
+    // not tried again by the delivery that wanted it: that one fails with
+    // the same reason. Only a fresh failure counts, and only once: an
+    // operator's retry later tries again.
+    std::lock_guard<std::mutex> lock(crashedMutex_);
+    auto it = crashed_.find(key);
+    if (it != crashed_.end()) {
+      const bool fresh = now_() - it->second.first < kCrashMemo;
+      TranscoderCrash again = it->second.second;
+      crashed_.erase(it);
+      if (fresh) throw again;
+    }
+  }
+  return cache_.get(key, [&] {
+    auto started = std::chrono::steady_clock::now();
+    try {
+      std::string out = transcoder_.transcode(*edited, wanted);
+      metrics_.transcoded(transferSyntaxName(wanted), std::chrono::steady_clock::now() - started);
+      return out;
+    } catch (const TranscoderCrash& crash) {
+      metrics_.transcodeFailed(transferSyntaxName(wanted));
+      metrics_.transcoderCrashed(transferSyntaxName(wanted), toString(crash.kind()));
+      log_.error("delivery of " + job.instanceId + ": " + crash.what() + "; the worker was replaced");
+      rememberCrash(key, crash);
+      throw;
+    } catch (const std::exception&) {
+      metrics_.transcodeFailed(transferSyntaxName(wanted));
+      throw;
+    }
+  });
+}
+
+void Preparation::rememberCrash(const std::string& key, const TranscoderCrash& crash) {
+  std::lock_guard<std::mutex> lock(crashedMutex_);
+  const auto now = now_();
+  for (auto it = crashed_.begin(); it != crashed_.end();) {
+    it = now - it->second.first > kCrashMemo ? crashed_.erase(it) : std::next(it);
+  }
+  if (crashed_.size() < kMaxCrashMemos) crashed_.insert_or_assign(key, std::make_pair(now, crash));
+}
+
+std::variant<Prepared, PrepareFailure> Preparation::prepare(const DestinationConfig& config, const Job& job) {
+  Prepared p{job, std::chrono::steady_clock::now(), nullptr, nullptr, {}, {}};
+  PreparedCache::Value original;
+  try {
+    original = readOriginal(job.instanceId);
+  } catch (const InstanceGoneError&) {
+    return PrepareFailure{"the instance was deleted from Orthanc before it could be sent", true, "instance_deleted"};
+  } catch (const std::exception& e) {
+    return PrepareFailure{std::string("cannot read the instance from Orthanc: ") + e.what(), false, "orthanc_read"};
+  }
+
+  try {
+    p.edited = edit(job, original);
+  } catch (const std::exception& e) {
+    return PrepareFailure{std::string("tag edits cannot be applied: ") + e.what(), true, "tag_edit"};
+  }
+
+  try {
+    p.source = readIdentity(*p.edited);
+  } catch (const std::exception& e) {
+    return PrepareFailure{std::string("the stored file cannot be read: ") + e.what(), true, "unreadable"};
+  }
+  p.ready = p.edited;
+  try {
+    p.ready = convert(job, job.route.transferSyntax, p.edited, p.source.transferSyntax);
+  } catch (const std::exception& e) {
+    std::string reason = "transcoding " + transferSyntaxName(p.source.transferSyntax) + " -> " +
+                         transferSyntaxName(job.route.transferSyntax) + " failed: " + e.what();
+    if (config.onTranscodeFailure == TranscodeFailurePolicy::Fail) {
+      return PrepareFailure{reason, true, "transcode_failed"};
+    }
+    log_.warning("delivery to " + config.name + ": " + reason + "; sending the original (OnTranscodeFailure)");
+  }
+  p.identity = p.ready == p.edited ? p.source : readIdentity(*p.ready);
+  return p;
+}
+
+void Preparation::reencode(Prepared& p, const std::string& syntax) {
+  PreparedCache::Value ready = convert(p.job, syntax, p.edited, p.source.transferSyntax);
+  DicomIdentity identity = readIdentity(*ready);
+  p.ready = std::move(ready);
+  p.identity = std::move(identity);
+}
+
+}  // namespace router

@@ -1,0 +1,323 @@
+// Preparation: reading, tag edits and transcoding once per (instance, edits,
+// syntax), the transcode-failure policy, the prepare-ahead pool, the crash
+// memo (a conversion whose worker crashed is not tried again by the delivery
+// that wanted it), and the negotiation fallback's choice of syntax. With an
+// in-memory instance store and a fake transcoder that counts, fails or
+// "crashes" on demand (and otherwise converts with the real codecs).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "plugins/core/delivery/Preparation.h"
+#include "tests/generator/TestData.h"
+#include "transcoders/TransferSyntax.h"
+
+namespace router {
+namespace {
+
+using namespace std::chrono_literals;
+
+class MemoryStore : public InstanceStore {
+ public:
+  std::map<std::string, std::string> files;
+  bool unreachable = false;
+  ChangeBatch changesSince(int64_t since, int) override { return {{}, since, true}; }
+  int64_t lastChange() override { return 0; }
+  std::string readFile(const std::string& id) override {
+    if (unreachable) throw RouterError("Orthanc answered 500");
+    auto it = files.find(id);
+    if (it == files.end()) throw InstanceGoneError("no instance " + id);
+    return it->second;
+  }
+  Origin readOrigin(const std::string&) override { return {}; }
+  void deleteInstance(const std::string& id) override { files.erase(id); }
+};
+
+class FakeTranscoder : public Transcoder {
+ public:
+  enum class Mode { Convert, Fail, Crash };
+  std::atomic<Mode> mode{Mode::Convert};
+  mutable std::atomic<int> calls{0};
+  std::string transcode(const std::string& part10, const std::string& target,
+                        const TranscodeOptions& options = {}) const override {
+    ++calls;
+    switch (mode.load()) {
+      case Mode::Fail:
+        throw TranscodeError("1-bit images are not supported");
+      case Mode::Crash:
+        throw TranscoderCrash(TranscoderCrash::Kind::Crash, "the transcoder worker died (signal 11)");
+      case Mode::Convert:
+        break;
+    }
+    return real_->transcode(part10, target, options);
+  }
+
+ private:
+  std::unique_ptr<Transcoder> real_ = makeTranscoder();
+};
+
+class QuietLog : public Log {
+ public:
+  void info(const std::string& m) override { add("info: " + m); }
+  void warning(const std::string& m) override { add("warning: " + m); }
+  void error(const std::string& m) override { add("error: " + m); }
+  std::string text() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_;
+  }
+
+ private:
+  void add(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    text_ += line + "\n";
+  }
+  std::mutex mutex_;
+  std::string text_;
+};
+
+class PreparationTest : public ::testing::Test {
+ protected:
+  PreparationTest() {
+    testdata::ImageSpec spec = testdata::withIdentity(testdata::ctSeries(1, 7, 16, 16).front());
+    sop_ = spec.sopInstanceUid;
+    store_.files["a"] = testdata::makeInstance(spec);
+    pacs_.name = "pacs";
+  }
+
+  Job job(const std::string& syntax, TagEdits edits = {}) {
+    Job j;
+    j.id = ++lastId_;
+    j.instanceId = "a";
+    j.sopInstanceUid = sop_;
+    j.route.destination = "pacs";
+    j.route.transferSyntax = syntax;
+    j.route.modify = std::move(edits);
+    j.attempts = 1;
+    return j;
+  }
+
+  std::string scrape() { return metrics_.scrape(QueueDepth{}, {}); }
+
+  SteadyNow clock() {
+    return [this] { return now_; };
+  }
+
+  MemoryStore store_;
+  FakeTranscoder transcoder_;
+  PreparedCache cache_{64u << 20};
+  Metrics metrics_;
+  QuietLog log_;
+  std::chrono::steady_clock::time_point now_{std::chrono::hours(1000)};
+  Preparation preparation_{store_, transcoder_, cache_, metrics_, log_, clock()};
+  DestinationConfig pacs_;
+  std::string sop_;
+  int64_t lastId_ = 0;
+};
+
+TEST_F(PreparationTest, EditsAndTranscodesOncePerInstanceEditsAndSyntax) {
+  const TagEdits edits{{"InstitutionName", std::string("Site B")}};
+  auto first = preparation_.prepare(pacs_, job(ts::kImplicitVRLittleEndian, edits));
+  ASSERT_TRUE(std::holds_alternative<Prepared>(first));
+  const Prepared& p = std::get<Prepared>(first);
+  EXPECT_EQ(p.source.transferSyntax, ts::kExplicitVRLittleEndian);
+  EXPECT_EQ(p.identity.transferSyntax, ts::kImplicitVRLittleEndian);
+  EXPECT_EQ(p.identity.sopInstanceUid, sop_);
+  EXPECT_NE(p.edited->find("Site B"), std::string::npos);
+  EXPECT_NE(p.ready->find("Site B"), std::string::npos);
+  EXPECT_EQ(p.outgoing().transferSyntax, ts::kImplicitVRLittleEndian);
+
+  // Another destination wanting the same: the cached bytes, no second transcode.
+  auto second = preparation_.prepare(pacs_, job(ts::kImplicitVRLittleEndian, edits));
+  ASSERT_TRUE(std::holds_alternative<Prepared>(second));
+  EXPECT_EQ(std::get<Prepared>(second).ready, p.ready);
+  EXPECT_EQ(transcoder_.calls.load(), 1);
+  // Other edits are another conversion.
+  preparation_.prepare(pacs_, job(ts::kImplicitVRLittleEndian));
+  EXPECT_EQ(transcoder_.calls.load(), 2);
+  EXPECT_NE(scrape().find("orthanc_router_transcode_duration_seconds_count{transfer_syntax=\"ImplicitVRLittleEndian\"} 2"),
+            std::string::npos);
+}
+
+TEST_F(PreparationTest, NoConversionWhenTheSyntaxIsAlreadyTheWantedOne) {
+  for (const std::string& syntax : {std::string(), std::string(ts::kExplicitVRLittleEndian)}) {
+    auto made = preparation_.prepare(pacs_, job(syntax));
+    ASSERT_TRUE(std::holds_alternative<Prepared>(made));
+    const Prepared& p = std::get<Prepared>(made);
+    EXPECT_EQ(p.ready, p.edited);
+    EXPECT_EQ(*p.ready, store_.files["a"]);
+    EXPECT_EQ(p.identity.transferSyntax, ts::kExplicitVRLittleEndian);
+  }
+  EXPECT_EQ(transcoder_.calls.load(), 0);
+}
+
+TEST_F(PreparationTest, WhatCannotBeReadOrEditedIsAFailureWithItsReason) {
+  store_.files.erase("a");
+  auto gone = preparation_.prepare(pacs_, job(""));
+  ASSERT_TRUE(std::holds_alternative<PrepareFailure>(gone));
+  EXPECT_TRUE(std::get<PrepareFailure>(gone).permanent);
+  EXPECT_EQ(std::get<PrepareFailure>(gone).reason, "instance_deleted");
+
+  store_.unreachable = true;
+  auto unreachable = preparation_.prepare(pacs_, job(""));
+  ASSERT_TRUE(std::holds_alternative<PrepareFailure>(unreachable));
+  EXPECT_FALSE(std::get<PrepareFailure>(unreachable).permanent);  // Orthanc may answer later
+  EXPECT_EQ(std::get<PrepareFailure>(unreachable).reason, "orthanc_read");
+  EXPECT_NE(std::get<PrepareFailure>(unreachable).detail.find("Orthanc answered 500"), std::string::npos);
+
+  store_.unreachable = false;
+  store_.files["b"] = "not a DICOM file";
+  Job unreadable = job("");
+  unreadable.instanceId = "b";
+  auto bad = preparation_.prepare(pacs_, unreadable);
+  ASSERT_TRUE(std::holds_alternative<PrepareFailure>(bad));
+  EXPECT_TRUE(std::get<PrepareFailure>(bad).permanent);
+  EXPECT_EQ(std::get<PrepareFailure>(bad).reason, "unreadable");
+}
+
+TEST_F(PreparationTest, AFailedTranscodeSendsTheOriginalOrFailsPerThePolicy) {
+  transcoder_.mode = FakeTranscoder::Mode::Fail;
+  pacs_.onTranscodeFailure = TranscodeFailurePolicy::SendOriginal;
+  auto original = preparation_.prepare(pacs_, job(ts::kJPEGLSLossless));
+  ASSERT_TRUE(std::holds_alternative<Prepared>(original));
+  EXPECT_EQ(std::get<Prepared>(original).identity.transferSyntax, ts::kExplicitVRLittleEndian);
+  EXPECT_NE(log_.text().find("sending the original (OnTranscodeFailure)"), std::string::npos);
+
+  pacs_.onTranscodeFailure = TranscodeFailurePolicy::Fail;
+  auto failed = preparation_.prepare(pacs_, job(ts::kJPEGLSLossless));
+  ASSERT_TRUE(std::holds_alternative<PrepareFailure>(failed));
+  const PrepareFailure& f = std::get<PrepareFailure>(failed);
+  EXPECT_TRUE(f.permanent);
+  EXPECT_EQ(f.reason, "transcode_failed");
+  EXPECT_EQ(f.detail, "transcoding ExplicitVRLittleEndian -> JPEGLSLossless failed: 1-bit images are not supported");
+  EXPECT_EQ(transcoder_.calls.load(), 2);  // failures are not cached
+  EXPECT_NE(scrape().find("orthanc_router_transcode_failures_total{transfer_syntax=\"JPEGLSLossless\"} 2"),
+            std::string::npos);
+}
+
+TEST_F(PreparationTest, ACrashedConversionIsNotTriedAgainByTheDeliveryThatWantedIt) {
+  pacs_.onTranscodeFailure = TranscodeFailurePolicy::Fail;
+  transcoder_.mode = FakeTranscoder::Mode::Crash;
+  Job wanted = job(ts::kImplicitVRLittleEndian);
+  // The prepare-ahead thread, say, meets the crash first.
+  PreparedCache::Value edited = preparation_.edit(wanted, preparation_.readOriginal("a"));
+  EXPECT_THROW(preparation_.convert(wanted, ts::kImplicitVRLittleEndian, edited, ts::kExplicitVRLittleEndian),
+               TranscoderCrash);
+  EXPECT_EQ(transcoder_.calls.load(), 1);
+  EXPECT_NE(scrape().find("orthanc_router_transcoder_crashes_total{kind=\"crash\",transfer_syntax=\"ImplicitVRLittleEndian\"} 1"),
+            std::string::npos);
+
+  // The delivery fails with the same reason without a second worker dying,
+  // even if the worker would now succeed.
+  transcoder_.mode = FakeTranscoder::Mode::Convert;
+  auto delivery = preparation_.prepare(pacs_, wanted);
+  ASSERT_TRUE(std::holds_alternative<PrepareFailure>(delivery));
+  EXPECT_NE(std::get<PrepareFailure>(delivery).detail.find("the transcoder worker died (signal 11)"),
+            std::string::npos);
+  EXPECT_EQ(transcoder_.calls.load(), 1);
+
+  // The memo is used once: a later try (an operator's retry) converts again.
+  auto retried = preparation_.prepare(pacs_, wanted);
+  ASSERT_TRUE(std::holds_alternative<Prepared>(retried));
+  EXPECT_EQ(std::get<Prepared>(retried).identity.transferSyntax, ts::kImplicitVRLittleEndian);
+  EXPECT_EQ(transcoder_.calls.load(), 2);
+}
+
+TEST_F(PreparationTest, AStaleCrashMemoIsIgnored) {
+  pacs_.onTranscodeFailure = TranscodeFailurePolicy::Fail;
+  transcoder_.mode = FakeTranscoder::Mode::Crash;
+  ASSERT_TRUE(std::holds_alternative<PrepareFailure>(preparation_.prepare(pacs_, job(ts::kImplicitVRLittleEndian))));
+  transcoder_.mode = FakeTranscoder::Mode::Convert;
+  now_ += 31s;  // past the memo's 30 s
+  auto later = preparation_.prepare(pacs_, job(ts::kImplicitVRLittleEndian));
+  ASSERT_TRUE(std::holds_alternative<Prepared>(later));
+  EXPECT_EQ(transcoder_.calls.load(), 2);
+  // Only that conversion is held: another syntax of the same instance is not.
+  transcoder_.mode = FakeTranscoder::Mode::Crash;
+  ASSERT_TRUE(std::holds_alternative<PrepareFailure>(preparation_.prepare(pacs_, job(ts::kImplicitVRLittleEndian, {{"InstitutionName", std::string("X")}}))));
+  transcoder_.mode = FakeTranscoder::Mode::Convert;
+  EXPECT_TRUE(std::holds_alternative<Prepared>(preparation_.prepare(pacs_, job(ts::kRLELossless))));
+}
+
+TEST_F(PreparationTest, ThePrepareThreadsTranscodeAheadIntoTheCache) {
+  Route route;
+  route.destination = "pacs";
+  route.transferSyntax = ts::kImplicitVRLittleEndian;
+  preparation_.ahead("a", ts::kExplicitVRLittleEndian, route);  // not started: ignored
+  preparation_.start(2);
+  Route asStored = route;
+  asStored.transferSyntax = ts::kExplicitVRLittleEndian;
+  preparation_.ahead("a", ts::kExplicitVRLittleEndian, asStored);  // nothing to convert
+  preparation_.ahead("a", ts::kExplicitVRLittleEndian, route);
+  for (int i = 0; i < 500 && transcoder_.calls.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(transcoder_.calls.load(), 1);  // started before any delivery asked
+  auto made = preparation_.prepare(pacs_, job(ts::kImplicitVRLittleEndian));
+  ASSERT_TRUE(std::holds_alternative<Prepared>(made));
+  EXPECT_EQ(std::get<Prepared>(made).identity.transferSyntax, ts::kImplicitVRLittleEndian);
+  EXPECT_EQ(transcoder_.calls.load(), 1);  // done ahead, once
+  preparation_.stop();
+  preparation_.ahead("a", ts::kExplicitVRLittleEndian, route);  // stopped: ignored
+  EXPECT_EQ(transcoder_.calls.load(), 1);
+}
+
+TEST_F(PreparationTest, AheadMayRaceStartAndStop) {
+  // Routing may hand jobs over while delivery starts or stops.
+  Route route;
+  route.destination = "pacs";
+  route.transferSyntax = ts::kImplicitVRLittleEndian;
+  std::atomic<bool> done{false};
+  std::thread routing([&] {
+    while (!done) preparation_.ahead("a", ts::kExplicitVRLittleEndian, route);
+  });
+  for (int i = 0; i < 20; ++i) {
+    preparation_.start(2);
+    preparation_.stop();
+  }
+  done = true;
+  routing.join();
+  EXPECT_LE(transcoder_.calls.load(), 1);  // converted once at most, then cached
+}
+
+TEST_F(PreparationTest, ReencodeReplacesWhatIsSent) {
+  auto made = preparation_.prepare(pacs_, job(ts::kJPEGLSLossless));
+  ASSERT_TRUE(std::holds_alternative<Prepared>(made));
+  Prepared p = std::get<Prepared>(made);
+  ASSERT_EQ(p.identity.transferSyntax, ts::kJPEGLSLossless);
+  preparation_.reencode(p, ts::kImplicitVRLittleEndian);
+  EXPECT_EQ(p.identity.transferSyntax, ts::kImplicitVRLittleEndian);
+  EXPECT_EQ(p.source.transferSyntax, ts::kExplicitVRLittleEndian);  // from the edited file, not the JPEG-LS one
+  transcoder_.mode = FakeTranscoder::Mode::Fail;
+  EXPECT_THROW(preparation_.reencode(p, ts::kRLELossless), TranscodeError);
+  EXPECT_EQ(p.identity.transferSyntax, ts::kImplicitVRLittleEndian);  // unchanged
+}
+
+TEST(FallbackSyntaxTest, PrefersTheDestinationsOrderThenUncompressedThenWhatWasAccepted) {
+  DestinationConfig config;
+  const std::string refused = ts::kJPEGLSLossless;
+  // The destination's own list first (in its order), skipping the refused one.
+  config.transferSyntaxes = {ts::kJPEGLSLossless, ts::kRLELossless, ts::kJPEG2000Lossless};
+  EXPECT_EQ(fallbackSyntax(config, {ts::kJPEG2000Lossless, ts::kRLELossless, ts::kExplicitVRLittleEndian}, refused),
+            ts::kRLELossless);
+  // Then an uncompressed one, Explicit before Implicit.
+  config.transferSyntaxes.clear();
+  EXPECT_EQ(fallbackSyntax(config, {ts::kJPEG2000Lossless, ts::kImplicitVRLittleEndian, ts::kExplicitVRLittleEndian},
+                           refused),
+            ts::kExplicitVRLittleEndian);
+  EXPECT_EQ(fallbackSyntax(config, {ts::kJPEG2000Lossless, ts::kImplicitVRLittleEndian}, refused),
+            ts::kImplicitVRLittleEndian);
+  // Then what was accepted, in its order; syntaxes we cannot encode never.
+  EXPECT_EQ(fallbackSyntax(config, {ts::kDeflatedExplicitVRLittleEndian, ts::kJPEG2000Lossless, ts::kRLELossless},
+                           refused),
+            ts::kJPEG2000Lossless);
+  EXPECT_EQ(fallbackSyntax(config, {ts::kDeflatedExplicitVRLittleEndian, ts::kExplicitVRBigEndian, refused}, refused),
+            "");
+  EXPECT_EQ(fallbackSyntax(config, {}, refused), "");
+}
+
+}  // namespace
+}  // namespace router
