@@ -157,19 +157,13 @@ Json::Value Router::status() {
   Json::Value destinations(Json::objectValue);
   for (const auto& [name, d] : config_.destinations) {
     Json::Value entry(Json::objectValue);
-    entry["Type"] = toString(d.type);
+    entry["Type"] = d.kind();
     entry["Up"] = !delivery_.isDown(name);
     entry["Paused"] = delivery_.isPaused(name);
-    if (d.type == DestinationType::Dicom) {
-      entry["AET"] = d.aet;
-      entry["Host"] = d.host;
-      entry["Port"] = d.port;
-      entry["Associations"] = d.associations;
-      entry["StorageCommitment"] = d.storageCommitment;
-    } else if (d.type == DestinationType::Folder) {
-      entry["Path"] = d.path;
-    } else {
-      entry["Url"] = d.url;
+    if (d.settings) {
+      for (const StatusField& field : d.settings->status()) {
+        std::visit([&](const auto& v) { entry[field.name] = v; }, field.value);
+      }
     }
     if (!d.failover.empty()) {
       entry["Failover"] = d.failover;

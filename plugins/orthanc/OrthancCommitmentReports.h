@@ -18,7 +18,7 @@
 
 #include <json/value.h>
 
-#include "plugins/core/destinations/StorageCommitment.h"
+#include "plugins/core/destinations/dicom/StorageCommitment.h"
 
 namespace router::orthanc {
 

@@ -9,10 +9,15 @@
 
 #include "plugins/core/Error.h"
 #include "plugins/core/config/Config.h"
+#include "plugins/core/destinations/dicom/DicomKind.h"
+#include "plugins/core/destinations/dicomweb/DicomWebKind.h"
+#include "plugins/core/destinations/folder/FolderKind.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router {
 namespace {
+
+const DicomSettings& dicom(const DestinationConfig& d) { return d.settingsAs<DicomSettings>(); }
 
 Json::Value parse(const std::string& text) {
   Json::Value value;
@@ -64,18 +69,18 @@ TEST_F(ConfigTest, DefaultsAndAllDestinationTypes) {
   EXPECT_EQ(c.localAet, "ROUTER");
   ASSERT_EQ(c.destinations.size(), 4u);
   const DestinationConfig& pacs = c.destinations.at("pacs");
-  EXPECT_EQ(pacs.type, DestinationType::Dicom);
-  EXPECT_EQ(pacs.port, 11112);
-  EXPECT_EQ(pacs.associations, 2);
-  EXPECT_EQ(pacs.transferSyntaxes, (std::vector<std::string>{ts::kJPEGLSLossless, ts::kExplicitVRLittleEndian}));
+  EXPECT_EQ(pacs.kind(), "dicom");
+  EXPECT_EQ(dicom(pacs).port, 11112);
+  EXPECT_EQ(dicom(pacs).associations, 2);
+  EXPECT_EQ(dicom(pacs).transferSyntaxes, (std::vector<std::string>{ts::kJPEGLSLossless, ts::kExplicitVRLittleEndian}));
   EXPECT_EQ(pacs.retry.maxAttempts, 7);  // inherited from Router.Retry
-  EXPECT_EQ(c.destinations.at("cloud").url, "http://127.0.0.1:8080/dicom-web");  // trailing slash dropped
+  EXPECT_EQ(c.destinations.at("cloud").settingsAs<DicomWebSettings>().endpoint.url, "http://127.0.0.1:8080/dicom-web");  // trailing slash dropped
   EXPECT_EQ(c.destinations.at("export").onTranscodeFailure, TranscodeFailurePolicy::Fail);
   EXPECT_EQ(c.destinations.at("export").retry.maxAttempts, 3);
   EXPECT_EQ(c.destinations.at("export").retry.initialDelay, std::chrono::seconds(1));
   EXPECT_FALSE(c.deleteAfterDelivery);
   EXPECT_TRUE(c.routeResentInstances);
-  EXPECT_FALSE(pacs.storageCommitment);
+  EXPECT_FALSE(dicom(pacs).storageCommitment);
   EXPECT_TRUE(pacs.failover.empty());
 }
 
@@ -86,8 +91,8 @@ TEST_F(ConfigTest, FailoverAndStorageCommitment) {
       "backup": { "Type": "dicom", "AET": "BACKUP", "Host": "h", "Port": 105, "Failover": "export" },
       "export": { "Type": "folder", "Path": "/x" } })"));
   const DestinationConfig& pacs = c.destinations.at("pacs");
-  EXPECT_TRUE(pacs.storageCommitment);
-  EXPECT_EQ(pacs.storageCommitmentTimeout, std::chrono::seconds(30));
+  EXPECT_TRUE(dicom(pacs).storageCommitment);
+  EXPECT_EQ(dicom(pacs).storageCommitmentTimeout, std::chrono::seconds(30));
   EXPECT_EQ(pacs.failover, "backup");
   EXPECT_EQ(pacs.failoverAfter, std::chrono::seconds(600));
   EXPECT_EQ(c.destinations.at("backup").failoverAfter, std::chrono::seconds(300));  // default
@@ -99,10 +104,10 @@ TEST_F(ConfigTest, OrthancModalitiesAreDestinationsByAlias) {
                              R"("DicomModalities": { "ct1": ["CT1", "10.0.0.5", 104],
                                  "pacs": ["IGNORED", "h", 1],
                                  "ws": { "AET": "WS", "Host": "127.0.0.1", "Port": "4243" } },)"));
-  EXPECT_EQ(c.destinations.at("ct1").aet, "CT1");
-  EXPECT_EQ(c.destinations.at("ct1").port, 104);
-  EXPECT_EQ(c.destinations.at("ws").port, 4243);
-  EXPECT_EQ(c.destinations.at("pacs").type, DestinationType::Folder);  // the Router section wins
+  EXPECT_EQ(dicom(c.destinations.at("ct1")).aet, "CT1");
+  EXPECT_EQ(dicom(c.destinations.at("ct1")).port, 104);
+  EXPECT_EQ(dicom(c.destinations.at("ws")).port, 4243);
+  EXPECT_EQ(c.destinations.at("pacs").kind(), "folder");  // the Router section wins
 }
 
 TEST_F(ConfigTest, RelativePathsFollowTheConfigurationFolder) {
@@ -111,7 +116,7 @@ TEST_F(ConfigTest, RelativePathsFollowTheConfigurationFolder) {
   Config c = parseConfig(d, "/etc/orthanc");
   EXPECT_EQ(c.queueDatabase, "/etc/orthanc/q.sqlite");
   EXPECT_EQ(c.auditLog, "/etc/orthanc/log/audit.log");
-  EXPECT_EQ(c.destinations.at("out").path, "/etc/orthanc/out");
+  EXPECT_EQ(c.destinations.at("out").settingsAs<FolderSettings>().path, "/etc/orthanc/out");
 }
 
 TEST_F(ConfigTest, EveryMistakeNamesItsKey) {

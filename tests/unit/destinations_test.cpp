@@ -33,9 +33,10 @@
 #include <dcmtk/dcmdata/dcvrobow.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
-#include "plugins/core/destinations/DicomDestination.h"
-#include "plugins/core/destinations/FolderDestination.h"
-#include "plugins/core/destinations/StorageCommitment.h"
+#include "plugins/core/destinations/dicom/DicomDestination.h"
+#include "plugins/core/destinations/folder/FolderDestination.h"
+#include "plugins/core/destinations/dicom/StorageCommitment.h"
+#include "tests/unit/destination_settings.h"
 #include "tests/generator/TestData.h"
 #include "tests/generator/TestSupport.h"
 #include "transcoders/TransferSyntax.h"
@@ -189,11 +190,11 @@ class DicomDestinationTest : public testing::Test {
   DestinationConfig config() const {
     DestinationConfig c;
     c.name = "pacs";
-    c.type = DestinationType::Dicom;
-    c.aet = "PACS";
-    c.host = "127.0.0.1";
-    c.port = port_;
-    c.timeout = std::chrono::seconds(5);
+    DicomSettings& dicom = editSettings<DicomSettings>(c);
+    dicom.aet = "PACS";
+    dicom.host = "127.0.0.1";
+    dicom.port = port_;
+    dicom.timeout = std::chrono::seconds(5);
     return c;
   }
   static Outgoing outgoing(const std::string& bytes, const testdata::ImageSpec&, const char* ts) {
@@ -285,7 +286,7 @@ TEST_F(DicomDestinationTest, SilentPeerTimesOutInsteadOfHanging) {
   ASSERT_EQ(::listen(listener, 4), 0);
 
   DestinationConfig c = config();
-  c.timeout = std::chrono::seconds(1);
+  editSettings<DicomSettings>(c).timeout = std::chrono::seconds(1);
   DicomDestination destination(c, "ROUTER");
   testdata::ImageSpec spec;
   spec.name = "ct";
@@ -506,8 +507,7 @@ TEST(FolderDestinationUids, FileNameIsTheUidWithoutPadding) {
   testdata::TempDir dir;
   DestinationConfig c;
   c.name = "export";
-  c.type = DestinationType::Folder;
-  c.path = (dir / "out").string();
+  editSettings<FolderSettings>(c).path = (dir / "out").string();
   FolderDestination destination(c);
   for (const char* name : {"rtdose-nul-uids", "rtdose-uid-as-un", "padded-strings"}) {
     SCOPED_TRACE(name);

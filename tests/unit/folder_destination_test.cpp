@@ -15,7 +15,9 @@
 
 #include "plugins/core/destinations/Destination.h"
 #include "plugins/core/Error.h"
-#include "plugins/core/destinations/FolderDestination.h"
+#include "plugins/core/destinations/folder/FolderDestination.h"
+#include "plugins/core/destinations/DestinationKind.h"
+#include "tests/unit/destination_settings.h"
 #include "tests/generator/TestData.h"
 
 namespace fs = std::filesystem;
@@ -38,8 +40,7 @@ class FolderDestinationTest : public testing::Test {
   DestinationConfig config(const std::string& path) {
     DestinationConfig c;
     c.name = "export";
-    c.type = DestinationType::Folder;
-    c.path = path;
+    editSettings<FolderSettings>(c).path = path;
     return c;
   }
   static std::string readFile(const std::string& path) {
@@ -56,7 +57,7 @@ TEST_F(FolderDestinationTest, WritesExactBytesUnderUidName) {
   spec.name = "ct";
   spec.sopInstanceUid = "1.2.826.0.1.3680043.8.498.1";
   std::string bytes = testdata::makeInstance(spec);
-  auto destination = makeDestination(config(root_ + "/a/b"), "ORTHANC");  // folder created on demand
+  auto destination = makeDestination(config(root_ + "/a/b"));  // folder created on demand
   EXPECT_TRUE(destination->probe());
   SendResult result = destination->send(Outgoing{bytes, "", spec.sopInstanceUid, ""});
   ASSERT_EQ(result.outcome, SendOutcome::Delivered) << result.detail;
@@ -158,18 +159,26 @@ TEST_F(FolderDestinationTest, PathThatIsAFileIsRetry) {
 }
 
 TEST(DestinationFactory, MakesEveryType) {
-  DestinationConfig c;
-  c.name = "d";
-  c.url = "http://127.0.0.1:1";
-  c.path = "/tmp";
-  c.aet = "PACS";
-  c.host = "127.0.0.1";
-  c.port = 1;
-  for (DestinationType type : {DestinationType::Dicom, DestinationType::DicomWeb, DestinationType::OrthancPeer,
-                                DestinationType::Folder}) {
-    c.type = type;
-    EXPECT_NE(makeDestination(c, "ORTHANC"), nullptr) << toString(type);
+  // Each kind from its own keys, as parseConfig() reads them.
+  Json::Value keys(Json::objectValue);
+  keys["Url"] = "http://127.0.0.1:1";
+  keys["Path"] = "/tmp";
+  keys["AET"] = "PACS";
+  keys["Host"] = "127.0.0.1";
+  keys["Port"] = 1;
+  std::vector<std::string> made;
+  for (const DestinationKind* kind : destinationKinds()) {
+    Json::Value section(Json::objectValue);
+    for (const std::string& key : kind->keys()) {
+      if (keys.isMember(key)) section[key] = keys[key];
+    }
+    DestinationConfig c;
+    c.name = "d";
+    c.settings = kind->parse(ConfigSection(section, "d", kind->keys()), "");
+    EXPECT_NE(makeDestination(c, DestinationContext{"ORTHANC"}), nullptr) << kind->name();
+    made.push_back(c.kind());
   }
+  EXPECT_EQ(made, (std::vector<std::string>{"dicom", "dicomweb", "orthanc", "folder"}));
 }
 
 TEST(FolderStartTest, TemporariesOfDeadProcessesAreRemovedAtStart) {
@@ -182,8 +191,7 @@ TEST(FolderStartTest, TemporariesOfDeadProcessesAreRemovedAtStart) {
   for (const auto& p : {stale, mine, kept}) std::ofstream(p) << "x";
   DestinationConfig c;
   c.name = "out";
-  c.type = DestinationType::Folder;
-  c.path = dir.string();
+  editSettings<FolderSettings>(c).path = dir.string();
   FolderDestination destination(c);
   EXPECT_FALSE(std::filesystem::exists(stale));
   EXPECT_TRUE(std::filesystem::exists(mine));

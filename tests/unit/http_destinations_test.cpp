@@ -27,9 +27,10 @@
 #include <thread>
 #include <vector>
 
-#include "plugins/core/destinations/DicomWebDestination.h"
-#include "plugins/core/destinations/HttpClient.h"
-#include "plugins/core/destinations/OrthancPeerDestination.h"
+#include "plugins/core/destinations/dicomweb/DicomWebDestination.h"
+#include "plugins/core/destinations/http/HttpClient.h"
+#include "plugins/core/destinations/orthancpeer/OrthancPeerDestination.h"
+#include "tests/unit/destination_settings.h"
 #include "plugins/core/dicom/DicomBuffer.h"
 #include "tests/generator/TestData.h"
 #include "tests/generator/TestSupport.h"
@@ -192,16 +193,21 @@ Outgoing outgoing(const Sent& sent) {
                   "1.2.840.10008.1.2.1"};
 }
 
-DestinationConfig httpConfig(DestinationType type, const std::string& url,
-                             const std::string& password = "secret") {
+enum class HttpKind { DicomWeb, OrthancPeer };
+
+HttpEndpoint& endpointOf(DestinationConfig& config, HttpKind kind) {
+  return kind == HttpKind::DicomWeb ? editSettings<DicomWebSettings>(config).endpoint
+                                    : editSettings<OrthancPeerSettings>(config).endpoint;
+}
+
+DestinationConfig httpConfig(HttpKind kind, const std::string& url, const std::string& password = "secret") {
   DestinationConfig config;
-  config.name = type == DestinationType::DicomWeb ? "cloud" : "backup";
-  config.type = type;
-  config.url = url;
-  config.username = "router";
-  config.password = password;
-  config.batchSize = type == DestinationType::DicomWeb ? 10 : 1;
-  config.timeout = std::chrono::seconds(10);
+  config.name = kind == HttpKind::DicomWeb ? "cloud" : "backup";
+  HttpEndpoint& endpoint = endpointOf(config, kind);
+  endpoint.url = url;
+  endpoint.options.username = "router";
+  endpoint.options.password = password;
+  endpoint.options.timeout = std::chrono::seconds(10);
   return config;
 }
 
@@ -249,7 +255,7 @@ bool HttpDestinationsTest::up_ = false;
 TEST_F(HttpDestinationsTest, StowRsBatchOfFiveIsStoredIdentically) {
   const std::vector<Sent> series = makeSeries(5, 101);
   DicomWebDestination destination(
-      httpConfig(DestinationType::DicomWeb, peer_->url() + "/dicom-web"));
+      httpConfig(HttpKind::DicomWeb, peer_->url() + "/dicom-web"));
   EXPECT_EQ(destination.maxBatch(), 10);
   EXPECT_TRUE(destination.probe());
 
@@ -274,7 +280,7 @@ TEST_F(HttpDestinationsTest, StowRsBatchWithOneNonDicomPart) {
   const std::vector<Sent> series = makeSeries(2, 202);
   const std::string garbage(3000, 'x');
   DicomWebDestination destination(
-      httpConfig(DestinationType::DicomWeb, peer_->url() + "/dicom-web"));
+      httpConfig(HttpKind::DicomWeb, peer_->url() + "/dicom-web"));
   const std::vector<SendResult> results = destination.sendBatch(
       {outgoing(series[0]),
        Outgoing{garbage, "1.2.840.10008.5.1.4.1.1.2", "1.2.3.4.5.6.7", "1.2.840.10008.1.2.1"},
@@ -289,7 +295,7 @@ TEST_F(HttpDestinationsTest, StowRsBatchWithOneNonDicomPart) {
 
 TEST_F(HttpDestinationsTest, OrthancPeerStoresThreeIdentically) {
   const std::vector<Sent> series = makeSeries(3, 303);
-  OrthancPeerDestination destination(httpConfig(DestinationType::OrthancPeer, peer_->url()));
+  OrthancPeerDestination destination(httpConfig(HttpKind::OrthancPeer, peer_->url()));
   EXPECT_EQ(destination.maxBatch(), 1);
   EXPECT_TRUE(destination.probe());
   for (const Sent& sent : series) {
@@ -307,7 +313,7 @@ TEST_F(HttpDestinationsTest, KeptAliveConnectionSurvivesThePeerClosingIt) {
   // Orthanc closes idle keep-alive connections after 1 s (Keep-Alive:
   // timeout=1); the next send must open a new one by itself.
   const std::vector<Sent> series = makeSeries(2, 404);
-  OrthancPeerDestination destination(httpConfig(DestinationType::OrthancPeer, peer_->url()));
+  OrthancPeerDestination destination(httpConfig(HttpKind::OrthancPeer, peer_->url()));
   EXPECT_EQ(destination.send(outgoing(series[0])).outcome, SendOutcome::Delivered);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   const SendResult second = destination.send(outgoing(series[1]));
@@ -320,7 +326,7 @@ TEST_F(HttpDestinationsTest, WrongPasswordIsPermanentAndSaysCheckCredentials) {
   const int before = peer_->instanceCount();
 
   OrthancPeerDestination peer(
-      httpConfig(DestinationType::OrthancPeer, peer_->url(), "wrong-password"));
+      httpConfig(HttpKind::OrthancPeer, peer_->url(), "wrong-password"));
   const SendResult viaRest = peer.send(outgoing(series[0]));
   EXPECT_EQ(viaRest.outcome, SendOutcome::Permanent);
   EXPECT_NE(viaRest.detail.find("Username and Password"), std::string::npos) << viaRest.detail;
@@ -330,7 +336,7 @@ TEST_F(HttpDestinationsTest, WrongPasswordIsPermanentAndSaysCheckCredentials) {
   RecordProperty("orthanc_wrong_password", viaRest.detail);
 
   DicomWebDestination web(
-      httpConfig(DestinationType::DicomWeb, peer_->url() + "/dicom-web", "wrong-password"));
+      httpConfig(HttpKind::DicomWeb, peer_->url() + "/dicom-web", "wrong-password"));
   const std::vector<SendResult> viaStow = web.sendBatch({outgoing(series[0])});
   ASSERT_EQ(viaStow.size(), 1u);
   EXPECT_EQ(viaStow[0].outcome, SendOutcome::Permanent);
@@ -344,7 +350,7 @@ TEST_F(HttpDestinationsTest, WrongPasswordIsPermanentAndSaysCheckCredentials) {
 
 TEST_F(HttpDestinationsTest, NonDicomBodyIsRefusedPermanentlyWithOrthancsReason) {
   const std::string garbage = "this is not a DICOM file, only some text";
-  OrthancPeerDestination destination(httpConfig(DestinationType::OrthancPeer, peer_->url()));
+  OrthancPeerDestination destination(httpConfig(HttpKind::OrthancPeer, peer_->url()));
   const SendResult result = destination.send(
       Outgoing{garbage, "1.2.840.10008.5.1.4.1.1.2", "1.2.3.4", "1.2.840.10008.1.2.1"});
   EXPECT_EQ(result.outcome, SendOutcome::Permanent);
@@ -353,7 +359,7 @@ TEST_F(HttpDestinationsTest, NonDicomBodyIsRefusedPermanentlyWithOrthancsReason)
       << result.detail;  // Orthanc's words
   RecordProperty("orthanc_garbage", result.detail);
 
-  DicomWebDestination web(httpConfig(DestinationType::DicomWeb, peer_->url() + "/dicom-web"));
+  DicomWebDestination web(httpConfig(HttpKind::DicomWeb, peer_->url() + "/dicom-web"));
   const SendResult viaStow =
       web.send(Outgoing{garbage, "1.2.840.10008.5.1.4.1.1.2", "1.2.3.4", "1.2.840.10008.1.2.1"});
   EXPECT_EQ(viaStow.outcome, SendOutcome::Permanent) << viaStow.detail;
@@ -362,7 +368,7 @@ TEST_F(HttpDestinationsTest, NonDicomBodyIsRefusedPermanentlyWithOrthancsReason)
 
 TEST_F(HttpDestinationsTest, WrongUrlIsPermanent) {
   const std::vector<Sent> series = makeSeries(1, 606);
-  DicomWebDestination web(httpConfig(DestinationType::DicomWeb, peer_->url() + "/no-such-root"));
+  DicomWebDestination web(httpConfig(HttpKind::DicomWeb, peer_->url() + "/no-such-root"));
   const SendResult result = web.send(outgoing(series[0]));
   EXPECT_EQ(result.outcome, SendOutcome::Permanent);
   EXPECT_NE(result.detail.find("check the destination's Url"), std::string::npos) << result.detail;
@@ -373,8 +379,8 @@ TEST(HttpDestinationsDown, PeerThatStopsIsDownAndRetried) {
   PeerOrthanc peer;
   ASSERT_TRUE(peer.waitUntilUp()) << peer.log();
   const std::vector<Sent> series = makeSeries(2, 111);
-  OrthancPeerDestination rest(httpConfig(DestinationType::OrthancPeer, peer.url()));
-  DicomWebDestination web(httpConfig(DestinationType::DicomWeb, peer.url() + "/dicom-web"));
+  OrthancPeerDestination rest(httpConfig(HttpKind::OrthancPeer, peer.url()));
+  DicomWebDestination web(httpConfig(HttpKind::DicomWeb, peer.url() + "/dicom-web"));
   EXPECT_TRUE(rest.probe());
   EXPECT_TRUE(web.probe());
   EXPECT_EQ(rest.send(outgoing(series[0])).outcome, SendOutcome::Delivered);
@@ -397,14 +403,14 @@ TEST(HttpDestinationsDown, ClosedPortIsRetryQuicklyWithTheUrl) {
   const std::vector<Sent> series = makeSeries(2, 707);
   const std::string url = "http://127.0.0.1:" + std::to_string(freeTcpPort());
 
-  OrthancPeerDestination peer(httpConfig(DestinationType::OrthancPeer, url));
+  OrthancPeerDestination peer(httpConfig(HttpKind::OrthancPeer, url));
   const auto start = Clock::now();
   const SendResult viaRest = peer.send(outgoing(series[0]));
   EXPECT_EQ(viaRest.outcome, SendOutcome::Retry);
   EXPECT_NE(viaRest.detail.find(url + "/instances"), std::string::npos) << viaRest.detail;
   EXPECT_FALSE(peer.probe());
 
-  DicomWebDestination web(httpConfig(DestinationType::DicomWeb, url + "/dicom-web"));
+  DicomWebDestination web(httpConfig(HttpKind::DicomWeb, url + "/dicom-web"));
   const std::vector<SendResult> viaStow = web.sendBatch({outgoing(series[0]), outgoing(series[1])});
   ASSERT_EQ(viaStow.size(), 2u);
   for (const SendResult& result : viaStow) {
@@ -420,7 +426,7 @@ TEST(HttpDestinationsDown, ClosedPortIsRetryQuicklyWithTheUrl) {
 TEST(HttpDestinationsDown, PasswordInUrlNeverShowsInDetails) {
   const std::vector<Sent> series = makeSeries(1, 808);
   const int port = freeTcpPort();
-  DestinationConfig config = httpConfig(DestinationType::OrthancPeer,
+  DestinationConfig config = httpConfig(HttpKind::OrthancPeer,
                                         "http://router:hunter2@127.0.0.1:" + std::to_string(port));
   OrthancPeerDestination peer(config);
   const SendResult result = peer.send(outgoing(series[0]));
@@ -444,8 +450,8 @@ TEST(HttpDestinationsDown, SilentServerTimesOutAsRetry) {
   const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
 
   const std::vector<Sent> series = makeSeries(1, 909);
-  DestinationConfig config = httpConfig(DestinationType::OrthancPeer, url);
-  config.timeout = std::chrono::seconds(1);
+  DestinationConfig config = httpConfig(HttpKind::OrthancPeer, url);
+  endpointOf(config, HttpKind::OrthancPeer).options.timeout = std::chrono::seconds(1);
   OrthancPeerDestination peer(config);
   const auto start = Clock::now();
   const SendResult result = peer.send(outgoing(series[0]));

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "plugins/core/delivery/Preparation.h"
+#include "plugins/core/destinations/dicom/DicomKind.h"
+#include "tests/unit/destination_settings.h"
 #include "tests/generator/TestData.h"
 #include "transcoders/TransferSyntax.h"
 
@@ -300,11 +302,12 @@ TEST(FallbackSyntaxTest, PrefersTheDestinationsOrderThenUncompressedThenWhatWasA
   DestinationConfig config;
   const std::string refused = ts::kJPEGLSLossless;
   // The destination's own list first (in its order), skipping the refused one.
-  config.transferSyntaxes = {ts::kJPEGLSLossless, ts::kRLELossless, ts::kJPEG2000Lossless};
+  editSettings<DicomSettings>(config).transferSyntaxes = {ts::kJPEGLSLossless, ts::kRLELossless,
+                                                          ts::kJPEG2000Lossless};
   EXPECT_EQ(fallbackSyntax(config, {ts::kJPEG2000Lossless, ts::kRLELossless, ts::kExplicitVRLittleEndian}, refused),
             ts::kRLELossless);
   // Then an uncompressed one, Explicit before Implicit.
-  config.transferSyntaxes.clear();
+  editSettings<DicomSettings>(config).transferSyntaxes.clear();
   EXPECT_EQ(fallbackSyntax(config, {ts::kJPEG2000Lossless, ts::kImplicitVRLittleEndian, ts::kExplicitVRLittleEndian},
                            refused),
             ts::kExplicitVRLittleEndian);

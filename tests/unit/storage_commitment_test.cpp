@@ -20,8 +20,9 @@
 #include <mutex>
 #include <thread>
 
-#include "plugins/core/destinations/DicomDestination.h"
-#include "plugins/core/destinations/StorageCommitment.h"
+#include "plugins/core/destinations/dicom/DicomDestination.h"
+#include "plugins/core/destinations/dicom/StorageCommitment.h"
+#include "tests/unit/destination_settings.h"
 #include "tests/generator/TestData.h"
 #include "tests/generator/TestSupport.h"
 #include "transcoders/TransferSyntax.h"
@@ -298,13 +299,13 @@ class FakeReports : public CommitmentReports {
 DestinationConfig peerConfig(int port, int commitTimeoutSeconds) {
   DestinationConfig config;
   config.name = "pacs";
-  config.type = DestinationType::Dicom;
-  config.aet = "PEER";
-  config.host = "127.0.0.1";
-  config.port = port;
-  config.timeout = std::chrono::seconds(5);
-  config.storageCommitment = true;
-  config.storageCommitmentTimeout = std::chrono::seconds(commitTimeoutSeconds);
+  DicomSettings& dicom = editSettings<DicomSettings>(config);
+  dicom.aet = "PEER";
+  dicom.host = "127.0.0.1";
+  dicom.port = port;
+  dicom.timeout = std::chrono::seconds(5);
+  dicom.storageCommitment = true;
+  dicom.storageCommitmentTimeout = std::chrono::seconds(commitTimeoutSeconds);
   return config;
 }
 
@@ -421,7 +422,7 @@ TEST(StorageCommitmentDestination, PeerWithoutStorageCommitmentIsPermanentBefore
 TEST(StorageCommitmentDestination, OffMeansPlainCStore) {
   RunningPeer peer(PeerMode::NoCommitment);
   DestinationConfig config = peerConfig(peer.port(), 10);
-  config.storageCommitment = false;
+  editSettings<DicomSettings>(config).storageCommitment = false;
   DicomDestination destination(config, "ROUTER");
   SendResult result = sendOne(destination, ctInstance(11));
   EXPECT_EQ(result.outcome, SendOutcome::Delivered) << result.detail;

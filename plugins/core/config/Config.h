@@ -10,62 +10,9 @@
 
 #include <json/value.h>
 
+#include "plugins/core/destinations/DestinationConfig.h"
+
 namespace router {
-
-struct RetryPolicy {
-  std::chrono::seconds initialDelay{5};
-  double multiplier = 2.0;
-  std::chrono::seconds maxDelay{600};
-  int maxAttempts = 20;
-};
-
-// After `failures` consecutive sends the destination did not answer, it is
-// marked down: no job is taken for it, and it is probed (C-ECHO, HTTP GET)
-// every probeInterval until it answers.
-struct CircuitBreaker {
-  int failures = 3;
-  std::chrono::seconds probeInterval{10};
-};
-
-enum class DestinationType { Dicom, DicomWeb, OrthancPeer, Folder };
-
-enum class TranscodeFailurePolicy { SendOriginal, Fail };
-
-struct DestinationConfig {
-  std::string name;
-  DestinationType type = DestinationType::Folder;
-
-  // dicom
-  std::string aet;
-  std::string host;
-  int port = 0;
-  int associations = 1;
-  std::vector<std::string> transferSyntaxes;  // UIDs, in order of preference; empty = learn
-  std::chrono::seconds timeout{30};           // network timeout for one DIMSE exchange
-  // Storage commitment: a job counts as delivered only once the peer's
-  // N-EVENT-REPORT says it committed the instance (and only then may
-  // DeleteAfterDelivery remove it from Orthanc).
-  bool storageCommitment = false;
-  std::chrono::seconds storageCommitmentTimeout{120};  // wait for the report, then retry
-
-  // dicomweb / orthanc
-  std::string url;
-  std::string username;
-  std::string password;
-  std::map<std::string, std::string> headers;  // extra HTTP headers (e.g. an API key)
-  int batchSize = 1;                           // dicomweb: instances per STOW-RS request
-
-  // folder
-  std::string path;
-
-  TranscodeFailurePolicy onTranscodeFailure = TranscodeFailurePolicy::SendOriginal;
-  RetryPolicy retry;
-  CircuitBreaker circuitBreaker;
-  // Once this destination has been down (circuit open) for failoverAfter, its
-  // waiting jobs move to the destination named here; empty = no failover.
-  std::string failover;
-  std::chrono::seconds failoverAfter{300};
-};
 
 // Router.Transcoding: the worker processes every conversion runs in.
 struct TranscodingConfig {
@@ -97,8 +44,6 @@ struct Config {
   // Routed intake items older than this leave the queue (HistoryPruner).
   std::chrono::seconds historyRetention{7 * 24 * 3600};
 };
-
-std::string toString(DestinationType type);
 
 // Reads the "Router" section of Orthanc's configuration (and "DicomModalities"
 // and "DicomAet" from the same document). Relative paths are resolved against

@@ -28,9 +28,8 @@ Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, con
       outcomes_(config, queue, store, cache, metrics, log, audit,
                 [this](const std::string& destination) { return isDown(destination) || isPaused(destination); }) {
   if (!makeDestination_) {
-    makeDestination_ = [localAet = config_.localAet, commitments](const DestinationConfig& destination) {
-      return router::makeDestination(destination, localAet, commitments);
-    };
+    makeDestination_ = [context = DestinationContext{config_.localAet, commitments}](
+                           const DestinationConfig& destination) { return router::makeDestination(destination, context); };
   }
   for (const auto& [name, destination] : config_.destinations) {
     lanes_.emplace(name, std::make_unique<Lane>(destination, now));
@@ -43,7 +42,7 @@ void Delivery::start() {
   preparation_.start(std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
   for (auto& [name, lane] : lanes_) {
     lane->wakeup.rearm();  // after a stop()
-    int workers = lane->config->type == DestinationType::Dicom ? lane->config->associations : 1;
+    const int workers = lane->config->settings ? lane->config->settings->lanes() : 1;
     for (int i = 0; i < workers; ++i) {
       Lane* l = lane.get();
       l->threads.emplace_back([this, l] {
@@ -278,7 +277,7 @@ void Delivery::fallBack(Destination& destination, const DestinationConfig& confi
 
 void Delivery::countAssociations(const DestinationConfig& config, const Destination& destination, int before,
                                  const SendResult& result) {
-  if (config.type != DestinationType::Dicom) return;
+  if (!config.settings || !config.settings->opensAssociations()) return;
   for (int i = before; i < destination.associationsOpened(); ++i) metrics_.associationOpened(config.name, true);
   // A retry without any DIMSE status: the association could not be opened or broke.
   if (result.outcome == SendOutcome::Retry && result.dimseStatus == 0 && !result.answered) {

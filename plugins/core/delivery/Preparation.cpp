@@ -30,7 +30,9 @@ std::string fallbackSyntax(const DestinationConfig& config, const std::vector<st
     return uid != refused && info && info->canEncode &&
            std::find(accepted.begin(), accepted.end(), uid) != accepted.end();
   };
-  for (const std::string& uid : config.transferSyntaxes) {
+  const std::vector<std::string> preferred =
+      config.settings ? config.settings->preferredTransferSyntaxes() : std::vector<std::string>{};
+  for (const std::string& uid : preferred) {
     if (acceptable(uid)) return uid;
   }
   for (const char* uid : {ts::kExplicitVRLittleEndian, ts::kImplicitVRLittleEndian}) {

@@ -1,5 +1,6 @@
-// Where an instance leaves the appliance. One class per destination type
-// behind this interface, made by makeDestination() from configuration.
+// Where an instance leaves the appliance. One class per destination kind
+// behind this interface (each in its folder here), made by makeDestination()
+// (DestinationKind.h) from configuration.
 //
 // Thread safety: a Destination object is used by one delivery worker at a
 // time (each worker owns its own, e.g. its own DICOM association); different
@@ -11,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "plugins/core/config/Config.h"
+#include "plugins/core/destinations/DestinationConfig.h"
 
 namespace router {
 
@@ -69,8 +70,5 @@ class Destination {
 SendResult classifyDimseStatus(uint16_t status);
 // A DIMSE status or failure reason as operators read it: "0xA700".
 std::string statusHex(uint16_t status);
-
-std::unique_ptr<Destination> makeDestination(const DestinationConfig& config,
-                                             const std::string& localAet);
 
 }  // namespace router

@@ -1,5 +1,5 @@
 // FolderDestination: atomic Part-10 file writes into a folder (see header).
-#include "plugins/core/destinations/FolderDestination.h"
+#include "plugins/core/destinations/folder/FolderDestination.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -112,7 +112,7 @@ bool isSafeUid(const std::string& uid) {
 }
 
 FolderDestination::FolderDestination(const DestinationConfig& config)
-    : name_(config.name), path_(config.path) {
+    : name_(config.name), path_(config.settingsAs<FolderSettings>().path) {
   if (path_.empty()) throw ConfigError("destination " + name_ + ": \"Path\" is missing");
   removeStaleTemporaries();
 }

@@ -13,13 +13,14 @@
 #include <vector>
 
 #include "plugins/core/destinations/Destination.h"
-#include "plugins/core/destinations/HttpClient.h"
+#include "plugins/core/destinations/dicomweb/DicomWebKind.h"
+#include "plugins/core/destinations/http/HttpClient.h"
 
 namespace router {
 
 class DicomWebDestination : public Destination {
  public:
-  // config.url is the DICOMweb root (e.g. http://host:8042/dicom-web).
+  // Its settings' url is the DICOMweb root (e.g. http://host:8042/dicom-web).
   explicit DicomWebDestination(const DestinationConfig& config);
 
   SendResult send(const Outgoing& instance) override;
@@ -39,7 +40,7 @@ class DicomWebDestination : public Destination {
  private:
   std::string makeBoundary(const std::vector<Outgoing>& instances);
 
-  DestinationConfig config_;
+  DicomWebSettings settings_;
   HttpClient http_;
   std::mt19937_64 random_;
 };

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "plugins/core/destinations/Destination.h"
+#include "plugins/core/destinations/folder/FolderKind.h"
 
 namespace router {
 

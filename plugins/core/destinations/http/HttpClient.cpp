@@ -1,6 +1,6 @@
 // HttpClient on libcurl's easy interface: RAII for the CURL handle and the
 // header lists, streamed request bodies, answers captured with a size cap.
-#include "plugins/core/destinations/HttpClient.h"
+#include "plugins/core/destinations/http/HttpClient.h"
 
 #include <curl/curl.h>
 #include <json/reader.h>

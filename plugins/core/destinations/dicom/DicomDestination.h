@@ -29,7 +29,8 @@
 #include <vector>
 
 #include "plugins/core/destinations/Destination.h"
-#include "plugins/core/destinations/StorageCommitment.h"
+#include "plugins/core/destinations/dicom/DicomKind.h"
+#include "plugins/core/destinations/dicom/StorageCommitment.h"
 
 class DcmDataset;
 
@@ -47,7 +48,7 @@ class DicomDestination : public Destination {
   SendResult send(const Outgoing& instance) override;
   // With StorageCommitment: C-STOREs, then one commitment transaction for
   // every instance stored, so a batch costs one report wait, not one each.
-  int maxBatch() const override { return config_.storageCommitment ? kCommitmentBatch : 1; }
+  int maxBatch() const override { return settings_.storageCommitment ? kCommitmentBatch : 1; }
   std::vector<SendResult> sendBatch(const std::vector<Outgoing>& instances) override;
   static constexpr int kCommitmentBatch = 16;
   // C-ECHO on its own short association.
@@ -87,7 +88,8 @@ class DicomDestination : public Destination {
   std::vector<SendResult> commit(const std::vector<CommitItem>& instances);
   std::vector<SendResult> awaitReport(const std::string& transactionUid, const std::vector<CommitItem>& instances);
 
-  DestinationConfig config_;
+  std::string name_;
+  DicomSettings settings_;
   std::string localAet_;
   CommitmentReports* reports_;
   std::unique_ptr<TransportLayer> transport_;

@@ -1,6 +1,6 @@
 // Storage commitment reports: parsing (DICOM and Orthanc's JSON) and the
 // decision they lead to (see StorageCommitment.h).
-#include "plugins/core/destinations/StorageCommitment.h"
+#include "plugins/core/destinations/dicom/StorageCommitment.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdatset.h>

@@ -95,11 +95,6 @@ std::optional<CommitmentReport> parseOrthancReport(const std::string& transactio
 SendResult judgeCommitment(const CommitmentReport& report, const std::string& sopInstanceUid,
                            const std::string& peer);
 
-// makeDestination() that gives DICOM destinations the reports Orthanc
-// received (the two-argument one in Destination.h passes none).
-std::unique_ptr<Destination> makeDestination(const DestinationConfig& config, const std::string& localAet,
-                                             CommitmentReports* reports);
-
 // Words for a Failure Reason (PS3.3 C.14.1.1).
 std::string commitmentFailureText(uint16_t reason);
 

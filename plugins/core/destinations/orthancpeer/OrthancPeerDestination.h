@@ -9,13 +9,14 @@
 #include <string>
 
 #include "plugins/core/destinations/Destination.h"
-#include "plugins/core/destinations/HttpClient.h"
+#include "plugins/core/destinations/orthancpeer/OrthancPeerKind.h"
+#include "plugins/core/destinations/http/HttpClient.h"
 
 namespace router {
 
 class OrthancPeerDestination : public Destination {
  public:
-  // config.url is the peer's REST root (e.g. http://host:8042).
+  // Its settings' url is the peer's REST root (e.g. http://host:8042).
   explicit OrthancPeerDestination(const DestinationConfig& config);
 
   SendResult send(const Outgoing& instance) override;
@@ -24,7 +25,7 @@ class OrthancPeerDestination : public Destination {
   void close() override;
 
  private:
-  DestinationConfig config_;
+  OrthancPeerSettings settings_;
   HttpClient http_;
 };
 

@@ -1,5 +1,5 @@
 // DicomDestination: C-STORE over kept-open DCMTK associations (see header).
-#include "plugins/core/destinations/DicomDestination.h"
+#include "plugins/core/destinations/dicom/DicomDestination.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -214,7 +214,7 @@ class DicomDestination::Scu : public DcmSCU {
 
 namespace {
 
-void configure(DcmSCU& scu, const DestinationConfig& config, const std::string& localAet) {
+void configure(DcmSCU& scu, const DicomSettings& config, const std::string& localAet) {
   const auto seconds = static_cast<Uint32>(std::max<long long>(1, config.timeout.count()));
   scu.setAETitle(localAet.c_str());
   scu.setPeerAETitle(config.aet.c_str());
@@ -233,21 +233,22 @@ void configure(DcmSCU& scu, const DestinationConfig& config, const std::string& 
 
 DicomDestination::DicomDestination(const DestinationConfig& config, std::string localAet,
                                    CommitmentReports* reports)
-    : config_(config),
+    : name_(config.name),
+      settings_(config.settingsAs<DicomSettings>()),
       localAet_(std::move(localAet)),
       reports_(reports),
       transport_(std::make_unique<TransportLayer>(
-          static_cast<int>(std::max<long long>(1, config.timeout.count())))) {
-  if (config_.aet.empty()) throw ConfigError("destination " + config_.name + ": \"AET\" is missing");
-  if (config_.host.empty()) throw ConfigError("destination " + config_.name + ": \"Host\" is missing");
-  if (config_.port <= 0 || config_.port > 65535)
-    throw ConfigError("destination " + config_.name + ": \"Port\" must be 1..65535");
+          static_cast<int>(std::max<long long>(1, settings_.timeout.count())))) {
+  if (settings_.aet.empty()) throw ConfigError("destination " + name_ + ": \"AET\" is missing");
+  if (settings_.host.empty()) throw ConfigError("destination " + name_ + ": \"Host\" is missing");
+  if (settings_.port <= 0 || settings_.port > 65535)
+    throw ConfigError("destination " + name_ + ": \"Port\" must be 1..65535");
 }
 
 DicomDestination::~DicomDestination() { dropAssociation(true); }
 
 std::string DicomDestination::peerName() const {
-  return config_.aet + " " + config_.host + ":" + std::to_string(config_.port);
+  return settings_.aet + " " + settings_.host + ":" + std::to_string(settings_.port);
 }
 
 std::vector<std::string> DicomDestination::acceptedTransferSyntaxes(const std::string& sopClassUid) const {
@@ -264,7 +265,7 @@ std::vector<DicomDestination::Context> DicomDestination::buildProposal(const std
   for (auto it = sopClasses_.rbegin(); it != sopClasses_.rend(); ++it) addClass(*it);
   for (const char* sop : kCommonStorageSopClasses) addClass(sop);
   std::vector<Context> proposal;
-  const size_t maxStorage = config_.storageCommitment ? kMaxContexts - 1 : kMaxContexts;
+  const size_t maxStorage = settings_.storageCommitment ? kMaxContexts - 1 : kMaxContexts;
   for (const std::string& sop : order) {
     std::vector<Context> forSop;
     std::set<std::string> seen;
@@ -276,7 +277,7 @@ std::vector<DicomDestination::Context> DicomDestination::buildProposal(const std
     if (extra != extraSyntaxes_.end()) {
       for (const std::string& ts : extra->second) add(ts);
     }
-    for (const std::string& ts : config_.transferSyntaxes) add(ts);
+    for (const std::string& ts : settings_.transferSyntaxes) add(ts);
     forSop.push_back({sop, {ts::kExplicitVRLittleEndian, ts::kImplicitVRLittleEndian}, {}});
     if (proposal.size() + forSop.size() > maxStorage) {
       if (proposal.empty()) forSop.resize(maxStorage);
@@ -284,7 +285,7 @@ std::vector<DicomDestination::Context> DicomDestination::buildProposal(const std
     }
     proposal.insert(proposal.end(), forSop.begin(), forSop.end());
   }
-  if (config_.storageCommitment) {
+  if (settings_.storageCommitment) {
     proposal.push_back({kStorageCommitmentSopClass, {ts::kExplicitVRLittleEndian, ts::kImplicitVRLittleEndian}, {}});
   }
   return proposal;
@@ -293,7 +294,7 @@ std::vector<DicomDestination::Context> DicomDestination::buildProposal(const std
 bool DicomDestination::openAssociation(SendResult& failure) {
   dropAssociation(false);
   auto scu = std::make_unique<Scu>();
-  configure(*scu, config_, localAet_);
+  configure(*scu, settings_, localAet_);
   std::vector<Context> proposal = buildProposal(sopClasses_.empty() ? std::string() : sopClasses_.back());
   for (const Context& context : proposal) {
     OFList<OFString> syntaxes;
@@ -320,7 +321,7 @@ bool DicomDestination::openAssociation(SendResult& failure) {
     } else {
       std::string text = conditionText(cond);
       if (text.find("timeout") != std::string::npos) {
-        failure.detail = "no answer from " + peerName() + " within " + std::to_string(config_.timeout.count()) +
+        failure.detail = "no answer from " + peerName() + " within " + std::to_string(settings_.timeout.count()) +
                          " s while opening the association (" + text + ")";
       } else {
         failure.detail = "cannot connect to " + peerName() + ": " + text;
@@ -402,13 +403,13 @@ SendResult DicomDestination::refusedResult(const std::string& sopClass, const st
 }
 
 SendResult DicomDestination::send(const Outgoing& instance) {
-  if (!config_.storageCommitment) return store(instance, nullptr);
+  if (!settings_.storageCommitment) return store(instance, nullptr);
   return sendBatch({instance}).front();
 }
 
 std::vector<SendResult> DicomDestination::sendBatch(const std::vector<Outgoing>& instances) {
   std::vector<SendResult> results;
-  if (!config_.storageCommitment) {
+  if (!settings_.storageCommitment) {
     for (const Outgoing& instance : instances) results.push_back(store(instance, nullptr));
     return results;
   }
@@ -484,7 +485,7 @@ SendResult DicomDestination::store(const Outgoing& instance, CommitItem* stored)
       continue;
     }
 
-    if (config_.storageCommitment && findContext(kStorageCommitmentSopClass, ts::kExplicitVRLittleEndian) == 0) {
+    if (settings_.storageCommitment && findContext(kStorageCommitmentSopClass, ts::kExplicitVRLittleEndian) == 0) {
       if (!fresh) {  // as above: only a fresh refusal counts
         dropAssociation(true);
         --attempt;
@@ -496,7 +497,7 @@ SendResult DicomDestination::store(const Outgoing& instance, CommitItem* stored)
       result.detail = peerName() +
                       " does not support storage commitment (it refused the Storage Commitment Push Model "
                       "SOP class 1.2.840.10008.1.20.1 at association negotiation); set \"StorageCommitment\": "
-                      "false for destination " + config_.name + " or enable storage commitment on the peer";
+                      "false for destination " + name_ + " or enable storage commitment on the peer";
       return result;
     }
 
@@ -543,7 +544,7 @@ std::vector<SendResult> DicomDestination::commit(const std::vector<CommitItem>& 
     // Through Orthanc when it knows the peer: see CommitmentReports::request().
     try {
       std::optional<std::string> transaction =
-          reports_->request(config_.aet, config_.port, instances, config_.timeout);
+          reports_->request(settings_.aet, settings_.port, instances, settings_.timeout);
       if (transaction) return awaitReport(*transaction, instances);
     } catch (const std::exception& e) {
       result.detail = "stored on " + peerName() + " but the storage commitment request failed: " + e.what();
@@ -591,7 +592,7 @@ std::vector<SendResult> DicomDestination::commit(const std::vector<CommitItem>& 
 std::vector<SendResult> DicomDestination::awaitReport(const std::string& transactionUid,
                                                      const std::vector<CommitItem>& instances) {
   using namespace std::chrono;
-  const auto deadline = steady_clock::now() + config_.storageCommitmentTimeout;
+  const auto deadline = steady_clock::now() + settings_.storageCommitmentTimeout;
   milliseconds interval{5};
   SendResult result;
   result.outcome = SendOutcome::Retry;
@@ -627,7 +628,7 @@ std::vector<SendResult> DicomDestination::awaitReport(const std::string& transac
       DcmDataset* raw = nullptr;
       Uint16 eventType = 0;
       OFCondition cond = scu_->handleEVENTREPORTRequest(
-          raw, eventType, static_cast<int>(std::max<long long>(1, config_.timeout.count())));
+          raw, eventType, static_cast<int>(std::max<long long>(1, settings_.timeout.count())));
       std::unique_ptr<DcmDataset> dataset(raw);
       if (cond.bad() || !dataset) {
         // The peer ended the association (or sent something else): the
@@ -652,11 +653,11 @@ std::vector<SendResult> DicomDestination::awaitReport(const std::string& transac
   dropAssociation(true);
   result.answered = true;
   result.detail = "no storage commitment report from " + peerName() + " within " +
-                  std::to_string(config_.storageCommitmentTimeout.count()) + " s (transaction " + transactionUid +
-                  "); check that " + config_.aet + " can open an association back to our AE title " + localAet_ +
+                  std::to_string(settings_.storageCommitmentTimeout.count()) + " s (transaction " + transactionUid +
+                  "); check that " + settings_.aet + " can open an association back to our AE title " + localAet_ +
                   " (its address and DICOM port)";
   if (reports_ != nullptr) {
-    std::string hint = reports_->diagnose(config_.aet);
+    std::string hint = reports_->diagnose(settings_.aet);
     if (!hint.empty()) result.detail += "; " + hint;
   }
   return all();
@@ -664,7 +665,7 @@ std::vector<SendResult> DicomDestination::awaitReport(const std::string& transac
 
 bool DicomDestination::probe() {
   Scu scu;
-  configure(scu, config_, localAet_);
+  configure(scu, settings_, localAet_);
   OFList<OFString> syntaxes;
   syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
   syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);

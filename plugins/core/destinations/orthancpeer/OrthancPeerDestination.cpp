@@ -1,6 +1,6 @@
 // OrthancPeerDestination: one POST per instance to Orthanc's REST API, and the
 // reading of Orthanc's answers (its JSON status, or its JSON error body).
-#include "plugins/core/destinations/OrthancPeerDestination.h"
+#include "plugins/core/destinations/orthancpeer/OrthancPeerDestination.h"
 
 #include <json/reader.h>
 #include <json/value.h>
@@ -26,11 +26,10 @@ std::optional<Json::Value> parseJson(const std::string& body) {
 }  // namespace
 
 OrthancPeerDestination::OrthancPeerDestination(const DestinationConfig& config)
-    : config_(config),
-      http_(HttpOptions{config.username, config.password, config.headers, config.timeout}) {}
+    : settings_(config.settingsAs<OrthancPeerSettings>()), http_(settings_.endpoint.options) {}
 
 SendResult OrthancPeerDestination::send(const Outgoing& instance) {
-  const std::string url = config_.url + "/instances";
+  const std::string url = settings_.endpoint.url + "/instances";
   const HttpResponse response =
       http_.post(url, {std::string_view(instance.part10)},
                  {"Content-Type: application/dicom", "Accept: application/json"});
@@ -41,7 +40,7 @@ SendResult OrthancPeerDestination::send(const Outgoing& instance) {
     SendResult result;
     result.outcome = SendOutcome::Permanent;
     const std::string message = answerMessage(response.body);
-    result.detail = "the Orthanc peer at " + redactUrl(config_.url) +
+    result.detail = "the Orthanc peer at " + redactUrl(settings_.endpoint.url) +
                     " refused the file (HTTP 400)" + (message.empty() ? "" : ": " + message);
     return result;
   }
@@ -56,18 +55,18 @@ SendResult OrthancPeerDestination::send(const Outgoing& instance) {
       json && (*json)["Status"].isString() ? (*json)["Status"].asString() : "";
   if (status == "FilteredOut") {
     result.outcome = SendOutcome::Permanent;
-    result.detail = "the Orthanc peer at " + redactUrl(config_.url) +
+    result.detail = "the Orthanc peer at " + redactUrl(settings_.endpoint.url) +
                     " did not keep the instance: a filter there (Lua or plugin) refused it";
   } else if (status == "Failure") {
     result.outcome = SendOutcome::Retry;
-    result.detail = "the Orthanc peer at " + redactUrl(config_.url) +
+    result.detail = "the Orthanc peer at " + redactUrl(settings_.endpoint.url) +
                     " could not store the instance (Status Failure)";
   }
   return result;
 }
 
 bool OrthancPeerDestination::probe() {
-  const HttpResponse response = http_.get(config_.url + "/system", {"Accept: application/json"});
+  const HttpResponse response = http_.get(settings_.endpoint.url + "/system", {"Accept: application/json"});
   return response.answered() && response.status < 500;
 }
 

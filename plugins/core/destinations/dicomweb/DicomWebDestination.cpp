@@ -1,6 +1,6 @@
 // DicomWebDestination: the STOW-RS request (multipart/related, one
 // application/dicom part per instance) and the reading of its answer.
-#include "plugins/core/destinations/DicomWebDestination.h"
+#include "plugins/core/destinations/dicomweb/DicomWebDestination.h"
 
 #include <json/reader.h>
 #include <json/value.h>
@@ -88,12 +88,12 @@ SendResult withPrefix(SendResult result, const std::string& prefix) {
 }  // namespace
 
 DicomWebDestination::DicomWebDestination(const DestinationConfig& config)
-    : config_(config),
-      http_(HttpOptions{config.username, config.password, config.headers, config.timeout}),
+    : settings_(config.settingsAs<DicomWebSettings>()),
+      http_(settings_.endpoint.options),
       random_(std::random_device{}()) {}
 
 int DicomWebDestination::maxBatch() const {
-  return config_.batchSize > 0 ? config_.batchSize : 1;
+  return settings_.batchSize > 0 ? settings_.batchSize : 1;
 }
 
 SendResult DicomWebDestination::send(const Outgoing& instance) {
@@ -133,7 +133,7 @@ std::vector<SendResult> DicomWebDestination::sendBatch(const std::vector<Outgoin
   }
   body.emplace_back(last);
 
-  const std::string url = config_.url + "/studies";
+  const std::string url = settings_.endpoint.url + "/studies";
   const HttpResponse response = http_.post(
       url, body,
       {"Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
@@ -218,7 +218,7 @@ std::vector<SendResult> DicomWebDestination::interpretAnswer(
 
 bool DicomWebDestination::probe() {
   const HttpResponse response =
-      http_.get(config_.url + "/studies?limit=1", {"Accept: application/dicom+json"});
+      http_.get(settings_.endpoint.url + "/studies?limit=1", {"Accept: application/dicom+json"});
   return response.answered() && response.status < 500;
 }
 

@@ -1,0 +1,102 @@
+#include "plugins/core/destinations/dicom/DicomKind.h"
+
+#include "plugins/core/destinations/dicom/DicomDestination.h"
+#include "transcoders/TransferSyntax.h"
+
+namespace router {
+namespace {
+
+void checkAet(const std::string& aet, const std::string& key) {
+  if (aet.empty() || aet.size() > 16) ConfigSection::fail(key, "an AE title has 1 to 16 characters");
+}
+
+class DicomKind final : public DestinationKind {
+ public:
+  std::string name() const override { return "dicom"; }
+  std::set<std::string> keys() const override {
+    return {"AET", "Host", "Port", "Associations", "TransferSyntaxes", "Timeout", "StorageCommitment",
+            "StorageCommitmentTimeout"};
+  }
+
+  std::shared_ptr<const DestinationSettings> parse(const ConfigSection& s, const std::string&) const override {
+    auto d = std::make_shared<DicomSettings>();
+    d->aet = s.string("AET", "", true);
+    checkAet(d->aet, s.key("AET"));
+    d->host = s.string("Host", "", true);
+    d->port = s.integer("Port", 0, 1, 65535, true);
+    d->associations = s.integer("Associations", 1, 1, 32);
+    d->timeout = std::chrono::seconds(s.integer("Timeout", 30, 1, 3600));
+    d->storageCommitment = s.boolean("StorageCommitment", false);
+    d->storageCommitmentTimeout = std::chrono::seconds(s.integer("StorageCommitmentTimeout", 120, 1, 24 * 3600));
+    if (s.has("TransferSyntaxes")) {
+      const Json::Value& list = s.raw("TransferSyntaxes");
+      if (!list.isArray()) ConfigSection::fail(s.key("TransferSyntaxes"), "must be a list of keywords or UIDs");
+      for (const auto& item : list) {
+        std::optional<std::string> uid = item.isString() ? resolveTransferSyntax(item.asString()) : std::nullopt;
+        if (!uid) {
+          ConfigSection::fail(s.key("TransferSyntaxes"),
+                              "unknown transfer syntax \"" + (item.isString() ? item.asString() : std::string("?")) +
+                                  "\" (use a keyword such as JPEGLSLossless or a UID)");
+        }
+        d->transferSyntaxes.push_back(*uid);
+      }
+    }
+    return d;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Destination> DicomSettings::make(const DestinationConfig& config,
+                                                 const DestinationContext& context) const {
+  return std::make_unique<DicomDestination>(config, context.localAet, context.commitments);
+}
+
+StatusFields DicomSettings::status() const {
+  return {{"AET", aet},
+          {"Host", host},
+          {"Port", int64_t{port}},
+          {"Associations", int64_t{associations}},
+          {"StorageCommitment", storageCommitment}};
+}
+
+const DestinationKind& dicomKind() {
+  static const DicomKind kind;
+  return kind;
+}
+
+std::shared_ptr<const DicomSettings> parseOrthancModality(const Json::Value& value, const std::string& path) {
+  Json::Value aet, host, port;
+  if (value.isArray() && value.size() >= 3) {
+    aet = value[0];
+    host = value[1];
+    port = value[2];
+  } else if (value.isObject()) {
+    aet = value["AET"];
+    host = value["Host"];
+    port = value["Port"];
+  } else {
+    ConfigSection::fail(path, "must be [\"AET\", \"host\", port] or an object with AET, Host and Port");
+  }
+  if (!aet.isString()) ConfigSection::fail(path, "AET missing");
+  if (!host.isString()) ConfigSection::fail(path, "Host missing");
+  auto d = std::make_shared<DicomSettings>();
+  d->aet = aet.asString();
+  checkAet(d->aet, path);
+  d->host = host.asString();
+  if (port.isString()) {
+    try {
+      d->port = std::stoi(port.asString());
+    } catch (const std::exception&) {
+      ConfigSection::fail(path, "Port must be a number");
+    }
+  } else if (port.isInt()) {
+    d->port = port.asInt();
+  } else {
+    ConfigSection::fail(path, "Port missing");
+  }
+  if (d->port < 1 || d->port > 65535) ConfigSection::fail(path, "Port must be between 1 and 65535");
+  return d;
+}
+
+}  // namespace router
