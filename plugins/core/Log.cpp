@@ -10,6 +10,15 @@ void writeLine(const char* level, const std::string& message) {
 }
 }  // namespace
 
+std::string Log::howTo(OperatorAction action, int64_t jobId) const {
+  switch (action) {
+    case OperatorAction::RetryJob: return "retry job " + std::to_string(jobId);
+    case OperatorAction::ReloadRules: return "reload the rules";
+    case OperatorAction::RerouteFailed: return "re-route the rule-failed instances";
+  }
+  return {};
+}
+
 void StderrLog::info(const std::string& message) {
   if (verbose_) writeLine("info", message);
 }

@@ -2,9 +2,13 @@
 // unit tests log to stderr. Implementations must be callable from any thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace router {
+
+// What a log message may advise the operator to do once the cause is fixed.
+enum class OperatorAction { RetryJob, ReloadRules, RerouteFailed };
 
 class Log {
  public:
@@ -12,6 +16,10 @@ class Log {
   virtual void info(const std::string& message) = 0;
   virtual void warning(const std::string& message) = 0;
   virtual void error(const std::string& message) = 0;
+  // How the operator does it where these messages are read. The core names
+  // the action and never a REST path; the plugin's log answers with its REST
+  // call. This default says it in words.
+  virtual std::string howTo(OperatorAction action, int64_t jobId = 0) const;
 };
 
 // Writes "router: <level>: <message>" lines to stderr. Thread-safe (one

@@ -57,15 +57,6 @@ WorkerPoolOptions workerOptions(const Config& config, Log& log) {
   return o;
 }
 
-std::string isoTime(std::chrono::system_clock::time_point t) {
-  std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  char text[32];
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 }  // namespace
 
 Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports* commitments)
@@ -85,7 +76,8 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
                  delivery_.notify(route.destination);
                }),
       watcher_(config_.rulesDir, rules_, log_),
-      history_(*queue_, config_.historyRetention, log_) {}
+      history_(*queue_, config_.historyRetention, log_),
+      operations_(config_, *queue_, delivery_, routingWakeup_, rules_, log_) {}
 
 Router::~Router() { stop(); }
 
@@ -135,64 +127,43 @@ void Router::stop() {
   started_ = false;
 }
 
-Json::Value Router::status() {
-  Json::Value out(Json::objectValue);
+RouterStatus Router::status() {
+  RouterStatus out;
   auto source = rules_.current();
-  Json::Value rules(Json::objectValue);
-  rules["Directory"] = config_.rulesDir;
-  rules["Version"] = source->version;
-  rules["LoadedAt"] = isoTime(rules_.loadedAt());
-  Json::Value files(Json::arrayValue);
-  for (const auto& f : source->files) files.append(f.name);
-  rules["Files"] = files;
-  out["Rules"] = rules;
+  out.rules.directory = config_.rulesDir;
+  out.rules.version = source->version;
+  out.rules.loadedAt = rules_.loadedAt();
+  for (const auto& f : source->files) out.rules.files.push_back(f.name);
 
   QueueDepth depth = queue_->depth();
-  Json::Value intake(Json::objectValue);
   for (IntakeState s : {IntakeState::New, IntakeState::Routing, IntakeState::RuleFailed}) {
-    intake[toString(s)] = static_cast<Json::Int64>(depth.intake.count(s) ? depth.intake.at(s) : 0);
+    out.intake[s] = depth.intake.count(s) ? depth.intake.at(s) : 0;
   }
-  out["Intake"] = intake;
-
-  Json::Value destinations(Json::objectValue);
   for (const auto& [name, d] : config_.destinations) {
-    Json::Value entry(Json::objectValue);
-    entry["Type"] = d.kind();
-    entry["Up"] = !delivery_.isDown(name);
-    entry["Paused"] = delivery_.isPaused(name);
-    if (d.settings) {
-      for (const StatusField& field : d.settings->status()) {
-        std::visit([&](const auto& v) { entry[field.name] = v; }, field.value);
-      }
-    }
-    if (!d.failover.empty()) {
-      entry["Failover"] = d.failover;
-      entry["FailoverAfter"] = static_cast<Json::Int64>(d.failoverAfter.count());
-    }
-    Json::Value jobs(Json::objectValue);
+    DestinationStatus entry;
+    entry.name = name;
+    entry.kind = d.kind();
+    entry.up = !delivery_.isDown(name);
+    entry.paused = delivery_.isPaused(name);
+    if (d.settings) entry.settings = d.settings->status();
+    entry.failover = d.failover;
+    entry.failoverAfter = d.failoverAfter;
+    auto counts = depth.jobs.find(name);
     for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
-      int64_t n = 0;
-      auto it = depth.jobs.find(name);
-      if (it != depth.jobs.end() && it->second.count(s)) n = it->second.at(s);
-      jobs[toString(s)] = static_cast<Json::Int64>(n);
+      entry.jobs[s] = counts != depth.jobs.end() && counts->second.count(s) ? counts->second.at(s) : 0;
     }
-    entry["Queue"] = jobs;
     auto oldest = depth.oldestPending.find(name);
-    entry["OldestJobAgeSeconds"] =
-        oldest == depth.oldestPending.end()
-            ? 0.0
-            : std::chrono::duration<double>(Clock::now() - oldest->second).count();
-    destinations[name] = entry;
+    if (oldest != depth.oldestPending.end()) {
+      entry.oldestJobAgeSeconds = std::chrono::duration<double>(Clock::now() - oldest->second).count();
+    }
+    out.destinations.push_back(std::move(entry));
   }
-  out["Destinations"] = destinations;
-  Json::Value transcoding(Json::objectValue);
-  transcoding["Workers"] = static_cast<Json::Int64>(transcoder_.pids().size());
-  transcoding["WorkerExecutable"] = config_.transcoding.workerExecutable;
-  transcoding["Lockdown"] = transcoder_.lockdown();
-  transcoding["Replacements"] = static_cast<Json::UInt64>(transcoder_.replacements());
-  out["Transcoding"] = transcoding;
-  out["QueueDatabase"] = config_.queueDatabase;
-  out["Running"] = started_.load();
+  out.transcoding.workers = static_cast<int64_t>(transcoder_.pids().size());
+  out.transcoding.workerExecutable = config_.transcoding.workerExecutable;
+  out.transcoding.lockdown = transcoder_.lockdown();
+  out.transcoding.replacements = transcoder_.replacements();
+  out.queueDatabase = config_.queueDatabase;
+  out.running = started_.load();
   return out;
 }
 
@@ -200,22 +171,6 @@ std::string Router::metricsText() {
   std::vector<std::string> names;
   for (const auto& [name, d] : config_.destinations) names.push_back(name);
   return metrics_.scrape(queue_->depth(), names);
-}
-
-std::string Router::reloadRules() { return rules_.reload(); }
-
-int Router::rerouteFailed() {
-  int n = queue_->rerouteFailed();
-  if (n > 0) routingWakeup_.notify();
-  return n;
-}
-
-void Router::jobsChanged(const std::string& destination) {
-  if (destination.empty()) {
-    delivery_.notifyAll();
-  } else {
-    delivery_.notify(destination);
-  }
 }
 
 RouteDecision Router::testRoute(const std::string& part10, const Origin& origin) {

@@ -9,14 +9,14 @@
 // through the queue and their Wakeups.
 #pragma once
 
-#include <json/value.h>
-
 #include <atomic>
 #include <memory>
 #include <string>
 
 #include "lua/RuleEngine.h"
 #include "plugins/core/Log.h"
+#include "plugins/core/Operations.h"
+#include "plugins/core/RouterStatus.h"
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/config/Config.h"
 #include "plugins/core/delivery/Delivery.h"
@@ -67,19 +67,12 @@ class Router {
     }
   }
 
-  // --- operations (REST API)
-  Json::Value status();
+  // --- what the REST API (plugins/orthanc) reads and does
+  RouterStatus status();
   // Prometheus text exposition.
   std::string metricsText();
-  Queue& queue() { return *queue_; }
   const Config& config() const { return config_; }
-  // Throws RouterError / RuleCompileError; the old rules stay in force then.
-  std::string reloadRules();
-  int rerouteFailed();
-  // Jobs made due again by the REST API.
-  void jobsChanged(const std::string& destination);
-  // Holds or releases a destination (REST API); false if there is none.
-  bool pauseDestination(const std::string& destination, bool paused) { return delivery_.pause(destination, paused); }
+  Operations& operations() { return operations_; }
   // The routes the rules in force give for a file; nothing is queued or sent.
   RouteDecision testRoute(const std::string& part10, const Origin& origin);
 
@@ -105,6 +98,7 @@ class Router {
   Routing routing_;
   RulesWatcher watcher_;
   HistoryPruner history_;
+  Operations operations_;
   std::atomic<bool> started_{false};  // read by REST threads (status)
 };
 

@@ -57,6 +57,8 @@ class OrthancLog : public Log {
     OrthancPluginLogWarning(context_, ("router: " + message).c_str());
   }
   void error(const std::string& message) override { OrthancPluginLogError(context_, ("router: " + message).c_str()); }
+  // The REST call (RestApi.cpp) that does it.
+  std::string howTo(OperatorAction action, int64_t jobId) const override;
 
  private:
   OrthancPluginContext* context_;

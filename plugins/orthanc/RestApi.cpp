@@ -12,7 +12,7 @@
 #include "plugins/orthanc/OrthancApi.h"
 #include "plugins/orthanc/PluginContext.h"
 #include "plugins/orthanc/Protect.h"
-#include "transcoders/TransferSyntax.h"
+#include "plugins/orthanc/RestJson.h"
 
 namespace router::orthanc {
 namespace {
@@ -88,58 +88,24 @@ int64_t jobIdOf(const RestCall& call) {
   }
 }
 
-Json::Value jobToJson(const Job& job) {
-  Json::Value out(Json::objectValue);
-  out["Id"] = static_cast<Json::Int64>(job.id);
-  out["Instance"] = job.instanceId;
-  out["SOPInstanceUID"] = job.sopInstanceUid;
-  out["Destination"] = job.route.destination;
-  out["TransferSyntax"] = job.route.transferSyntax.empty() ? "as received" : transferSyntaxName(job.route.transferSyntax);
-  out["Priority"] = job.route.priority;
-  out["State"] = toString(job.state);
-  out["Attempts"] = job.attempts;
-  out["LastError"] = job.lastError;
-  auto ms = [](Clock::time_point t) {
-    return static_cast<Json::Int64>(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-  };
-  out["CreatedAtMs"] = ms(job.createdAt);
-  out["NextAttemptAtMs"] = ms(job.nextAttemptAt);
-  Json::Value modify(Json::objectValue);
-  for (const auto& [key, value] : job.route.modify) modify[key] = value ? Json::Value(*value) : Json::Value(false);
-  out["Modify"] = modify;
-  return out;
-}
+Operations& operations() { return router().operations(); }
 
-// The same shape as the orthanc-router-rules CLI prints, so a rule set
-// tried offline and through the API reads the same.
-Json::Value decisionToJson(const RouteDecision& decision) {
-  Json::Value out(Json::objectValue);
-  if (decision.failure) {
-    out["error"] = decision.failure->describe();
-    out["rule_file"] = decision.failure->file;
-    out["rule_line"] = decision.failure->line;
-    return out;
+// Answers a refused action on one job with its HTTP status.
+void refuse(JobRefusal refusal, int64_t id, const std::optional<Job>& job) {
+  const std::string which = "job " + std::to_string(id);
+  switch (refusal) {
+    case JobRefusal::None: return;
+    case JobRefusal::NotFound: throw HttpError(404, "no " + which + " (delivered jobs leave the queue)");
+    case JobRefusal::Busy: throw HttpError(409, which + " is being sent right now");
+    case JobRefusal::WrongState:
+      throw HttpError(409, which + " is " + (job ? toString(job->state) : std::string("gone")) +
+                               ", only failed or dead jobs can be retried");
   }
-  Json::Value routes(Json::arrayValue);
-  for (const Route& route : decision.routes) {
-    Json::Value r(Json::objectValue);
-    r["destination"] = route.destination;
-    r["transfer_syntax"] = route.transferSyntax.empty() ? Json::Value() : Json::Value(route.transferSyntax);
-    r["transfer_syntax_keyword"] =
-        route.transferSyntax.empty() ? Json::Value() : Json::Value(transferSyntaxName(route.transferSyntax));
-    r["priority"] = route.priority;
-    Json::Value modify(Json::objectValue);
-    for (const auto& [key, value] : route.modify) modify[key] = value ? Json::Value(*value) : Json::Value();
-    r["modify"] = modify;
-    routes.append(r);
-  }
-  out["routes"] = routes;
-  return out;
 }
 
 void handleStatus(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
-  call.answer(router().status());
+  call.answer(statusToJson(router().status()));
 }
 
 void handleMetrics(RestCall& call) {
@@ -151,19 +117,10 @@ void handleQueue(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
   JobFilter filter;
   filter.destination = call.query("destination");
-  if (!filter.destination.empty() && !router().config().destinations.count(filter.destination)) {
-    throw HttpError(404, "no destination named \"" + filter.destination + "\"");
-  }
   std::string state = call.query("state");
   if (state == "rule-failed") {
     Json::Value items(Json::arrayValue);
-    for (const IntakeItem& item : router().queue().listIntake(IntakeState::RuleFailed, 1000)) {
-      Json::Value i(Json::objectValue);
-      i["Instance"] = item.instanceId;
-      i["State"] = toString(item.state);
-      i["Error"] = item.error;
-      items.append(i);
-    }
+    for (const IntakeItem& item : operations().listRuleFailed(1000)) items.append(intakeToJson(item));
     return call.answer(items);
   }
   if (!state.empty()) {
@@ -178,19 +135,20 @@ void handleQueue(RestCall& call) {
   }
   if (filter.limit < 1 || filter.limit > 10000) throw HttpError(400, "limit must be between 1 and 10000");
   Json::Value jobs(Json::arrayValue);
-  for (const Job& job : router().queue().listJobs(filter)) jobs.append(jobToJson(job));
+  for (const Job& job : operations().listJobs(filter)) jobs.append(jobToJson(job));
   call.answer(jobs);
 }
 
 void handleJob(RestCall& call) {
-  int64_t id = jobIdOf(call);
-  Queue& queue = router().queue();
-  std::optional<Job> job = queue.getJob(id);
-  if (!job) throw HttpError(404, "no job " + std::to_string(id) + " (delivered jobs leave the queue)");
-  if (call.method() == OrthancPluginHttpMethod_Get) return call.answer(jobToJson(*job));
+  const int64_t id = jobIdOf(call);
+  if (call.method() == OrthancPluginHttpMethod_Get) {
+    std::optional<Job> job = operations().job(id);
+    if (!job) refuse(JobRefusal::NotFound, id, job);
+    return call.answer(jobToJson(*job));
+  }
   if (call.method() != OrthancPluginHttpMethod_Delete) return call.notAllowed("GET,DELETE");
-  if (!queue.purgeJob(id)) throw HttpError(409, "job " + std::to_string(id) + " is being sent right now");
-  plugin().log.warning("job " + std::to_string(id) + " to " + job->route.destination + " purged through the REST API");
+  JobActionResult purged = operations().purgeJob(id);
+  refuse(purged.refusal, id, purged.job);
   Json::Value out(Json::objectValue);
   out["Purged"] = static_cast<Json::Int64>(id);
   call.answer(out);
@@ -198,41 +156,26 @@ void handleJob(RestCall& call) {
 
 void handleJobRetry(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
-  int64_t id = jobIdOf(call);
-  std::optional<Job> job = router().queue().getJob(id);
-  if (!job) throw HttpError(404, "no job " + std::to_string(id));
-  if (!router().queue().retryJobNow(id)) {
-    throw HttpError(409, "job " + std::to_string(id) + " is " + toString(job->state) + ", only failed or dead jobs can be retried");
-  }
-  router().jobsChanged(job->route.destination);
-  // A worker may take it at once: answer what this call did, not a re-read.
-  job->state = JobState::Pending;
-  job->attempts = 0;
-  call.answer(jobToJson(*job));
-}
-
-std::string destinationOf(const RestCall& call) {
-  std::string name = call.group(0);
-  if (!router().config().destinations.count(name)) throw HttpError(404, "no destination named \"" + name + "\"");
-  return name;
+  const int64_t id = jobIdOf(call);
+  JobActionResult retried = operations().retryJob(id);
+  refuse(retried.refusal, id, retried.job);
+  call.answer(jobToJson(*retried.job));
 }
 
 void handleDestinationRetry(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
-  std::string name = destinationOf(call);
-  int n = router().queue().retryDead(name);
-  router().jobsChanged(name);
+  const std::string name = call.group(0);
   Json::Value out(Json::objectValue);
+  out["Retried"] = operations().retryDead(name);
   out["Destination"] = name;
-  out["Retried"] = n;
   call.answer(out);
 }
 
 template <bool paused>
 void handleDestinationPause(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
-  std::string name = destinationOf(call);
-  router().pauseDestination(name, paused);
+  const std::string name = call.group(0);
+  operations().pause(name, paused);
   Json::Value out(Json::objectValue);
   out["Destination"] = name;
   out["Paused"] = paused;
@@ -241,33 +184,31 @@ void handleDestinationPause(RestCall& call) {
 
 void handleDestinationDead(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Delete) return call.notAllowed("DELETE");
-  std::string name = destinationOf(call);
-  int n = router().queue().purgeDead(name);
-  plugin().log.warning(std::to_string(n) + " dead job(s) of " + name + " purged through the REST API");
+  const std::string name = call.group(0);
   Json::Value out(Json::objectValue);
+  out["Purged"] = operations().purgeDead(name);
   out["Destination"] = name;
-  out["Purged"] = n;
   call.answer(out);
 }
 
 void handleReload(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
+  std::string version;
   try {
-    std::string version = router().reloadRules();
-    Json::Value out(Json::objectValue);
-    out["Version"] = version;
-    out["Status"] = router().status()["Rules"];
-    call.answer(out);
+    version = operations().reloadRules();
   } catch (const std::exception& e) {
-    plugin().log.error(std::string("rules reload refused, the previous rules stay in force: ") + e.what());
     throw HttpError(400, std::string("rules refused, the previous rules stay in force: ") + e.what());
   }
+  Json::Value out(Json::objectValue);
+  out["Version"] = version;
+  out["Status"] = rulesToJson(router().status().rules);
+  call.answer(out);
 }
 
 void handleReroute(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
   Json::Value out(Json::objectValue);
-  out["Rerouted"] = router().rerouteFailed();
+  out["Rerouted"] = operations().rerouteFailed();
   call.answer(out);
 }
 
@@ -300,6 +241,8 @@ OrthancPluginErrorCode restCallback(OrthancPluginRestOutput* output, const char*
       Handler(call);
     } catch (const HttpError& e) {
       call.fail(e.status(), e.what());
+    } catch (const UnknownDestinationError& e) {
+      call.fail(404, e.what());
     } catch (const std::exception& e) {
       plugin().log.error(std::string(url) + ": " + e.what());
       call.fail(500, e.what());
@@ -309,6 +252,15 @@ OrthancPluginErrorCode restCallback(OrthancPluginRestOutput* output, const char*
 }
 
 }  // namespace
+
+std::string OrthancLog::howTo(OperatorAction action, int64_t jobId) const {
+  switch (action) {
+    case OperatorAction::RetryJob: return "POST /router/queue/" + std::to_string(jobId) + "/retry";
+    case OperatorAction::ReloadRules: return "POST /router/rules/reload";
+    case OperatorAction::RerouteFailed: return "POST /router/rules/reroute";
+  }
+  return Log::howTo(action, jobId);
+}
 
 void registerRestRoutes(OrthancPluginContext* context) {
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/status", restCallback<handleStatus>);

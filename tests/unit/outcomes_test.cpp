@@ -216,7 +216,7 @@ TEST_F(OutcomesTest, APermanentFailureIsADeadLetterAtOnce) {
   EXPECT_TRUE(scraped(R"(orthanc_router_jobs_total{destination="pacs",outcome="dead"} 1)"));
   EXPECT_TRUE(scraped(R"(orthanc_router_destination_up{destination="pacs"} 1)"));  // it did answer
   EXPECT_EQ(auditLines().at(0)["detail"].asString(), "SOP class not supported (0x0122)");
-  EXPECT_EQ(log_.count("retry with POST /router/queue/" + std::to_string(job.id) + "/retry once fixed"), 1);
+  EXPECT_EQ(log_.count("; once fixed: retry job " + std::to_string(job.id)), 1);
 }
 
 TEST_F(OutcomesTest, AFailureBeforeAnySendSaysNothingAboutTheDestinationsHealth) {

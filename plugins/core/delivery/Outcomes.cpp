@@ -113,8 +113,7 @@ void Outcomes::failed(const OutcomeEvent& event) {
   entry.detail = why;
   audit(entry);
   log_.error("delivery to " + event.destination + ": job " + std::to_string(event.job) + " (SOP " +
-             event.sopInstanceUid + ") moved to dead letters: " + why + "; retry with POST /router/queue/" +
-             std::to_string(event.job) + "/retry once fixed");
+             event.sopInstanceUid + ") moved to dead letters: " + why + "; once fixed: " + log_.howTo(OperatorAction::RetryJob, event.job));
 }
 
 void Outcomes::failedOver(const DestinationConfig& from, int moved, Metrics::Duration downFor) {

@@ -128,7 +128,7 @@ void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
     std::string reason = decision.failure->describe();
     log_.error("rules: instance " + item.instanceId + " (SOP " + view.sopInstanceUid +
                ") left rule-failed: " + reason +
-               "; fix the rules, reload, then POST /router/rules/reroute");
+               "; fix the rules, reload them, then: " + log_.howTo(OperatorAction::RerouteFailed));
     cache_.erase(fileKey);
     queue_.failRouting(item.id, reason);
     return;

@@ -24,12 +24,12 @@ void RulesWatcher::start() {
   int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) {
     log_.warning("rules: cannot watch " + dir_ + " for changes (" + std::strerror(errno) +
-                 "); reload with POST /router/rules/reload");
+                 "); reload by hand: " + log_.howTo(OperatorAction::ReloadRules));
     return;
   }
   if (inotify_add_watch(fd, dir_.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE) < 0) {
     log_.warning("rules: cannot watch " + dir_ + " for changes (" + std::strerror(errno) +
-                 "); reload with POST /router/rules/reload");
+                 "); reload by hand: " + log_.howTo(OperatorAction::ReloadRules));
     ::close(fd);
     return;
   }

@@ -1,0 +1,51 @@
+// What GET /router/status reports, as plain data: the core fills it in
+// (Router::status()), plugins/orthanc turns it into JSON.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "plugins/core/model/StatusField.h"
+#include "plugins/core/queue/Queue.h"
+
+namespace router {
+
+struct RulesStatus {
+  std::string directory;
+  std::string version;
+  std::chrono::system_clock::time_point loadedAt;
+  std::vector<std::string> files;
+};
+
+struct DestinationStatus {
+  std::string name;
+  std::string kind;
+  bool up = true;
+  bool paused = false;
+  StatusFields settings;  // the kind's own (AET, Url, Path, ...)
+  std::string failover;   // empty: none
+  std::chrono::seconds failoverAfter{0};
+  std::map<JobState, int64_t> jobs;  // every state, 0 included
+  double oldestJobAgeSeconds = 0;    // of its pending jobs; 0 when none
+};
+
+struct TranscodingStatus {
+  int64_t workers = 0;  // running now
+  std::string workerExecutable;
+  std::string lockdown;
+  uint64_t replacements = 0;
+};
+
+struct RouterStatus {
+  RulesStatus rules;
+  std::map<IntakeState, int64_t> intake;  // New, Routing, RuleFailed
+  std::vector<DestinationStatus> destinations;  // by name
+  TranscodingStatus transcoding;
+  std::string queueDatabase;
+  bool running = false;
+};
+
+}  // namespace router
