@@ -11,6 +11,9 @@ are sent with one storescu association (TCP_NODELAY=1) to:
      peers, no plugin): storescu start -> both peers hold N files
   e  as b, plus a third destination where nothing listens: the two live
      peers' time against b's shows whether a dead destination slows others
+  f  as a, without TCP_NODELAY in Orthanc's environment: what Nagle's
+     algorithm costs on Orthanc's own DICOM server sockets (f/a), the one
+     effect a process-wide TCP_NODELAY would still have (not in the default set)
 and prints seconds, ratios against a, and the Orthanc process's peak RSS
 (VmHWM, read before stopping it). Every run gets fresh temp storage; every
 process is ended by its PID. Timings are reported, never asserted.
@@ -223,13 +226,16 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
     orthanc = None
     peers = []
     try:
-        if kind != "a":
+        if kind not in ("a", "f"):
             peers = [Peer(work, "PEERA"), Peer(work, "PEERB")]
             for p in peers:
                 p.start()
         config, config_path = scenario_config(kind, work, peers, plugin, threads)
         log = os.path.join(work, "orthanc.log")
-        orthanc = spawn([ORTHANC, config_path], log, env=dict(os.environ, TCP_NODELAY="1"))
+        env = dict(os.environ, TCP_NODELAY="1")
+        if kind == "f":
+            env.pop("TCP_NODELAY")
+        orthanc = spawn([ORTHANC, config_path], log, env=env)
 
         def up():
             if orthanc.poll() is not None:
@@ -291,6 +297,7 @@ DESCRIPTIONS = {
     "c": "router plugin -> 2 peers, peer A JPEG-LS",
     "d": "Orthanc Lua SendToModality -> 2 peers",
     "e": "as b, plus a third destination that is down",
+    "f": "as a, Orthanc without TCP_NODELAY",
 }
 
 
@@ -360,6 +367,9 @@ def main():
     if "b" in results and "e" in results:
         print(f"e/b = {total(results['e']) / total(results['b']):.2f} (a dead destination beside two live ones; "
               f"1.00 = the live ones are not slowed)")
+    if "a" in results and "f" in results:
+        print(f"f/a = {total(results['f']) / total(results['a']):.2f} (Orthanc's own DICOM sockets with Nagle's "
+              f"algorithm on; 1.00 = TCP_NODELAY does not matter for ingest)")
     if "c" in results:
         print(f"c: peer A received JPEG-LS lossless: {'yes' if results['c']['peera_syntax_jpegls'] else 'NO'}")
     # Every party runs on the same cores: no scenario can end sooner than its
@@ -367,7 +377,7 @@ def main():
     cores = os.cpu_count() or 1
     if base:
         for kind, r in results.items():
-            if kind == "a":
+            if kind in ("a", "f"):
                 continue
             cpu = r["cpu_s"]["orthanc"] + r["cpu_s"]["peers"] + r["cpu_s"]["storescu"]
             print(f"{kind}: {cpu:.2f} CPU s in all (router threads {r['cpu_s']['of which router threads']:.2f}); "
