@@ -20,7 +20,6 @@
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/config/Config.h"
 #include "plugins/core/delivery/Delivery.h"
-#include "plugins/core/destinations/dicom/StorageCommitment.h"
 #include "plugins/core/intake/InstanceStore.h"
 #include "plugins/core/intake/Intake.h"
 #include "plugins/core/metrics/Metrics.h"

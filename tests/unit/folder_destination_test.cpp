@@ -16,7 +16,7 @@
 #include "plugins/core/destinations/Destination.h"
 #include "plugins/core/Error.h"
 #include "plugins/core/destinations/folder/FolderDestination.h"
-#include "plugins/core/destinations/DestinationKind.h"
+#include "plugins/core/destinations/registry/Kinds.h"
 #include "tests/unit/destination_settings.h"
 #include "tests/generator/TestData.h"
 

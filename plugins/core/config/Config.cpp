@@ -9,7 +9,7 @@
 
 #include "plugins/core/ConfigSection.h"
 #include "plugins/core/Error.h"
-#include "plugins/core/destinations/DestinationKind.h"
+#include "plugins/core/destinations/registry/Kinds.h"
 #include "plugins/core/destinations/dicom/DicomKind.h"
 
 namespace router {

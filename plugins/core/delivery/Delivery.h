@@ -30,7 +30,7 @@
 #include "plugins/core/delivery/PreparedCache.h"
 #include "plugins/core/delivery/Preparation.h"
 #include "plugins/core/destinations/Destination.h"
-#include "plugins/core/destinations/DestinationKind.h"
+#include "plugins/core/destinations/registry/Kinds.h"
 #include "plugins/core/intake/InstanceStore.h"
 #include "plugins/core/metrics/Metrics.h"
 #include "plugins/core/queue/Queue.h"

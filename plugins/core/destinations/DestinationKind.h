@@ -1,7 +1,8 @@
 // A destination kind: the keys it reads in Router.Destinations.<name>, how it
 // parses them into its settings, and (through those settings) how its
 // Destination objects are made. Each kind lives in its own folder here and
-// is listed once in Kinds.cpp: adding a kind is a new folder and one line.
+// is listed once in registry/Kinds.cpp: adding a kind is a new folder and
+// one line there.
 //
 // Thread safety: kinds are stateless; any thread may use them.
 #pragma once
@@ -9,7 +10,6 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <vector>
 
 #include "plugins/core/ConfigSection.h"
 #include "plugins/core/destinations/Destination.h"
@@ -30,16 +30,5 @@ class DestinationKind {
   virtual std::shared_ptr<const DestinationSettings> parse(const ConfigSection& section,
                                                            const std::string& baseDir) const = 0;
 };
-
-// Every kind, in the order the documentation lists them.
-const std::vector<const DestinationKind*>& destinationKinds();
-// The kind of that name, or null.
-const DestinationKind* findDestinationKind(const std::string& name);
-// "dicom, dicomweb, orthanc or folder", for messages.
-std::string destinationKindList();
-
-// Makes the Destination object for a configured destination.
-std::unique_ptr<Destination> makeDestination(const DestinationConfig& config,
-                                             const DestinationContext& context = {});
 
 }  // namespace router

@@ -1,6 +1,6 @@
-// The list of destination kinds, and the factory from a destination's
-// configuration to its Destination object. A new kind is one line here.
-#include "plugins/core/destinations/DestinationKind.h"
+// A new kind is one line in destinationKinds() (and its include).
+#include "plugins/core/destinations/registry/Kinds.h"
+
 #include "plugins/core/destinations/dicom/DicomKind.h"
 #include "plugins/core/destinations/dicomweb/DicomWebKind.h"
 #include "plugins/core/destinations/folder/FolderKind.h"
