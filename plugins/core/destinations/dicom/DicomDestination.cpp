@@ -7,16 +7,8 @@
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
-#include <dcmtk/dcmnet/dcmlayer.h>
-#include <dcmtk/dcmnet/dcmtrans.h>
 #include <dcmtk/dcmnet/diutil.h>
 #include <dcmtk/dcmnet/scu.h>
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <algorithm>
 #include <cctype>
@@ -24,6 +16,7 @@
 #include <thread>
 
 #include "plugins/core/Error.h"
+#include "plugins/core/destinations/dicom/DicomTransport.h"
 #include "plugins/core/dicom/DicomBuffer.h"
 #include "plugins/core/dicom/Uid.h"
 #include "transcoders/TransferSyntax.h"
@@ -126,118 +119,13 @@ std::string conditionText(const OFCondition& cond) {
 
 }  // namespace
 
-// A plain TCP connection that acknowledges at once what it receives. A peer
-// whose own stack keeps Nagle on (DCMTK-based PACS by default) writes a PDU
-// in pieces and waits for our ACK of the first before sending the rest; with
-// Linux's delayed ACK that is ~40 ms per C-STORE response. TCP_QUICKACK is
-// not sticky (the kernel drops back to delayed ACKs), so it is set again
-// around every read and write.
-class DicomDestination::QuickAckConnection : public DcmTCPConnection {
- public:
-  explicit QuickAckConnection(DcmNativeSocketType socket) : DcmTCPConnection(socket) { quickAck(); }
-
-  // True when the peer sent something within `timeout` (a storage
-  // commitment report, or the end of the association). DCMTK's own checks
-  // take whole seconds; this one takes milliseconds.
-  bool readable(std::chrono::milliseconds timeout) {
-    pollfd entry{};
-    entry.fd = getSocket();
-    entry.events = POLLIN;
-    return ::poll(&entry, 1, static_cast<int>(timeout.count())) > 0;
-  }
-
-  ssize_t read(void* buffer, size_t size) override {
-    quickAck();
-    ssize_t result = DcmTCPConnection::read(buffer, size);
-    quickAck();
-    return result;
-  }
-  ssize_t write(void* buffer, size_t size) override {
-    ssize_t result = DcmTCPConnection::write(buffer, size);
-    quickAck();
-    return result;
-  }
-  OFBool networkDataAvailable(int timeout) override {
-    quickAck();
-    return DcmTCPConnection::networkDataAvailable(timeout);
-  }
-
- private:
-  void quickAck() {
-    int one = 1;
-    ::setsockopt(getSocket(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-  }
-};
-
-// Creates our TCP connections: TCP_NODELAY, a send timeout, quick ACKs.
-// DCMTK 3.6.7 disables Nagle only when the environment has TCP_NODELAY=1 (a
-// process-wide setenv, racy once threads run, and it changes Orthanc's own
-// sockets too). The transport layer factory is DCMTK's hook for the socket
-// right after connect(). DcmSCU installs a custom layer only through
-// useSecureConnection(), which also flags the association "secure"; that flag
-// only reaches createConnection(), which ignores it (no TLS here).
-class DicomDestination::TransportLayer : public DcmTransportLayer {
- public:
-  explicit TransportLayer(int sendTimeoutSeconds) : sendTimeoutSeconds_(sendTimeoutSeconds) {}
-
-  DcmTransportConnection* createConnection(DcmNativeSocketType socket, OFBool /*useSecureLayer*/) override {
-    int one = 1;
-    ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    // Reads are bounded by DCMTK's non-blocking DIMSE mode; a peer that stops
-    // reading would otherwise block write() forever.
-    timeval timeout{};
-    timeout.tv_sec = sendTimeoutSeconds_;
-    ::setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    last_ = new QuickAckConnection(socket);
-    return last_;
-  }
-
-  // The connection made last (owned by its association).
-  QuickAckConnection* last() const { return last_; }
-
- private:
-  int sendTimeoutSeconds_;
-  QuickAckConnection* last_ = nullptr;
-};
-
-// DcmSCU with access to the negotiation results and the transport hook.
-class DicomDestination::Scu : public DcmSCU {
- public:
-  OFCondition useTransport(DcmTransportLayer* layer) { return useSecureConnection(layer); }
-
-  std::string acceptedSyntax(unsigned char contextId) {
-    OFString abstractSyntax, transferSyntax;
-    findPresentationContext(contextId, abstractSyntax, transferSyntax);
-    return trimUid(transferSyntax.c_str());
-  }
-};
-
-namespace {
-
-void configure(DcmSCU& scu, const DicomSettings& config, const std::string& localAet) {
-  const auto seconds = static_cast<Uint32>(std::max<long long>(1, config.timeout.count()));
-  scu.setAETitle(localAet.c_str());
-  scu.setPeerAETitle(config.aet.c_str());
-  scu.setPeerHostName(config.host.c_str());
-  scu.setPeerPort(static_cast<Uint16>(config.port));
-  scu.setACSETimeout(seconds);
-  scu.setDIMSETimeout(seconds);
-  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  // Note: a DCMTK global (dcmConnectionTimeout), shared by every association
-  // of the process; all destinations set it from their own timeout.
-  scu.setConnectionTimeout(static_cast<Sint32>(seconds));
-  scu.setProgressNotificationMode(OFFalse);
-}
-
-}  // namespace
-
 DicomDestination::DicomDestination(const DestinationConfig& config, std::string localAet,
                                    CommitmentReports* reports)
     : name_(config.name),
       settings_(config.settingsAs<DicomSettings>()),
       localAet_(std::move(localAet)),
       reports_(reports),
-      transport_(std::make_unique<TransportLayer>(
+      transport_(std::make_unique<DicomTransportLayer>(
           static_cast<int>(std::max<long long>(1, settings_.timeout.count())))) {
   if (settings_.aet.empty()) throw ConfigError("destination " + name_ + ": \"AET\" is missing");
   if (settings_.host.empty()) throw ConfigError("destination " + name_ + ": \"Host\" is missing");
@@ -293,8 +181,8 @@ std::vector<DicomDestination::Context> DicomDestination::buildProposal(const std
 
 bool DicomDestination::openAssociation(SendResult& failure) {
   dropAssociation(false);
-  auto scu = std::make_unique<Scu>();
-  configure(*scu, settings_, localAet_);
+  auto scu = std::make_unique<DicomScu>();
+  configureScu(*scu, settings_, localAet_);
   std::vector<Context> proposal = buildProposal(sopClasses_.empty() ? std::string() : sopClasses_.back());
   for (const Context& context : proposal) {
     OFList<OFString> syntaxes;
@@ -664,8 +552,8 @@ std::vector<SendResult> DicomDestination::awaitReport(const std::string& transac
 }
 
 bool DicomDestination::probe() {
-  Scu scu;
-  configure(scu, settings_, localAet_);
+  DicomScu scu;
+  configureScu(scu, settings_, localAet_);
   OFList<OFString> syntaxes;
   syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
   syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
