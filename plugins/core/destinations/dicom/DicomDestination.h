@@ -13,7 +13,8 @@
 // proposed on every association and a C-STORE counts as delivered only once
 // the peer's N-EVENT-REPORT lists the instance as committed: the report is
 // awaited on the association itself and through CommitmentReports (the
-// report Orthanc received on its own DICOM port), whichever comes first.
+// report Orthanc received on its own DICOM port), whichever comes first
+// (that exchange: DicomDestinationCommitment.cpp).
 //
 // Thread safety: one object = one association, used by one delivery worker at
 // a time (send/probe/close are not concurrent-safe). acceptedTransferSyntaxes()

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "plugins/core/dicom/Uid.h"
 
@@ -78,6 +79,22 @@ void configureScu(DcmSCU& scu, const DicomSettings& config, const std::string& l
   // of the process; all destinations set it from their own timeout.
   scu.setConnectionTimeout(static_cast<Sint32>(seconds));
   scu.setProgressNotificationMode(OFFalse);
+}
+
+std::string conditionText(const OFCondition& cond) {
+  OFString dump;
+  DimseCondition::dump(dump, cond);
+  std::string text = dump.c_str();
+  size_t lastLine = text.find_last_of('\n');
+  if (lastLine != std::string::npos) text = text.substr(lastLine + 1);
+  // The dump starts with the numeric code ("0006:031c "): not for people.
+  if (text.size() > 10 && text[4] == ':' && text[9] == ' ') text = text.substr(10);
+  const std::string prefix = "TCP Initialization Error: ";
+  if (text.compare(0, prefix.size(), prefix) == 0) text = text.substr(prefix.size());
+  // "Connection refused" -> "connection refused", but "DUL ..." stays.
+  if (text.size() > 1 && std::islower(static_cast<unsigned char>(text[1])))
+    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
 }
 
 }  // namespace router

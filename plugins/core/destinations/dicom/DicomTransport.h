@@ -1,8 +1,8 @@
 // The network layer under DicomDestination: how its DCMTK associations get
-// their sockets and timeouts. Kept apart from DicomDestination.cpp, which
-// decides what is negotiated and sent, because this is about TCP and DCMTK's
-// hooks, not about DICOM: a change here changes how every byte travels, not
-// what travels.
+// their sockets and timeouts, and how DCMTK's network errors read. Kept apart
+// from DicomDestination.cpp, which decides what is negotiated and sent,
+// because this is about TCP and DCMTK's hooks, not about DICOM: a change here
+// changes how every byte travels, not what travels.
 //
 // - QuickAckConnection: the TCP connection of one association (quick ACKs,
 //   a millisecond read poll).
@@ -12,6 +12,8 @@
 //   the negotiated transfer syntaxes.
 // - configureScu(): the peer, AE titles and timeouts of a destination on an
 //   SCU, with DIMSE in non-blocking mode so a dead peer cannot hang a worker.
+// - conditionText(): what DCMTK says went wrong, in one line for the
+//   operator's detail text.
 //
 // Thread safety: a connection belongs to its association and a transport
 // layer to one DicomDestination, both used by one delivery worker at a time.
@@ -87,5 +89,10 @@ class DicomScu : public DcmSCU {
 // Applies a destination's peer, our AE title and its timeout (ACSE, DIMSE,
 // connect; at least 1 s) to an SCU, with DIMSE in non-blocking mode.
 void configureScu(DcmSCU& scu, const DicomSettings& config, const std::string& localAet);
+
+// DCMTK's texts are "Failed to establish association" with the cause in a
+// nested condition; keep the most specific line, lower-cased like the rest of
+// the detail ("connection refused").
+std::string conditionText(const OFCondition& cond);
 
 }  // namespace router
