@@ -1,4 +1,6 @@
 // DicomDestination: C-STORE over kept-open DCMTK associations (see header).
+// The storage commitment exchange that follows a batch, commit() and
+// awaitReport(), is in DicomDestinationCommitment.cpp.
 #include "plugins/core/destinations/dicom/DicomDestination.h"
 
 #include <dcmtk/config/osconfig.h>
@@ -7,23 +9,13 @@
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
-#include <dcmtk/dcmnet/dcmlayer.h>
-#include <dcmtk/dcmnet/dcmtrans.h>
 #include <dcmtk/dcmnet/diutil.h>
 #include <dcmtk/dcmnet/scu.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <algorithm>
-#include <cctype>
-#include <chrono>
-#include <thread>
 
 #include "plugins/core/Error.h"
+#include "plugins/core/destinations/dicom/DicomTransport.h"
 #include "plugins/core/dicom/DicomBuffer.h"
 #include "plugins/core/dicom/Uid.h"
 #include "transcoders/TransferSyntax.h"
@@ -105,130 +97,6 @@ void cleanUidElement(DcmDataset& dataset, const DcmTagKey& key, const std::strin
   dataset.putAndInsertString(key, clean.c_str());
 }
 
-// DCMTK's texts are "Failed to establish association" with the cause in a
-// nested condition; keep the most specific line, lower-cased like the rest of
-// the detail ("connection refused").
-std::string conditionText(const OFCondition& cond) {
-  OFString dump;
-  DimseCondition::dump(dump, cond);
-  std::string text = dump.c_str();
-  size_t lastLine = text.find_last_of('\n');
-  if (lastLine != std::string::npos) text = text.substr(lastLine + 1);
-  // The dump starts with the numeric code ("0006:031c "): not for people.
-  if (text.size() > 10 && text[4] == ':' && text[9] == ' ') text = text.substr(10);
-  const std::string prefix = "TCP Initialization Error: ";
-  if (text.compare(0, prefix.size(), prefix) == 0) text = text.substr(prefix.size());
-  // "Connection refused" -> "connection refused", but "DUL ..." stays.
-  if (text.size() > 1 && std::islower(static_cast<unsigned char>(text[1])))
-    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  return text;
-}
-
-}  // namespace
-
-// A plain TCP connection that acknowledges at once what it receives. A peer
-// whose own stack keeps Nagle on (DCMTK-based PACS by default) writes a PDU
-// in pieces and waits for our ACK of the first before sending the rest; with
-// Linux's delayed ACK that is ~40 ms per C-STORE response. TCP_QUICKACK is
-// not sticky (the kernel drops back to delayed ACKs), so it is set again
-// around every read and write.
-class DicomDestination::QuickAckConnection : public DcmTCPConnection {
- public:
-  explicit QuickAckConnection(DcmNativeSocketType socket) : DcmTCPConnection(socket) { quickAck(); }
-
-  // True when the peer sent something within `timeout` (a storage
-  // commitment report, or the end of the association). DCMTK's own checks
-  // take whole seconds; this one takes milliseconds.
-  bool readable(std::chrono::milliseconds timeout) {
-    pollfd entry{};
-    entry.fd = getSocket();
-    entry.events = POLLIN;
-    return ::poll(&entry, 1, static_cast<int>(timeout.count())) > 0;
-  }
-
-  ssize_t read(void* buffer, size_t size) override {
-    quickAck();
-    ssize_t result = DcmTCPConnection::read(buffer, size);
-    quickAck();
-    return result;
-  }
-  ssize_t write(void* buffer, size_t size) override {
-    ssize_t result = DcmTCPConnection::write(buffer, size);
-    quickAck();
-    return result;
-  }
-  OFBool networkDataAvailable(int timeout) override {
-    quickAck();
-    return DcmTCPConnection::networkDataAvailable(timeout);
-  }
-
- private:
-  void quickAck() {
-    int one = 1;
-    ::setsockopt(getSocket(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-  }
-};
-
-// Creates our TCP connections: TCP_NODELAY, a send timeout, quick ACKs.
-// DCMTK 3.6.7 disables Nagle only when the environment has TCP_NODELAY=1 (a
-// process-wide setenv, racy once threads run, and it changes Orthanc's own
-// sockets too). The transport layer factory is DCMTK's hook for the socket
-// right after connect(). DcmSCU installs a custom layer only through
-// useSecureConnection(), which also flags the association "secure"; that flag
-// only reaches createConnection(), which ignores it (no TLS here).
-class DicomDestination::TransportLayer : public DcmTransportLayer {
- public:
-  explicit TransportLayer(int sendTimeoutSeconds) : sendTimeoutSeconds_(sendTimeoutSeconds) {}
-
-  DcmTransportConnection* createConnection(DcmNativeSocketType socket, OFBool /*useSecureLayer*/) override {
-    int one = 1;
-    ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    // Reads are bounded by DCMTK's non-blocking DIMSE mode; a peer that stops
-    // reading would otherwise block write() forever.
-    timeval timeout{};
-    timeout.tv_sec = sendTimeoutSeconds_;
-    ::setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    last_ = new QuickAckConnection(socket);
-    return last_;
-  }
-
-  // The connection made last (owned by its association).
-  QuickAckConnection* last() const { return last_; }
-
- private:
-  int sendTimeoutSeconds_;
-  QuickAckConnection* last_ = nullptr;
-};
-
-// DcmSCU with access to the negotiation results and the transport hook.
-class DicomDestination::Scu : public DcmSCU {
- public:
-  OFCondition useTransport(DcmTransportLayer* layer) { return useSecureConnection(layer); }
-
-  std::string acceptedSyntax(unsigned char contextId) {
-    OFString abstractSyntax, transferSyntax;
-    findPresentationContext(contextId, abstractSyntax, transferSyntax);
-    return trimUid(transferSyntax.c_str());
-  }
-};
-
-namespace {
-
-void configure(DcmSCU& scu, const DicomSettings& config, const std::string& localAet) {
-  const auto seconds = static_cast<Uint32>(std::max<long long>(1, config.timeout.count()));
-  scu.setAETitle(localAet.c_str());
-  scu.setPeerAETitle(config.aet.c_str());
-  scu.setPeerHostName(config.host.c_str());
-  scu.setPeerPort(static_cast<Uint16>(config.port));
-  scu.setACSETimeout(seconds);
-  scu.setDIMSETimeout(seconds);
-  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  // Note: a DCMTK global (dcmConnectionTimeout), shared by every association
-  // of the process; all destinations set it from their own timeout.
-  scu.setConnectionTimeout(static_cast<Sint32>(seconds));
-  scu.setProgressNotificationMode(OFFalse);
-}
-
 }  // namespace
 
 DicomDestination::DicomDestination(const DestinationConfig& config, std::string localAet,
@@ -237,7 +105,7 @@ DicomDestination::DicomDestination(const DestinationConfig& config, std::string 
       settings_(config.settingsAs<DicomSettings>()),
       localAet_(std::move(localAet)),
       reports_(reports),
-      transport_(std::make_unique<TransportLayer>(
+      transport_(std::make_unique<DicomTransportLayer>(
           static_cast<int>(std::max<long long>(1, settings_.timeout.count())))) {
   if (settings_.aet.empty()) throw ConfigError("destination " + name_ + ": \"AET\" is missing");
   if (settings_.host.empty()) throw ConfigError("destination " + name_ + ": \"Host\" is missing");
@@ -293,8 +161,8 @@ std::vector<DicomDestination::Context> DicomDestination::buildProposal(const std
 
 bool DicomDestination::openAssociation(SendResult& failure) {
   dropAssociation(false);
-  auto scu = std::make_unique<Scu>();
-  configure(*scu, settings_, localAet_);
+  auto scu = std::make_unique<DicomScu>();
+  configureScu(*scu, settings_, localAet_);
   std::vector<Context> proposal = buildProposal(sopClasses_.empty() ? std::string() : sopClasses_.back());
   for (const Context& context : proposal) {
     OFList<OFString> syntaxes;
@@ -531,141 +399,9 @@ SendResult DicomDestination::store(const Outgoing& instance, CommitItem* stored)
   return result;
 }
 
-std::vector<SendResult> DicomDestination::commit(const std::vector<CommitItem>& instances) {
-  SendResult result;
-  result.outcome = SendOutcome::Retry;
-  auto all = [&] { return std::vector<SendResult>(instances.size(), result); };
-  unsigned char contextId = findContext(kStorageCommitmentSopClass, ts::kExplicitVRLittleEndian);
-  if (!scu_ || contextId == 0) {
-    result.detail = "stored on " + peerName() + " but the association ended before the storage commitment request";
-    return all();
-  }
-  if (reports_ != nullptr) {
-    // Through Orthanc when it knows the peer: see CommitmentReports::request().
-    try {
-      std::optional<std::string> transaction =
-          reports_->request(settings_.aet, settings_.port, instances, settings_.timeout);
-      if (transaction) return awaitReport(*transaction, instances);
-    } catch (const std::exception& e) {
-      result.detail = "stored on " + peerName() + " but the storage commitment request failed: " + e.what();
-      return all();
-    }
-  }
-  char uid[100];
-  dcmGenerateUniqueIdentifier(uid);
-  const std::string transactionUid = uid;
-
-  DcmDataset request;
-  bool built = request.putAndInsertString(DCM_TransactionUID, transactionUid.c_str()).good();
-  for (const CommitItem& instance : instances) {
-    DcmItem* item = nullptr;
-    built = built && request.findOrCreateSequenceItem(DCM_ReferencedSOPSequence, item, -2).good() &&
-            item != nullptr &&
-            item->putAndInsertString(DCM_ReferencedSOPClassUID, instance.sopClassUid.c_str()).good() &&
-            item->putAndInsertString(DCM_ReferencedSOPInstanceUID, instance.sopInstanceUid.c_str()).good();
-  }
-  if (!built) {
-    result.detail = "cannot build the storage commitment request";
-    return all();
-  }
-  Uint16 status = 0;
-  // Action Type 1: Request Storage Commitment (PS3.4 J.3.2).
-  OFCondition cond = scu_->sendACTIONRequest(contextId, kStorageCommitmentSopInstance, 1, &request, status);
-  if (cond.bad()) {
-    std::string text = conditionText(cond);
-    dropAssociation(false);
-    result.detail = "storage commitment request (N-ACTION) to " + peerName() + " failed: " + text;
-    if (text.find("abort") != std::string::npos) {
-      result.detail += " (the peer may not allow our AE title " + localAet_ + " to request storage commitment)";
-    }
-    return all();
-  }
-  SendResult accepted = classifyCommitmentRequestStatus(status, peerName());
-  if (accepted.outcome != SendOutcome::Delivered) return std::vector<SendResult>(instances.size(), accepted);
-  return awaitReport(transactionUid, instances);
-}
-
-// Waits for the N-EVENT-REPORT of one transaction: on our association (the
-// peer may answer there while it is open) and in Orthanc's reports (the peer
-// may open its own association to our AE title), polling both with a
-// growing interval so that a quick peer costs a few milliseconds.
-std::vector<SendResult> DicomDestination::awaitReport(const std::string& transactionUid,
-                                                     const std::vector<CommitItem>& instances) {
-  using namespace std::chrono;
-  const auto deadline = steady_clock::now() + settings_.storageCommitmentTimeout;
-  milliseconds interval{5};
-  SendResult result;
-  result.outcome = SendOutcome::Retry;
-  auto all = [&] { return std::vector<SendResult>(instances.size(), result); };
-  auto judged = [&](const CommitmentReport& report) {
-    std::vector<SendResult> results;
-    for (const CommitItem& instance : instances) {
-      results.push_back(judgeCommitment(report, instance.sopInstanceUid, peerName()));
-    }
-    return results;
-  };
-  for (;;) {
-    if (reports_ != nullptr) {
-      std::optional<CommitmentReport> report;
-      try {
-        report = reports_->find(transactionUid);
-      } catch (const std::exception& e) {
-        result.detail = "cannot read the storage commitment report of " + peerName() + ": " + e.what();
-        return all();
-      }
-      if (report) return judged(*report);
-    }
-    auto now = steady_clock::now();
-    if (now >= deadline) break;
-    milliseconds slice = std::min(interval, duration_cast<milliseconds>(deadline - now) + milliseconds(1));
-    interval = std::min(interval * 2, milliseconds(500));
-    if (reports_ != nullptr && !reports_->sleep(milliseconds(0))) {
-      result.detail = "stopped while waiting for the storage commitment report of " + peerName();
-      return all();
-    }
-    if (scu_ && scu_->isConnected() && connection_ != nullptr) {
-      if (!connection_->readable(slice)) continue;
-      DcmDataset* raw = nullptr;
-      Uint16 eventType = 0;
-      OFCondition cond = scu_->handleEVENTREPORTRequest(
-          raw, eventType, static_cast<int>(std::max<long long>(1, settings_.timeout.count())));
-      std::unique_ptr<DcmDataset> dataset(raw);
-      if (cond.bad() || !dataset) {
-        // The peer ended the association (or sent something else): the
-        // report can still come through Orthanc.
-        dropAssociation(false);
-        continue;
-      }
-      CommitmentReport report = parseEventReport(*dataset);
-      if (report.transactionUid == transactionUid) return judged(report);
-      // A late report of an earlier, timed-out transaction: acknowledged, ignored.
-    } else if (reports_ != nullptr) {
-      if (!reports_->sleep(slice)) {
-        result.detail = "stopped while waiting for the storage commitment report of " + peerName();
-        return all();
-      }
-    } else {
-      std::this_thread::sleep_for(slice);
-    }
-  }
-  // A report arriving later on this association would be read as the answer
-  // to the next C-STORE: end it.
-  dropAssociation(true);
-  result.answered = true;
-  result.detail = "no storage commitment report from " + peerName() + " within " +
-                  std::to_string(settings_.storageCommitmentTimeout.count()) + " s (transaction " + transactionUid +
-                  "); check that " + settings_.aet + " can open an association back to our AE title " + localAet_ +
-                  " (its address and DICOM port)";
-  if (reports_ != nullptr) {
-    std::string hint = reports_->diagnose(settings_.aet);
-    if (!hint.empty()) result.detail += "; " + hint;
-  }
-  return all();
-}
-
 bool DicomDestination::probe() {
-  Scu scu;
-  configure(scu, settings_, localAet_);
+  DicomScu scu;
+  configureScu(scu, settings_, localAet_);
   OFList<OFString> syntaxes;
   syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
   syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);

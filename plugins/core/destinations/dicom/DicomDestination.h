@@ -7,13 +7,14 @@
 // Sockets get TCP_NODELAY and a send timeout through our own DCMTK transport
 // layer (no environment variable needed), and reads run in DCMTK's
 // non-blocking mode with the configured timeout, so a dead peer cannot hang
-// a worker.
+// a worker; that layer and the SCU settings live in DicomTransport.h.
 //
 // With "StorageCommitment" on, the Storage Commitment Push Model SOP class is
 // proposed on every association and a C-STORE counts as delivered only once
 // the peer's N-EVENT-REPORT lists the instance as committed: the report is
 // awaited on the association itself and through CommitmentReports (the
-// report Orthanc received on its own DICOM port), whichever comes first.
+// report Orthanc received on its own DICOM port), whichever comes first
+// (that exchange: DicomDestinationCommitment.cpp).
 //
 // Thread safety: one object = one association, used by one delivery worker at
 // a time (send/probe/close are not concurrent-safe). acceptedTransferSyntaxes()
@@ -35,6 +36,10 @@
 class DcmDataset;
 
 namespace router {
+
+class DicomScu;
+class DicomTransportLayer;
+class QuickAckConnection;
 
 class DicomDestination : public Destination {
  public:
@@ -64,9 +69,6 @@ class DicomDestination : public Destination {
   int associationsOpened() const override { return associationsOpened_.load(); }
 
  private:
-  class Scu;
-  class TransportLayer;
-  class QuickAckConnection;
   struct Context {
     std::string sopClass;
     std::vector<std::string> proposed;
@@ -92,8 +94,8 @@ class DicomDestination : public Destination {
   DicomSettings settings_;
   std::string localAet_;
   CommitmentReports* reports_;
-  std::unique_ptr<TransportLayer> transport_;
-  std::unique_ptr<Scu> scu_;      // the open association, if any
+  std::unique_ptr<DicomTransportLayer> transport_;
+  std::unique_ptr<DicomScu> scu_;  // the open association, if any
   QuickAckConnection* connection_ = nullptr;  // its socket (owned by scu_)
   std::vector<Context> contexts_;  // of the open association, index i = context id 2i+1
 

@@ -1,0 +1,100 @@
+// DicomTransport: sockets and timeouts of DicomDestination's associations
+// (see header).
+#include "plugins/core/destinations/dicom/DicomTransport.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "plugins/core/dicom/Uid.h"
+
+namespace router {
+
+QuickAckConnection::QuickAckConnection(DcmNativeSocketType socket) : DcmTCPConnection(socket) { quickAck(); }
+
+bool QuickAckConnection::readable(std::chrono::milliseconds timeout) {
+  pollfd entry{};
+  entry.fd = getSocket();
+  entry.events = POLLIN;
+  return ::poll(&entry, 1, static_cast<int>(timeout.count())) > 0;
+}
+
+ssize_t QuickAckConnection::read(void* buffer, size_t size) {
+  quickAck();
+  ssize_t result = DcmTCPConnection::read(buffer, size);
+  quickAck();
+  return result;
+}
+
+ssize_t QuickAckConnection::write(void* buffer, size_t size) {
+  ssize_t result = DcmTCPConnection::write(buffer, size);
+  quickAck();
+  return result;
+}
+
+OFBool QuickAckConnection::networkDataAvailable(int timeout) {
+  quickAck();
+  return DcmTCPConnection::networkDataAvailable(timeout);
+}
+
+void QuickAckConnection::quickAck() {
+  int one = 1;
+  ::setsockopt(getSocket(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
+
+DcmTransportConnection* DicomTransportLayer::createConnection(DcmNativeSocketType socket,
+                                                              OFBool /*useSecureLayer*/) {
+  int one = 1;
+  ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Reads are bounded by DCMTK's non-blocking DIMSE mode; a peer that stops
+  // reading would otherwise block write() forever.
+  timeval timeout{};
+  timeout.tv_sec = sendTimeoutSeconds_;
+  ::setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  last_ = new QuickAckConnection(socket);
+  return last_;
+}
+
+std::string DicomScu::acceptedSyntax(unsigned char contextId) {
+  OFString abstractSyntax, transferSyntax;
+  findPresentationContext(contextId, abstractSyntax, transferSyntax);
+  return trimUid(transferSyntax.c_str());
+}
+
+void configureScu(DcmSCU& scu, const DicomSettings& config, const std::string& localAet) {
+  const auto seconds = static_cast<Uint32>(std::max<long long>(1, config.timeout.count()));
+  scu.setAETitle(localAet.c_str());
+  scu.setPeerAETitle(config.aet.c_str());
+  scu.setPeerHostName(config.host.c_str());
+  scu.setPeerPort(static_cast<Uint16>(config.port));
+  scu.setACSETimeout(seconds);
+  scu.setDIMSETimeout(seconds);
+  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
+  // Note: a DCMTK global (dcmConnectionTimeout), shared by every association
+  // of the process; all destinations set it from their own timeout.
+  scu.setConnectionTimeout(static_cast<Sint32>(seconds));
+  scu.setProgressNotificationMode(OFFalse);
+}
+
+std::string conditionText(const OFCondition& cond) {
+  OFString dump;
+  DimseCondition::dump(dump, cond);
+  std::string text = dump.c_str();
+  size_t lastLine = text.find_last_of('\n');
+  if (lastLine != std::string::npos) text = text.substr(lastLine + 1);
+  // The dump starts with the numeric code ("0006:031c "): not for people.
+  if (text.size() > 10 && text[4] == ':' && text[9] == ' ') text = text.substr(10);
+  const std::string prefix = "TCP Initialization Error: ";
+  if (text.compare(0, prefix.size(), prefix) == 0) text = text.substr(prefix.size());
+  // "Connection refused" -> "connection refused", but "DUL ..." stays.
+  if (text.size() > 1 && std::islower(static_cast<unsigned char>(text[1])))
+    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+}  // namespace router
