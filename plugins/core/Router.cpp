@@ -85,12 +85,16 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
                  delivery_.notify(route.destination);
                }),
       watcher_(config_.rulesDir, rules_, log_),
-      history_(*queue_, config_.historyRetention, log_) {}
+      history_(*queue_, config_.historyRetention, log_),
+      lifecycle_([this] { halt(); }) {}
 
 Router::~Router() { stop(); }
 
-void Router::start() {
-  if (started_) return;
+void Router::start() { lifecycle_.start([this] { begin(); }); }
+
+void Router::stop() { lifecycle_.stop(); }
+
+void Router::begin() {
   Recovery recovered = queue_->recover();
   if (recovered.requeued > 0) {
     log_.warning("queue: " + std::to_string(recovered.requeued) +
@@ -119,20 +123,17 @@ void Router::start() {
   intake_.start();
   watcher_.start();
   history_.start();
-  started_ = true;
   log_.info("router started: " + std::to_string(config_.destinations.size()) + " destination(s), " +
             std::to_string(config_.threads) + " routing thread(s), queue " + config_.queueDatabase);
 }
 
-void Router::stop() {
-  if (!started_) return;
+void Router::halt() {
   history_.stop();
   watcher_.stop();
   intake_.stop();
   routing_.stop();
   delivery_.stop();
   transcoder_.stop();
-  started_ = false;
 }
 
 Json::Value Router::status() {
@@ -198,7 +199,9 @@ Json::Value Router::status() {
   transcoding["Replacements"] = static_cast<Json::UInt64>(transcoder_.replacements());
   out["Transcoding"] = transcoding;
   out["QueueDatabase"] = config_.queueDatabase;
-  out["Running"] = started_.load();
+  const RunState state = lifecycle_.state();
+  out["Running"] = state == RunState::Running;
+  out["State"] = toString(state);
   return out;
 }
 
