@@ -12,14 +12,16 @@
 //          pruner;
 //   stop:  the reverse — history pruner, rules watcher, intake, routing,
 //          delivery, transcoder workers.
-// Stop interrupts every wait of every thread at once (each component's
-// Wakeups) and joins them; what is being sent or converted ends first. Start
-// after stop works: each component starts again (new threads and workers),
-// after the queue recovery of a process start.
+// Each component's stop interrupts the idle, backoff and prepare-ahead waits
+// of its threads (its Wakeups) and joins them; work in progress (a send, a
+// conversion, a wait for a free worker process) ends first. Start after stop
+// works: each component starts again (new threads and workers), after the
+// queue recovery of a process start.
 //
 // Thread safety: every public method may be called from any thread (REST
-// handlers, the OnChange callback; start() and stop() one at a time); the
-// stages synchronise through the queue and their Wakeups.
+// handlers, the OnChange callback, Finalize; the lifecycle lets one start()
+// or stop() run at a time); the stages synchronise through the queue and
+// their Wakeups.
 #pragma once
 
 #include <json/value.h>
