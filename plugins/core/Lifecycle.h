@@ -27,7 +27,6 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
-#include <string>
 #include <vector>
 
 #include "plugins/core/Wakeup.h"
