@@ -77,12 +77,16 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
                }),
       watcher_(config_.rulesDir, rules_, log_),
       history_(*queue_, config_.historyRetention, log_),
+      lifecycle_([this] { halt(); }),
       operations_(config_, *queue_, delivery_, routingWakeup_, rules_, log_) {}
 
 Router::~Router() { stop(); }
 
-void Router::start() {
-  if (started_) return;
+void Router::start() { lifecycle_.start([this] { begin(); }); }
+
+void Router::stop() { lifecycle_.stop(); }
+
+void Router::begin() {
   Recovery recovered = queue_->recover();
   if (recovered.requeued > 0) {
     log_.warning("queue: " + std::to_string(recovered.requeued) +
@@ -111,20 +115,17 @@ void Router::start() {
   intake_.start();
   watcher_.start();
   history_.start();
-  started_ = true;
   log_.info("router started: " + std::to_string(config_.destinations.size()) + " destination(s), " +
             std::to_string(config_.threads) + " routing thread(s), queue " + config_.queueDatabase);
 }
 
-void Router::stop() {
-  if (!started_) return;
+void Router::halt() {
   history_.stop();
   watcher_.stop();
   intake_.stop();
   routing_.stop();
   delivery_.stop();
   transcoder_.stop();
-  started_ = false;
 }
 
 RouterStatus Router::status() {
@@ -163,7 +164,7 @@ RouterStatus Router::status() {
   out.transcoding.lockdown = transcoder_.lockdown();
   out.transcoding.replacements = transcoder_.replacements();
   out.queueDatabase = config_.queueDatabase;
-  out.running = started_.load();
+  out.state = lifecycle_.state();
   return out;
 }
 

@@ -1,19 +1,34 @@
 // The root object of the appliance. Built from a validated Config; owns the
 // queue, the rules in force, the transcoder worker pool and the three stages
 // (intake, routing, delivery). Its threads and worker processes start on
-// start() (Orthanc's OrthancStarted) and end on stop(): consumers before
-// producers (workers, delivery, routing, intake), producers first on stop.
+// start() (Orthanc's OrthancStarted) and end on stop().
 //
-// Thread safety: after start(), every public method may be called from any
-// thread (REST handlers, the OnChange callback); the stages synchronise
-// through the queue and their Wakeups.
+// Lifecycle (plugins/core/Lifecycle.h; the Router and each component below
+// have one: created, running, stopping, stopped). Consumers start before
+// their producers and stop after them, so nothing is handed to a stage that
+// does not run:
+//   start: queue recovery, intake anchor, transcoder workers, delivery (with
+//          its prepare-ahead pool), routing, intake, rules watcher, history
+//          pruner;
+//   stop:  the reverse — history pruner, rules watcher, intake, routing,
+//          delivery, transcoder workers.
+// Each component's stop interrupts the idle, backoff and prepare-ahead waits
+// of its threads (its Wakeups) and joins them; work in progress (a send, a
+// conversion, a wait for a free worker process) ends first. Start after stop
+// works: each component starts again (new threads and workers), after the
+// queue recovery of a process start.
+//
+// Thread safety: every public method may be called from any thread (REST
+// handlers, the OnChange callback, Finalize; the lifecycle lets one start()
+// or stop() run at a time); the stages synchronise through the queue and
+// their Wakeups.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
 
 #include "lua/RuleEngine.h"
+#include "plugins/core/Lifecycle.h"
 #include "plugins/core/Log.h"
 #include "plugins/core/Operations.h"
 #include "plugins/core/RouterStatus.h"
@@ -46,6 +61,7 @@ class Router {
 
   void start();
   void stop();
+  RunState state() const { return lifecycle_.state(); }
   // Orthanc stored an instance: its stored-instance callback (onStored) comes
   // soon if it did not already, so routing waits for that copy of the file
   // rather than read it back. Intake itself comes from the changes log.
@@ -76,6 +92,9 @@ class Router {
   RouteDecision testRoute(const std::string& part10, const Origin& origin);
 
  private:
+  // The start and the stop in the orders above (through lifecycle_).
+  void begin();
+  void halt();
   Config config_;
   InstanceStore& store_;
   Log& log_;
@@ -97,8 +116,8 @@ class Router {
   Routing routing_;
   RulesWatcher watcher_;
   HistoryPruner history_;
+  Lifecycle lifecycle_;  // its state is read by REST threads (status)
   Operations operations_;
-  std::atomic<bool> started_{false};  // read by REST threads (status)
 };
 
 }  // namespace router

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/core/Lifecycle.h"
 #include "plugins/core/model/StatusField.h"
 #include "plugins/core/queue/Queue.h"
 
@@ -45,7 +46,7 @@ struct RouterStatus {
   std::vector<DestinationStatus> destinations;  // by name
   TranscodingStatus transcoding;
   std::string queueDatabase;
-  bool running = false;
+  RunState state = RunState::Created;
 };
 
 }  // namespace router

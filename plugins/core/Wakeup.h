@@ -1,6 +1,8 @@
 // Wakes sleeping workers when work arrives or shutdown begins. A worker reads
 // generation() BEFORE looking for work, and waits with that value: a notify
-// that came in between is never lost.
+// that came in between is never lost. Every wait of the router's threads is a
+// wait on a Wakeup; their component's Lifecycle stops it (each wait returns)
+// and rearms it at the next start.
 //
 // Thread safety: all methods may be called from any thread.
 #pragma once
@@ -55,6 +57,12 @@ class Wakeup {
 
   void waitFor(uint64_t seen, std::chrono::steady_clock::duration timeout) {
     waitUntil(seen, std::chrono::steady_clock::now() + timeout);
+  }
+
+  // Returns when notified since `seen`, or stopped.
+  void wait(uint64_t seen) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return stopped_ || generation_ != seen; });
   }
 
  private:

@@ -65,7 +65,8 @@ Json::Value statusToJson(const RouterStatus& status) {
   transcoding["Replacements"] = static_cast<Json::UInt64>(status.transcoding.replacements);
   out["Transcoding"] = transcoding;
   out["QueueDatabase"] = status.queueDatabase;
-  out["Running"] = status.running;
+  out["Running"] = status.state == RunState::Running;
+  out["State"] = toString(status.state);
   return out;
 }
 

@@ -152,11 +152,11 @@ class DeliveryTest : public ::testing::Test {
     return route(id, routes);
   }
 
-  std::unique_ptr<Delivery> makeDelivery() {
+  std::unique_ptr<Delivery> makeDelivery(std::chrono::milliseconds idlePoll = std::chrono::seconds(2)) {
     return std::make_unique<Delivery>(
         config_, store_, *queue_, *transcoder_, cache_, log_, metrics_, nullptr, nullptr,
         [this](const DestinationConfig& d) { return std::make_unique<FakeDestination>(peers_[d.name]); },
-        clock_.now());
+        clock_.now(), idlePoll);
   }
 
   int64_t jobs(const std::string& destination, JobState state) {

@@ -188,5 +188,59 @@ TEST_F(DeliveryTest, ABatchingDestinationGetsItsDueJobsInBatches) {
   EXPECT_TRUE(scraped(R"(orthanc_router_jobs_total{destination="cloud",outcome="delivered"} 5)"));
 }
 
+// No deadline: what never happens hangs the test, and ctest's timeout says so.
+void until(const std::function<bool()>& done) {
+  while (!done()) std::this_thread::sleep_for(10ms);
+}
+
+TEST_F(DeliveryTest, StartStopStartDeliversAgain) {
+  destination("pacs");
+  peers_["pacs"];
+  route("a", std::vector<std::string>{"pacs"});
+  // Idle lanes look at the queue once an hour: deliveries come from their
+  // first look after a start, or from a notify.
+  auto delivery = makeDelivery(1h);
+  EXPECT_EQ(delivery->state(), RunState::Created);
+  delivery->start();
+  EXPECT_EQ(delivery->state(), RunState::Running);
+  EXPECT_EQ(delivery->preparationState(), RunState::Running);
+  until([&] { return peers_["pacs"].sentCount() == 1 && waiting("pacs") == 0; });
+  delivery->stop();
+  EXPECT_EQ(delivery->state(), RunState::Stopped);
+  EXPECT_EQ(delivery->preparationState(), RunState::Stopped);
+
+  route("b", std::vector<std::string>{"pacs"});  // while stopped
+  delivery->start();
+  EXPECT_EQ(delivery->state(), RunState::Running);
+  EXPECT_EQ(delivery->preparationState(), RunState::Running);
+  until([&] { return peers_["pacs"].sentCount() == 2 && waiting("pacs") == 0; });
+  route("c", std::vector<std::string>{"pacs"});
+  delivery->notify("pacs");  // the lane's Wakeup works again after the restart
+  until([&] { return peers_["pacs"].sentCount() == 3 && waiting("pacs") == 0; });
+  delivery->stop();
+  EXPECT_EQ(delivery->state(), RunState::Stopped);
+  EXPECT_TRUE(scraped(R"(orthanc_router_jobs_total{destination="pacs",outcome="delivered"} 3)"));
+}
+
+TEST_F(DeliveryTest, StopWithoutStartIsFine) {
+  destination("pacs");
+  auto delivery = makeDelivery();
+  delivery->stop();
+  EXPECT_EQ(delivery->state(), RunState::Stopped);
+}
+
+TEST_F(DeliveryTest, StopInterruptsABackoffOfAnHour) {
+  DestinationConfig& pacs = destination("pacs");
+  pacs.retry.initialDelay = 3600s;
+  peers_["pacs"].answer = [](const Outgoing&) { return SendResult{SendOutcome::Retry, "out of resources", 0xA700}; };
+  route("a", std::vector<std::string>{"pacs"});
+  auto delivery = makeDelivery(2h);  // the retry, an hour away, is the nearest deadline
+  delivery->start();
+  until([&] { return jobs("pacs", JobState::Failed) == 1; });
+  delivery->stop();  // returns (a hang is the failure)
+  EXPECT_EQ(delivery->state(), RunState::Stopped);
+  EXPECT_EQ(peers_["pacs"].sentCount(), 1u);
+}
+
 }  // namespace
 }  // namespace router

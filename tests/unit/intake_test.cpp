@@ -119,5 +119,63 @@ TEST_F(IntakeTest, TheThreadTakesInNewChanges) {
   EXPECT_EQ(item->instanceId, "instance-1");
 }
 
+// Waits until routing is told of an instance, and returns the one claimed.
+// No deadline: a thread that never takes it in hangs the test, and ctest's
+// timeout reports it.
+std::optional<IntakeItem> nextTakenIn(RoutingQueue& routing, Wakeup& told) {
+  for (;;) {
+    uint64_t seen = told.generation();
+    if (auto item = routing.claimIntake()) return item;
+    told.wait(seen);
+  }
+}
+
+TEST_F(IntakeTest, StartStopStartTakesInAgain) {
+  MemoryChangesLog store;
+  auto queue = openSqliteQueue(path_.string());
+  Intake intake(store, *queue, log_, metrics_, routing_, true);
+  EXPECT_EQ(intake.state(), RunState::Created);
+  intake.start();
+  EXPECT_EQ(intake.state(), RunState::Running);
+  store.add(1);
+  intake.wake();
+  EXPECT_EQ(nextTakenIn(*queue, routing_)->instanceId, "instance-1");
+  intake.stop();
+  EXPECT_EQ(intake.state(), RunState::Stopped);
+
+  store.add(1);  // while stopped
+  intake.start();
+  EXPECT_EQ(intake.state(), RunState::Running);
+  EXPECT_EQ(nextTakenIn(*queue, routing_)->instanceId, "instance-2");
+  store.add(1);
+  intake.wake();  // the new thread answers wake() as the first did
+  EXPECT_EQ(nextTakenIn(*queue, routing_)->instanceId, "instance-3");
+  intake.stop();
+  EXPECT_EQ(intake.state(), RunState::Stopped);
+  EXPECT_EQ(queue->lastChangeSeq().value(), 3);
+}
+
+TEST_F(IntakeTest, StopWithoutStartIsFine) {
+  MemoryChangesLog store;
+  auto queue = openSqliteQueue(path_.string());
+  Intake intake(store, *queue, log_, metrics_, routing_, true);
+  intake.stop();
+  EXPECT_EQ(intake.state(), RunState::Stopped);
+  intake.stop();
+  EXPECT_EQ(intake.state(), RunState::Stopped);
+}
+
+TEST_F(IntakeTest, StopInterruptsAnHourLongWait) {
+  MemoryChangesLog store;
+  auto queue = openSqliteQueue(path_.string());
+  queue->recordChanges({}, 0, false);
+  store.add(1);
+  Intake intake(store, *queue, log_, metrics_, routing_, true, std::chrono::hours(1));
+  intake.start();
+  ASSERT_TRUE(nextTakenIn(*queue, routing_));  // its first pass is done: it waits an hour now
+  intake.stop();  // returns (a hang is the failure)
+  EXPECT_EQ(intake.state(), RunState::Stopped);
+}
+
 }  // namespace
 }  // namespace router

@@ -285,6 +285,48 @@ TEST_F(PreparationTest, AheadMayRaceStartAndStop) {
   EXPECT_LE(transcoder_.calls.load(), 1);  // converted once at most, then cached
 }
 
+TEST_F(PreparationTest, StartStopStartTranscodesAheadAgain) {
+  store_.files["b"] = testdata::makeInstance(testdata::withIdentity(testdata::ctSeries(1, 8, 16, 16).front()));
+  Route route;
+  route.destination = "pacs";
+  route.transferSyntax = ts::kImplicitVRLittleEndian;
+  // No deadline: a pool that never converts hangs the test (ctest's timeout).
+  auto until = [&](int calls) {
+    while (transcoder_.calls.load() < calls) std::this_thread::sleep_for(10ms);
+  };
+  EXPECT_EQ(preparation_.state(), RunState::Created);
+  preparation_.start(2);
+  EXPECT_EQ(preparation_.state(), RunState::Running);
+  preparation_.ahead("a", ts::kExplicitVRLittleEndian, route);
+  until(1);
+  preparation_.stop();
+  EXPECT_EQ(preparation_.state(), RunState::Stopped);
+  preparation_.ahead("b", ts::kExplicitVRLittleEndian, route);  // stopped: ignored
+  EXPECT_EQ(transcoder_.calls.load(), 1);
+
+  preparation_.start(2);
+  EXPECT_EQ(preparation_.state(), RunState::Running);
+  preparation_.ahead("b", ts::kExplicitVRLittleEndian, route);
+  until(2);
+  preparation_.stop();
+  EXPECT_EQ(preparation_.state(), RunState::Stopped);
+  auto made = preparation_.prepare(pacs_, [&] {
+    Job j = job(ts::kImplicitVRLittleEndian);
+    j.instanceId = "b";
+    return j;
+  }());
+  ASSERT_TRUE(std::holds_alternative<Prepared>(made));
+  EXPECT_EQ(transcoder_.calls.load(), 2);  // converted ahead after the restart, then cached
+}
+
+TEST_F(PreparationTest, StopEndsThreadsWaitingForWorkAndStopWithoutStartIsFine) {
+  preparation_.stop();
+  EXPECT_EQ(preparation_.state(), RunState::Stopped);
+  preparation_.start(4);
+  preparation_.stop();  // they wait without a deadline: a hang is the failure
+  EXPECT_EQ(preparation_.state(), RunState::Stopped);
+}
+
 TEST_F(PreparationTest, ReencodeReplacesWhatIsSent) {
   auto made = preparation_.prepare(pacs_, job(ts::kJPEGLSLossless));
   ASSERT_TRUE(std::holds_alternative<Prepared>(made));

@@ -138,5 +138,87 @@ TEST(RoutingTest, AClaimOfAnotherStateIsNotHandedBack) {
   EXPECT_TRUE(queue->listJobs(JobFilter{}).empty());
 }
 
+// Counts the jobs routing enqueued and tells whoever waits for them.
+struct Enqueued {
+  std::atomic<int> count{0};
+  Wakeup told;
+  Routing::OnEnqueued callback() {
+    return [this](const std::string&, const std::string&, const Route&) {
+      ++count;
+      told.notify();
+    };
+  }
+  // No deadline: routing that never comes hangs the test (ctest's timeout).
+  void await(int n) {
+    for (;;) {
+      uint64_t seen = told.generation();
+      if (count >= n) return;
+      told.wait(seen);
+    }
+  }
+};
+
+class RoutingLifecycleTest : public ::testing::Test {
+ protected:
+  // The rules folder, made before the RuleBook reads it.
+  static std::string rulesIn(const TempDir& dir) {
+    std::filesystem::create_directories(dir / "rules");
+    std::ofstream(dir / "rules" / "10.lua") << "function route(i) return { { destination = \"out\" } } end\n";
+    return (dir / "rules").string();
+  }
+  void arrive(int64_t seq) { queue_->recordChanges({{seq, "instance-" + std::to_string(seq)}}, seq, false); }
+
+  TempDir dir_{"router-routing-test"};
+  StderrLog log_;
+  Metrics metrics_;
+  FilesOnly store_;
+  std::unique_ptr<Queue> queue_ = openSqliteQueue((dir_ / "queue.sqlite").string());
+  RuleBook rules_{rulesIn(dir_), {"out"}, RuleLimits{}, log_};
+  PreparedCache cache_{1u << 20};
+  Wakeup wakeup_;
+  Enqueued enqueued_;
+};
+
+TEST_F(RoutingLifecycleTest, StartStopStartRoutesAgain) {
+  // Idle workers look at the queue once an hour: what they route comes from
+  // their first look after a start, or from a notify.
+  Routing routing(store_, *queue_, rules_, cache_, log_, metrics_, wakeup_, enqueued_.callback(), std::chrono::hours(1));
+  EXPECT_EQ(routing.state(), RunState::Created);
+  arrive(1);
+  routing.start(2);
+  EXPECT_EQ(routing.state(), RunState::Running);
+  enqueued_.await(1);
+  routing.stop();
+  EXPECT_EQ(routing.state(), RunState::Stopped);
+
+  arrive(2);  // while stopped
+  routing.start(2);
+  EXPECT_EQ(routing.state(), RunState::Running);
+  enqueued_.await(2);
+  arrive(3);
+  wakeup_.notify();  // the shared Wakeup works again after the restart
+  enqueued_.await(3);
+  routing.stop();
+  EXPECT_EQ(routing.state(), RunState::Stopped);
+  EXPECT_EQ(enqueued_.count.load(), 3);
+  EXPECT_EQ(queue_->listJobs(JobFilter{}).size(), 3u);
+  EXPECT_TRUE(queue_->listIntake(IntakeState::New, 10).empty());
+}
+
+TEST_F(RoutingLifecycleTest, StopWithoutStartIsFine) {
+  Routing routing(store_, *queue_, rules_, cache_, log_, metrics_, wakeup_, enqueued_.callback());
+  routing.stop();
+  EXPECT_EQ(routing.state(), RunState::Stopped);
+}
+
+TEST_F(RoutingLifecycleTest, StopInterruptsIdleWorkersWaitingAnHour) {
+  Routing routing(store_, *queue_, rules_, cache_, log_, metrics_, wakeup_, enqueued_.callback(), std::chrono::hours(1));
+  arrive(1);
+  routing.start(2);
+  enqueued_.await(1);  // then both wait an hour for more
+  routing.stop();      // returns (a hang is the failure)
+  EXPECT_EQ(routing.state(), RunState::Stopped);
+}
+
 }  // namespace
 }  // namespace router

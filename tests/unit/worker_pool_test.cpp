@@ -219,5 +219,37 @@ TEST(WorkerPool, StoppedPoolRefusesAndStartsAgain) {
   EXPECT_FALSE(pool.transcode(image(), ts::kJPEGLSLossless).empty());
 }
 
+TEST(WorkerPool, ItsStateFollowsStartAndStopAndStopWithoutStartIsFine) {
+  WorkerPool pool(options(kWorker, 1));
+  EXPECT_EQ(pool.state(), RunState::Created);
+  pool.stop();
+  EXPECT_EQ(pool.state(), RunState::Stopped);
+  pool.start();
+  EXPECT_EQ(pool.state(), RunState::Running);
+  const pid_t first = pool.pids().at(0);
+  pool.stop();
+  EXPECT_EQ(pool.state(), RunState::Stopped);
+  EXPECT_TRUE(pool.pids().empty());
+  pool.start();  // new workers
+  EXPECT_EQ(pool.state(), RunState::Running);
+  ASSERT_EQ(pool.pids().size(), 1u);
+  EXPECT_NE(pool.pids().at(0), first);
+  EXPECT_FALSE(pool.transcode(image(), ts::kJPEGLSLossless).empty());
+}
+
+TEST(WorkerPool, AStartThatCannotSpawnLeavesItRunningAndSaysWhy) {
+  WorkerPool pool(options("/nonexistent/orthanc-router-transcoder", 1));
+  EXPECT_THROW(pool.start(), RouterError);
+  EXPECT_EQ(pool.state(), RunState::Running);  // each transcode tries its worker again
+  try {
+    pool.transcode(image(), ts::kJPEGLSLossless);
+    FAIL() << "converted without a worker";
+  } catch (const RouterError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/orthanc-router-transcoder"), std::string::npos) << e.what();
+  }
+  pool.stop();
+  EXPECT_EQ(pool.state(), RunState::Stopped);
+}
+
 }  // namespace
 }  // namespace router

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <exception>
 #include <system_error>
 
 #include "transcoders/TransferSyntax.h"
@@ -90,26 +91,34 @@ bool awaitReply(int socket, SteadyClock::time_point deadline, Reply& reply, int&
 }  // namespace
 
 WorkerPool::WorkerPool(WorkerPoolOptions options)
-    : options_(std::move(options)), workers_(static_cast<size_t>(std::max(1, options_.workers))) {}
+    : options_(std::move(options)), workers_(static_cast<size_t>(std::max(1, options_.workers))), lifecycle_([this] {
+        std::unique_lock<std::mutex> lock(mutex_);
+        stopped_ = true;
+        for (Worker& w : workers_) {
+          if (w.pid != 0) end(w);
+        }
+        idle_.notify_all();
+      }) {}
 
 WorkerPool::~WorkerPool() { stop(); }
 
 void WorkerPool::start() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  stopped_ = false;
-  for (Worker& w : workers_) {
-    if (w.pid == 0) spawn(w);
-  }
+  std::exception_ptr failed;
+  lifecycle_.start([&] {
+    std::unique_lock<std::mutex> lock(mutex_);
+    stopped_ = false;
+    try {
+      for (Worker& w : workers_) {
+        if (w.pid == 0) spawn(w);
+      }
+    } catch (...) {
+      failed = std::current_exception();  // running all the same (see the header)
+    }
+  });
+  if (failed) std::rethrow_exception(failed);
 }
 
-void WorkerPool::stop() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  stopped_ = true;
-  for (Worker& w : workers_) {
-    if (w.pid != 0) end(w);
-  }
-  idle_.notify_all();
-}
+void WorkerPool::stop() { lifecycle_.stop(); }
 
 std::vector<pid_t> WorkerPool::pids() const {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -5,10 +5,18 @@
 // doing, with a TranscoderCrash that says what happened and what was asked;
 // it is replaced at once and the other workers go on.
 //
+// Lifecycle (plugins/core/Lifecycle.h): the pool has no threads of its own;
+// start() spawns the workers, stop() ends them and wakes every transcode()
+// waiting for a free worker (it throws then). Start after stop works (new
+// workers). A start() that throws (the executable cannot run) leaves the pool
+// running without the workers that did not start: each transcode() tries to
+// start its worker again and fails with the reason. Before the first start(),
+// transcode() starts its worker itself.
+//
 // Thread safety: transcode() may be called from any number of threads; each
 // call holds one worker for its duration and waits when all are busy.
-// start() and stop() are called from one thread, stop() after every caller
-// of transcode() has finished (the Router stops delivery first).
+// start(), stop() and state() from any thread, stop() after every caller of
+// transcode() has finished (the Router stops delivery first).
 #pragma once
 
 #include <sys/types.h>
@@ -21,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/core/Lifecycle.h"
 #include "transcoders/Transcoder.h"
 
 namespace router {
@@ -47,6 +56,7 @@ class WorkerPool final : public Transcoder {
   // Ends every worker (SIGKILL, then reaped). transcode() throws afterwards
   // until start() is called again.
   void stop();
+  RunState state() const { return lifecycle_.state(); }
 
   std::string transcode(const std::string& part10, const std::string& targetTransferSyntaxUid,
                         const TranscodeOptions& options = {}) const override;
@@ -82,7 +92,8 @@ class WorkerPool final : public Transcoder {
   mutable std::mutex lockdownMutex_;
   mutable std::string lockdown_;
   mutable uint64_t replacements_ = 0;
-  bool stopped_ = false;
+  bool stopped_ = false;  // guarded by mutex_: transcode() refuses (the lifecycle's stop)
+  Lifecycle lifecycle_;
 };
 
 }  // namespace router

@@ -11,51 +11,58 @@
 namespace router {
 namespace {
 using SteadyClock = std::chrono::steady_clock;
-constexpr auto kIdlePoll = std::chrono::seconds(2);
 // An association unused this long is released; the peer may limit them.
 constexpr auto kIdleClose = std::chrono::seconds(30);
 }  // namespace
 
 Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
                    PreparedCache& cache, Log& log, Metrics& metrics, CommitmentReports* commitments,
-                   AuditLog* audit, DestinationFactory makeDestination, SteadyNow now)
+                   AuditLog* audit, DestinationFactory makeDestination, SteadyNow now,
+                   std::chrono::milliseconds idlePoll)
     : config_(config),
       queue_(queue),
       log_(log),
       metrics_(metrics),
       makeDestination_(std::move(makeDestination)),
+      idlePoll_(idlePoll),
       preparation_(store, transcoder, cache, metrics, log, now),
       outcomes_(config, queue, store, cache, metrics, log, audit,
-                [this](const std::string& destination) { return isDown(destination) || isPaused(destination); }) {
+                [this](const std::string& destination) { return isDown(destination) || isPaused(destination); }),
+      lifecycle_([this] { halt(); }) {
   if (!makeDestination_) {
     makeDestination_ = [context = DestinationContext{config_.localAet, commitments}](
                            const DestinationConfig& destination) { return router::makeDestination(destination, context); };
   }
   for (const auto& [name, destination] : config_.destinations) {
-    lanes_.emplace(name, std::make_unique<Lane>(destination, now));
+    auto lane = lanes_.emplace(name, std::make_unique<Lane>(destination, now)).first;
+    lifecycle_.interrupts(lane->second->wakeup);
   }
 }
 
 Delivery::~Delivery() { stop(); }
 
 void Delivery::start() {
-  preparation_.start(std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
-  for (auto& [name, lane] : lanes_) {
-    lane->wakeup.rearm();  // after a stop()
-    const int workers = lane->config->settings ? lane->config->settings->lanes() : 1;
-    for (int i = 0; i < workers; ++i) {
-      Lane* l = lane.get();
-      l->threads.emplace_back([this, l] {
-        nameThisThread("rt-" + l->config->name);
-        run(*l);
-      });
+  lifecycle_.start([this] {
+    preparation_.start(std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
+    for (auto& [name, lane] : lanes_) {
+      const int workers = lane->config->settings ? lane->config->settings->lanes() : 1;
+      for (int i = 0; i < workers; ++i) {
+        Lane* l = lane.get();
+        l->threads.emplace_back([this, l] {
+          nameThisThread("rt-" + l->config->name);
+          run(*l);
+        });
+      }
     }
-  }
+  });
 }
 
-void Delivery::stop() {
+void Delivery::stop() { lifecycle_.stop(); }
+
+// The lanes' Wakeups are stopped already (Lifecycle): every lane ends what
+// it is sending and leaves its loop.
+void Delivery::halt() {
   preparation_.stop();
-  for (auto& [name, lane] : lanes_) lane->wakeup.stop();
   for (auto& [name, lane] : lanes_) {
     for (auto& t : lane->threads) {
       if (t.joinable()) t.join();
@@ -104,7 +111,7 @@ void Delivery::run(Lane& lane) {
           destination->close();
           idleClosed = true;
         }
-        auto deadline = SteadyClock::now() + kIdlePoll;
+        auto deadline = SteadyClock::now() + idlePoll_;
         if (auto due = queue_.nextRetry(config.name)) {
           auto wait = std::chrono::duration_cast<SteadyClock::duration>(*due - Clock::now());
           if (SteadyClock::now() + wait < deadline) deadline = SteadyClock::now() + wait;

@@ -8,8 +8,15 @@
 // Destinations never share threads, so a slow or dead one does not slow the
 // others; each has its circuit breaker (Breaker) and may be paused.
 //
-// Thread safety: notify(), notifyAll(), prepareAhead(), isDown(), pause()
-// and isPaused() from any thread; start/stop from one thread.
+// Lifecycle (plugins/core/Lifecycle.h): start after stop works (the lanes'
+// Wakeups rearmed, new workers and Destination objects, the prepare-ahead
+// pool started again; circuit breakers and pauses are kept). Stop interrupts
+// every lane's wait (idle, backoff until the next retry, breaker hold) and
+// stops the prepare-ahead pool; a send or conversion in progress ends first.
+//
+// Thread safety: notify(), notifyAll(), prepareAhead(), isDown(), pause(),
+// isPaused() and state() from any thread; start() and stop() too (one at a
+// time, Lifecycle).
 #pragma once
 
 #include <atomic>
@@ -21,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "plugins/core/Lifecycle.h"
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/config/Config.h"
@@ -45,16 +53,21 @@ class Delivery {
  public:
   // makeDestination: empty for the real destinations (makeDestination() with
   // commitments); tests give fakes. now: the clock of the circuit breakers
-  // and of the crash memo.
+  // and of the crash memo. idlePoll: how often an idle lane looks at the
+  // queue without being notified (it wakes earlier for a retry that is due).
   Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
            PreparedCache& cache, Log& log, Metrics& metrics, CommitmentReports* commitments = nullptr,
-           AuditLog* audit = nullptr, DestinationFactory makeDestination = {}, SteadyNow now = realSteadyNow());
+           AuditLog* audit = nullptr, DestinationFactory makeDestination = {}, SteadyNow now = realSteadyNow(),
+           std::chrono::milliseconds idlePoll = std::chrono::seconds(2));
   ~Delivery();
   Delivery(const Delivery&) = delete;
   Delivery& operator=(const Delivery&) = delete;
 
   void start();
   void stop();
+  RunState state() const { return lifecycle_.state(); }
+  // The prepare-ahead pool's (it starts and stops with delivery).
+  RunState preparationState() const { return preparation_.state(); }
   // New jobs for destination (from routing or the REST API).
   void notify(const std::string& destination);
   void notifyAll();
@@ -81,6 +94,7 @@ class Delivery {
     std::vector<std::thread> threads;
   };
   void run(Lane& lane);
+  void halt();  // the end of a stop (Lifecycle)
   // True when the lane may take jobs; when it is down, probes it if due.
   bool admit(Lane& lane, Destination& destination);
   void recordAnswer(Lane& lane, bool answered);
@@ -104,9 +118,11 @@ class Delivery {
   Log& log_;
   Metrics& metrics_;
   DestinationFactory makeDestination_;
+  const std::chrono::milliseconds idlePoll_;
   Preparation preparation_;
   Outcomes outcomes_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;
+  Lifecycle lifecycle_;
 };
 
 }  // namespace router

@@ -1,6 +1,7 @@
 #include "plugins/core/delivery/Preparation.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "plugins/core/ThreadName.h"
 #include "plugins/core/dicom/TagEditor.h"
@@ -46,63 +47,69 @@ std::string fallbackSyntax(const DestinationConfig& config, const std::vector<st
 
 Preparation::Preparation(InstanceStore& store, const Transcoder& transcoder, PreparedCache& cache, Metrics& metrics,
                          Log& log, SteadyNow now)
-    : store_(store), transcoder_(transcoder), cache_(cache), metrics_(metrics), log_(log), now_(std::move(now)) {}
+    : store_(store), transcoder_(transcoder), cache_(cache), metrics_(metrics), log_(log), now_(std::move(now)),
+      lifecycle_([this] {
+        std::vector<std::thread> threads;
+        {
+          std::lock_guard<std::mutex> lock(aheadMutex_);
+          ahead_.clear();
+          threads.swap(aheadThreads_);
+        }
+        for (auto& t : threads) {
+          if (t.joinable()) t.join();
+        }
+      }) {
+  lifecycle_.interrupts(aheadWakeup_);
+}
 
 Preparation::~Preparation() { stop(); }
 
 void Preparation::start(unsigned threads) {
-  // Under the mutex: ahead() reads aheadThreads_ from routing's threads.
-  std::lock_guard<std::mutex> lock(aheadMutex_);
-  if (!aheadThreads_.empty()) return;
-  aheadStopped_ = false;
-  for (unsigned i = 0; i < threads; ++i) {
-    aheadThreads_.emplace_back([this] {
-      nameThisThread("router-prepare");
-      runAhead();
-    });
-  }
+  lifecycle_.start([this, threads] {
+    // Under the mutex: ahead() reads aheadThreads_ from routing's threads.
+    std::lock_guard<std::mutex> lock(aheadMutex_);
+    for (unsigned i = 0; i < threads; ++i) {
+      aheadThreads_.emplace_back([this] {
+        nameThisThread("router-prepare");
+        runAhead();
+      });
+    }
+  });
 }
 
-void Preparation::stop() {
-  std::vector<std::thread> threads;
-  {
-    std::lock_guard<std::mutex> lock(aheadMutex_);
-    aheadStopped_ = true;
-    ahead_.clear();
-    threads.swap(aheadThreads_);
-  }
-  aheadReady_.notify_all();
-  for (auto& t : threads) {
-    if (t.joinable()) t.join();
-  }
-}
+void Preparation::stop() { lifecycle_.stop(); }
 
 void Preparation::ahead(const std::string& instanceId, const std::string& storedSyntax, const Route& route) {
   if (route.transferSyntax.empty() || route.transferSyntax == storedSyntax) return;
   {
     std::lock_guard<std::mutex> lock(aheadMutex_);
     // Far enough ahead: more would only hold memory the cache may need.
-    if (aheadStopped_ || aheadThreads_.empty() || ahead_.size() >= 2 * aheadThreads_.size()) return;
+    if (aheadThreads_.empty() || ahead_.size() >= 2 * aheadThreads_.size()) return;
     ahead_.push_back(Ahead{instanceId, storedSyntax, route});
   }
-  aheadReady_.notify_one();
+  aheadWakeup_.notify();
 }
 
 void Preparation::runAhead() {
-  for (;;) {
-    Ahead next;
+  while (!aheadWakeup_.stopped()) {
+    const uint64_t seen = aheadWakeup_.generation();
+    std::optional<Ahead> next;
     {
-      std::unique_lock<std::mutex> lock(aheadMutex_);
-      aheadReady_.wait(lock, [&] { return aheadStopped_ || !ahead_.empty(); });
-      if (aheadStopped_) return;
-      next = std::move(ahead_.front());
-      ahead_.pop_front();
+      std::lock_guard<std::mutex> lock(aheadMutex_);
+      if (!ahead_.empty()) {
+        next = std::move(ahead_.front());
+        ahead_.pop_front();
+      }
+    }
+    if (!next) {
+      aheadWakeup_.wait(seen);
+      continue;
     }
     try {
       Job job;
-      job.instanceId = next.instanceId;
-      job.route = next.route;
-      convert(job, job.route.transferSyntax, edit(job, readOriginal(job.instanceId)), next.storedSyntax);
+      job.instanceId = next->instanceId;
+      job.route = next->route;
+      convert(job, job.route.transferSyntax, edit(job, readOriginal(job.instanceId)), next->storedSyntax);
     } catch (const std::exception&) {
       // Not cached: the delivery meets the same error itself and acts on it.
     }

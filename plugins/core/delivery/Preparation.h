@@ -9,14 +9,18 @@
 // "crash memo"): the delivery that wanted it fails with that reason instead
 // of trying it again, so one hostile file costs one worker, not two.
 //
+// Lifecycle of the prepare-ahead pool (plugins/core/Lifecycle.h): start
+// after stop works (new threads); stop interrupts the threads' wait for work
+// (a Wakeup) and drops what was queued ahead; a conversion in progress ends
+// first. prepare() and the rest work whether the pool runs or not.
+//
 // Thread safety: every method may be called from any thread (delivery
-// workers, the prepare threads, routing's ahead()); start() and stop() from
-// one thread. The pool's threads and queue are guarded by one mutex, so
-// ahead() may race start() and stop().
+// workers, the prepare threads, routing's ahead()), start(), stop() and
+// state() included. The pool's threads and queue are guarded by one mutex,
+// so ahead() may race start() and stop().
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -26,7 +30,9 @@
 #include <variant>
 #include <vector>
 
+#include "plugins/core/Lifecycle.h"
 #include "plugins/core/Log.h"
+#include "plugins/core/Wakeup.h"
 #include "plugins/core/config/Config.h"
 #include "plugins/core/delivery/PreparedCache.h"
 #include "plugins/core/delivery/SteadyNow.h"
@@ -75,6 +81,7 @@ class Preparation {
   // The prepare-ahead pool: `threads` threads until stop().
   void start(unsigned threads);
   void stop();
+  RunState state() const { return lifecycle_.state(); }
   // A job was just enqueued: when its route needs a transcode, start it now
   // on the prepare threads, into the cache under the key its delivery will
   // ask for. Skipped when those threads are busy enough (or not started);
@@ -120,11 +127,11 @@ class Preparation {
     std::string storedSyntax;
     Route route;
   };
-  std::mutex aheadMutex_;  // guards everything below, aheadThreads_ included
-  std::condition_variable aheadReady_;
+  Wakeup aheadWakeup_;  // notified for each job queued ahead
+  std::mutex aheadMutex_;  // guards the two below; ahead_ is empty while no thread runs
   std::deque<Ahead> ahead_;
-  bool aheadStopped_ = true;
   std::vector<std::thread> aheadThreads_;
+  Lifecycle lifecycle_;
 };
 
 }  // namespace router

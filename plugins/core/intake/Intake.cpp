@@ -7,14 +7,16 @@
 namespace router {
 namespace {
 constexpr int kBatch = 200;
-// The OnChange callback wakes the thread at once; this is only a safety net.
-constexpr auto kPollInterval = std::chrono::seconds(2);
 }  // namespace
 
 Intake::Intake(InstanceStore& store, IntakeQueue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
-               bool routeResentInstances)
+               bool routeResentInstances, std::chrono::milliseconds pollInterval)
     : store_(store), queue_(queue), log_(log), metrics_(metrics), routingWakeup_(routingWakeup),
-      routeResentInstances_(routeResentInstances) {}
+      routeResentInstances_(routeResentInstances), pollInterval_(pollInterval), lifecycle_([this] {
+        if (thread_.joinable()) thread_.join();
+      }) {
+  lifecycle_.interrupts(wakeup_);
+}
 
 Intake::~Intake() { stop(); }
 
@@ -29,17 +31,16 @@ void Intake::anchor() {
 }
 
 void Intake::start() {
-  anchor();
-  thread_ = std::thread([this] {
-    nameThisThread("router-intake");
-    run();
+  lifecycle_.start([this] {
+    anchor();
+    thread_ = std::thread([this] {
+      nameThisThread("router-intake");
+      run();
+    });
   });
 }
 
-void Intake::stop() {
-  wakeup_.stop();
-  if (thread_.joinable()) thread_.join();
-}
+void Intake::stop() { lifecycle_.stop(); }
 
 int Intake::pollOnce() {
   int64_t since = queue_.lastChangeSeq().value_or(0);
@@ -69,11 +70,13 @@ void Intake::run() {
       failing = false;
     } catch (const std::exception& e) {
       if (!failing) {
-        log_.error(std::string("intake: cannot read Orthanc's changes log, retrying every 2 s: ") + e.what());
+        log_.error("intake: cannot read Orthanc's changes log, retrying every " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(pollInterval_).count()) +
+                   " s: " + e.what());
       }
       failing = true;
     }
-    wakeup_.waitFor(seen, kPollInterval);
+    wakeup_.waitFor(seen, pollInterval_);
   }
 }
 

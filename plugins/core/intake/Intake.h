@@ -8,11 +8,17 @@
 // sequence number takes in every change exactly once, including those made
 // while the plugin was down. The OnChange callback only wakes this thread.
 //
-// Thread safety: wake() and stop() may be called from any thread.
+// Lifecycle (plugins/core/Lifecycle.h): start after stop works (a new thread
+// reads on from the recorded sequence number); stop interrupts its wait.
+//
+// Thread safety: wake(), state(), start() and stop() may be called from any
+// thread.
 #pragma once
 
+#include <chrono>
 #include <thread>
 
+#include "plugins/core/Lifecycle.h"
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/intake/InstanceStore.h"
@@ -23,15 +29,20 @@ namespace router {
 
 class Intake {
  public:
+  // pollInterval: how often the log is read without a wake() (a safety net:
+  // the OnChange callback wakes the thread at once).
   Intake(InstanceStore& store, IntakeQueue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
-         bool routeResentInstances);
+         bool routeResentInstances, std::chrono::milliseconds pollInterval = std::chrono::seconds(2));
   ~Intake();
+  Intake(const Intake&) = delete;
+  Intake& operator=(const Intake&) = delete;
   // On a new queue, marks the current end of Orthanc's changes log as where
   // intake begins. Called first at start, before anything slow, so that an
   // instance stored while the other stages start is not skipped.
   void anchor();
   void start();
   void stop();
+  RunState state() const { return lifecycle_.state(); }
   void wake() { wakeup_.notify(); }
   // One pass over the changes log; returns how many instances were taken in.
   // Public for tests; the thread calls it in a loop.
@@ -46,8 +57,10 @@ class Intake {
   Metrics& metrics_;
   Wakeup& routingWakeup_;
   bool routeResentInstances_;
+  const std::chrono::milliseconds pollInterval_;
   Wakeup wakeup_;
   std::thread thread_;
+  Lifecycle lifecycle_;
 };
 
 }  // namespace router

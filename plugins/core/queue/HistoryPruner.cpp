@@ -5,35 +5,36 @@
 namespace router {
 namespace {
 constexpr int kBatch = 2000;  // rows per transaction: the queue stays responsive
-constexpr auto kInterval = std::chrono::minutes(1);
 }  // namespace
 
-HistoryPruner::HistoryPruner(AdminQueue& queue, std::chrono::seconds retention, Log& log)
-    : queue_(queue), retention_(retention), log_(log) {}
+HistoryPruner::HistoryPruner(AdminQueue& queue, std::chrono::seconds retention, Log& log,
+                             std::chrono::milliseconds interval)
+    : queue_(queue), retention_(retention), log_(log), interval_(interval), lifecycle_([this] {
+        if (thread_.joinable()) thread_.join();
+      }) {
+  lifecycle_.interrupts(wakeup_);
+}
 
 HistoryPruner::~HistoryPruner() { stop(); }
 
 void HistoryPruner::start() {
-  if (thread_.joinable()) return;
-  wakeup_.rearm();
-  thread_ = std::thread([this] {
-    nameThisThread("router-history");
-    while (!wakeup_.stopped()) {
-      uint64_t seen = wakeup_.generation();
-      try {
-        pruneOnce();
-      } catch (const std::exception& e) {
-        log_.warning(std::string("queue: cannot forget old history, trying again in a minute: ") + e.what());
+  lifecycle_.start([this] {
+    thread_ = std::thread([this] {
+      nameThisThread("router-history");
+      while (!wakeup_.stopped()) {
+        uint64_t seen = wakeup_.generation();
+        try {
+          pruneOnce();
+        } catch (const std::exception& e) {
+          log_.warning(std::string("queue: cannot forget old history, trying again in a minute: ") + e.what());
+        }
+        wakeup_.waitFor(seen, interval_);
       }
-      wakeup_.waitFor(seen, kInterval);
-    }
+    });
   });
 }
 
-void HistoryPruner::stop() {
-  wakeup_.stop();
-  if (thread_.joinable()) thread_.join();
-}
+void HistoryPruner::stop() { lifecycle_.stop(); }
 
 int HistoryPruner::pruneOnce() {
   const Clock::time_point before = Clock::now() - retention_;

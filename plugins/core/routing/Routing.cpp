@@ -8,7 +8,6 @@
 
 namespace router {
 namespace {
-constexpr auto kIdlePoll = std::chrono::seconds(2);
 constexpr auto kPostponeDelay = std::chrono::seconds(1);
 }  // namespace
 
@@ -31,26 +30,29 @@ Origin decodeOrigin(const std::string& text) {
 }
 
 Routing::Routing(InstanceStore& store, RoutingQueue& queue, RuleBook& rules, PreparedCache& cache, Log& log,
-                 Metrics& metrics, Wakeup& wakeup, OnEnqueued onEnqueued)
+                 Metrics& metrics, Wakeup& wakeup, OnEnqueued onEnqueued, std::chrono::milliseconds idlePoll)
     : store_(store), queue_(queue), rules_(rules), cache_(cache), log_(log), metrics_(metrics), wakeup_(wakeup),
-      onEnqueued_(std::move(onEnqueued)) {}
+      onEnqueued_(std::move(onEnqueued)), idlePoll_(idlePoll), lifecycle_([this] {
+        for (auto& t : threads_) {
+          if (t.joinable()) t.join();
+        }
+        threads_.clear();
+      }) {
+  lifecycle_.interrupts(wakeup_);
+}
 
 Routing::~Routing() { stop(); }
 
 void Routing::start(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
-    nameThisThread("router-route");
-    run();
+  lifecycle_.start([this, threads] {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
+      nameThisThread("router-route");
+      run();
+    });
   });
 }
 
-void Routing::stop() {
-  wakeup_.stop();
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
-  threads_.clear();
-}
+void Routing::stop() { lifecycle_.stop(); }
 
 void Routing::run() {
   std::unique_ptr<RuleEngine> engine;
@@ -72,7 +74,7 @@ void Routing::run() {
       }
       std::optional<IntakeItem> item = queue_.claimIntake();
       if (!item) {
-        wakeup_.waitFor(seen, kIdlePoll);
+        wakeup_.waitFor(seen, idlePoll_);
         continue;
       }
       claimed = item->id;

@@ -3,14 +3,19 @@
 // route, all in one queue transaction. A rule failure leaves the instance
 // "rule-failed" (re-routable once the rules are fixed); nothing is dropped.
 //
-// Thread safety: one Routing object owns its worker threads; start/stop from
-// one thread. Each worker owns its Lua engine.
+// Lifecycle (plugins/core/Lifecycle.h): start after stop works (new workers,
+// the shared Wakeup rearmed); stop interrupts their waits.
+//
+// Thread safety: one Routing object owns its worker threads; start(), stop()
+// and state() from any thread. Each worker owns its Lua engine.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <thread>
 #include <vector>
 
+#include "plugins/core/Lifecycle.h"
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/delivery/PreparedCache.h"
@@ -33,11 +38,17 @@ class Routing {
   using OnEnqueued = std::function<void(const std::string& instanceId, const std::string& storedSyntax,
                                         const Route& route)>;
   // Files read for routing are left in cache for the deliveries that follow.
+  // wakeup: notified when there is something to route (intake, re-route);
+  // this object's lifecycle stops and rearms it. idlePoll: how often an idle
+  // worker looks at the queue without being notified.
   Routing(InstanceStore& store, RoutingQueue& queue, RuleBook& rules, PreparedCache& cache, Log& log, Metrics& metrics,
-          Wakeup& wakeup, OnEnqueued onEnqueued);
+          Wakeup& wakeup, OnEnqueued onEnqueued, std::chrono::milliseconds idlePoll = std::chrono::seconds(2));
   ~Routing();
+  Routing(const Routing&) = delete;
+  Routing& operator=(const Routing&) = delete;
   void start(int threads);
   void stop();
+  RunState state() const { return lifecycle_.state(); }
 
  private:
   void run();
@@ -51,7 +62,9 @@ class Routing {
   Metrics& metrics_;
   Wakeup& wakeup_;
   OnEnqueued onEnqueued_;
+  const std::chrono::milliseconds idlePoll_;
   std::vector<std::thread> threads_;
+  Lifecycle lifecycle_;
 };
 
 }  // namespace router
