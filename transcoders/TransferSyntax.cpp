@@ -16,6 +16,10 @@ const std::vector<TransferSyntaxInfo>& knownTransferSyntaxes() {
       {"JPEGLSNearLossless", ts::kJPEGLSNearLossless, true, true, true},
       {"JPEG2000Lossless", ts::kJPEG2000Lossless, true, false, true},
       {"JPEG2000", ts::kJPEG2000, true, true, true},
+      {"HTJ2KLossless", ts::kHTJ2KLossless, true, false, true},
+      // Decoded only: OpenJPH 0.9.0 cannot write the TLM markers .202 requires.
+      {"HTJ2KLosslessRPCL", ts::kHTJ2KLosslessRPCL, true, false, false},
+      {"HTJ2K", ts::kHTJ2K, true, true, true},
       {"RLELossless", ts::kRLELossless, true, false, true},
   };
   return table;
@@ -33,6 +37,15 @@ const TransferSyntaxInfo* findTransferSyntax(std::string_view uid) {
     if (uid == info.uid) return &info;
   }
   return nullptr;
+}
+
+std::string whyNotWritten(std::string_view uid) {
+  // PS3.5 8.2.14: .202 codestreams carry TLM markers; OpenJPH 0.9.0 has no
+  // way to write them (see OpenJphFamily.h).
+  if (uid == ts::kHTJ2KLosslessRPCL)
+    return "HTJ2KLosslessRPCL requires TLM (tile-part length) markers, which OpenJPH 0.9.0 cannot write; "
+           "use HTJ2KLossless";
+  return "";
 }
 
 std::string transferSyntaxName(std::string_view uid) {
