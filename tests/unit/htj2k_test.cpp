@@ -2,7 +2,8 @@
 // over the generator's images and a few more (MONOCHROME1, 8- and 12-bit
 // signed, tiny and odd sizes, YBR_FULL, multi-frame colour), the independent
 // check with OpenJPEG's opj_decompress, decoding of .202 and .203 inputs,
-// the refusal of .202 as a target, and broken codestreams that must end in a
+// inputs with a colour transform (YBR_RCT, YBR_ICT, made with OpenJPH), the
+// refusal of .202 as a target, and broken codestreams that must end in a
 // TranscodeError naming the problem, never in a crash.
 #include "transcoders/Transcoder.h"
 #include "transcoders/TransferSyntax.h"
@@ -19,6 +20,12 @@
 
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <openjph/ojph_arch.h>
+#include <openjph/ojph_codestream.h>
+#include <openjph/ojph_file.h>
+#include <openjph/ojph_mem.h>
+#include <openjph/ojph_params.h>
 
 #include <cmath>
 #include <csignal>
@@ -310,6 +317,85 @@ TEST(Htj2k, ChainsWithOtherFamiliesStayExact) {
     ASSERT_GE(back.pixels.size(), expected.size()) << via;
     EXPECT_TRUE(std::equal(expected.begin(), expected.end(), back.pixels.begin())) << via;
   }
+}
+
+// --- inputs with a colour transform (YBR_RCT, YBR_ICT) ----------------------
+
+// An 8-bit RGB image (colour by pixel) as an HTJ2K codestream with OpenJPH's
+// multi-component transform: RCT when reversible, ICT when not.
+std::string codestreamWithColourTransform(const ImageSpec& spec, const std::vector<uint8_t>& rgb, bool reversible) {
+  ojph::mem_outfile out;
+  ojph::codestream codestream;
+  ojph::param_siz siz = codestream.access_siz();
+  siz.set_image_extent(ojph::point(ojph::ui32(spec.columns), ojph::ui32(spec.rows)));
+  siz.set_num_components(3);
+  for (ojph::ui32 c = 0; c < 3; ++c) siz.set_component(c, ojph::point(1, 1), 8, false);
+  siz.set_tile_size(ojph::size(ojph::ui32(spec.columns), ojph::ui32(spec.rows)));
+  ojph::param_cod cod = codestream.access_cod();
+  cod.set_num_decomposition(3);
+  cod.set_color_transform(true);
+  cod.set_reversible(reversible);
+  if (!reversible) codestream.access_qcd().set_irrev_quant(1.0f / 256);
+  codestream.set_planar(false);
+  out.open();
+  codestream.write_headers(&out);
+  std::vector<int> nextRow(3, 0);
+  ojph::ui32 c = 0;
+  ojph::line_buf* line = codestream.exchange(nullptr, c);
+  for (int n = 0; n < 3 * spec.rows; ++n) {
+    const int row = nextRow[c]++;
+    for (int x = 0; x < spec.columns; ++x) line->i32[x] = rgb[size_t(row * spec.columns + x) * 3 + c];
+    line = codestream.exchange(line, c);
+  }
+  codestream.flush();
+  std::string bytes(reinterpret_cast<const char*>(out.get_data()), size_t(out.tell()));
+  codestream.close();
+  return bytes;
+}
+
+// file (ours, HTJ2K, RGB, one frame) with its only codestream replaced and
+// PhotometricInterpretation set to photometric (8 characters).
+std::string withCodestream(const std::string& file, std::string codestream, const std::string& photometric) {
+  if (codestream.size() % 2) codestream.push_back('\0');
+  const std::vector<std::string> fragments = router::testdata::htj2k::fragmentsOf(file);
+  const size_t at = file.rfind(fragments.at(0));
+  std::string out = file.substr(0, at - 4);
+  for (int i = 0; i < 4; ++i) out.push_back(char((codestream.size() >> (8 * i)) & 0xff));
+  out += codestream;
+  out += file.substr(at + fragments[0].size());
+  const std::string rgb("\x28\x00\x04\x00" "CS\x04\x00RGB ", 12);
+  const size_t pi = out.find(rgb);
+  if (pi == std::string::npos || photometric.size() != 8) return "";
+  return out.replace(pi, rgb.size(), std::string("\x28\x00\x04\x00" "CS\x08\x00", 8) + photometric);
+}
+
+TEST(Htj2k, ColourTransformedInputsComeBackAsRgb) {
+  ImageSpec spec;
+  spec.name = "rgb-mct";
+  spec.modality = "OT";
+  spec.bitsAllocated = spec.bitsStored = 8;
+  spec.samplesPerPixel = 3;
+  spec.photometric = "RGB";
+  spec = router::testdata::withIdentity(spec);
+  const auto transcoder = router::makeTranscoder();
+  const std::string ours = transcoder->transcode(router::testdata::makeInstance(spec), ts::kHTJ2KLossless);
+  const std::vector<uint8_t> expected = interleaved(spec);
+
+  const std::string rct = withCodestream(ours, codestreamWithColourTransform(spec, expected, true), "YBR_RCT ");
+  ASSERT_FALSE(rct.empty());
+  ASSERT_EQ(readNative(rct).photometric, "YBR_RCT");
+  const Native exact = readNative(transcoder->transcode(rct, ts::kExplicitVRLittleEndian));
+  EXPECT_EQ(exact.photometric, "RGB");
+  ASSERT_GE(exact.pixels.size(), expected.size());
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), exact.pixels.begin())) << "YBR_RCT is lossless";
+
+  const std::string ict = relabel(withCodestream(ours, codestreamWithColourTransform(spec, expected, false), "YBR_ICT "),
+                                  ts::kHTJ2KLossless, ts::kHTJ2K);
+  ASSERT_FALSE(ict.empty());
+  const Native close = readNative(transcoder->transcode(ict, ts::kExplicitVRLittleEndian));
+  EXPECT_EQ(close.photometric, "RGB");
+  ASSERT_GE(close.pixels.size(), expected.size());
+  EXPECT_GE(compare(spec, expected, close.pixels).psnr, 35.0);
 }
 
 // --- broken codestreams -----------------------------------------------------
