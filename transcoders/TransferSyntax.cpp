@@ -16,11 +16,13 @@ const std::vector<TransferSyntaxInfo>& knownTransferSyntaxes() {
       {"JPEGLSNearLossless", ts::kJPEGLSNearLossless, true, true, true},
       {"JPEG2000Lossless", ts::kJPEG2000Lossless, true, false, true},
       {"JPEG2000", ts::kJPEG2000, true, true, true},
+      {"RLELossless", ts::kRLELossless, true, false, true},
+      // Last: the fuzz inputs pick their target by index among the encodable
+      // syntaxes (tests/fuzz/FuzzEntries.h); new rows go after the old ones.
       {"HTJ2KLossless", ts::kHTJ2KLossless, true, false, true},
       // Decoded only: OpenJPH 0.9.0 cannot write the TLM markers .202 requires.
       {"HTJ2KLosslessRPCL", ts::kHTJ2KLosslessRPCL, true, false, false},
       {"HTJ2K", ts::kHTJ2K, true, true, true},
-      {"RLELossless", ts::kRLELossless, true, false, true},
   };
   return table;
 }
