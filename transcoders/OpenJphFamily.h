@@ -3,10 +3,12 @@
 //
 // Decodes HTJ2KLossless (.201), HTJ2KLosslessRPCL (.202) and HTJ2K (.203).
 // Encodes .201 (reversible 5/3 wavelet) and .203 (irreversible 9/7). .202 is
-// not produced: the standard asks its codestreams to carry TLM (tile-part
-// length) markers besides the RPCL progression, and OpenJPH 0.9.0 cannot
-// write TLM markers (its API gained them in a later release). Writing .202
-// without them would be a non-conforming file, so it is refused as a target.
+// not produced: its codestreams must carry TLM (tile-part length) markers as
+// well as the RPCL progression, and OpenJPH 0.9.0 writes TLM markers only
+// under its BROADCAST and IMF profiles, both of which it makes use CPRL
+// (checked on Debian's build: with RPCL it refuses those profiles, without a
+// profile it writes no TLM). A .202 file without TLM would not conform, so
+// it is refused as a target.
 //
 // .203 quality (TranscodeOptions::quality, 1..100, default 90, higher is
 // better): OpenJPH 0.9.0 has no rate control, only the base quantisation

@@ -45,8 +45,8 @@ std::string whyNotWritten(std::string_view uid) {
   // PS3.5 8.2.14: .202 codestreams carry TLM markers; OpenJPH 0.9.0 has no
   // way to write them (see OpenJphFamily.h).
   if (uid == ts::kHTJ2KLosslessRPCL)
-    return "HTJ2KLosslessRPCL requires TLM (tile-part length) markers, which OpenJPH 0.9.0 cannot write; "
-           "use HTJ2KLossless";
+    return "HTJ2KLosslessRPCL requires TLM (tile-part length) markers with RPCL progression, and OpenJPH 0.9.0 "
+           "writes TLM only with CPRL; use HTJ2KLossless";
   return "";
 }
 
