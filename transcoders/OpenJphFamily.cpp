@@ -175,7 +175,8 @@ std::string hex2(const std::string& bytes, size_t at) {
   return text;
 }
 
-// SOC + SIZ at the start, EOC at the end (after the fragment's pad byte):
+// SOC + SIZ at the start, EOC at the end (after the fragment's pad byte,
+// or the zeros some writers pad with):
 // OpenJPH 0.9.0 decodes a cut-off codestream without complaint, as if the
 // missing code-blocks were zero.
 void checkFraming(const std::string& bytes, const std::string& frame) {
@@ -183,7 +184,7 @@ void checkFraming(const std::string& bytes, const std::string& frame) {
       uint8_t(bytes[3]) != 0x51)
     throw TranscodeError(frame + " is not a JPEG 2000 codestream (it starts " + hex2(bytes, 0) + ", not FF 4F FF 51)");
   size_t end = bytes.size();
-  if (end > 4 && bytes[end - 1] == '\0') --end;
+  while (end > 4 && bytes[end - 1] == '\0') --end;
   if (end < 6 || uint8_t(bytes[end - 2]) != 0xFF || uint8_t(bytes[end - 1]) != 0xD9)
     throw TranscodeError(frame + " is truncated: it does not end with the EOC marker (FF D9)");
 }

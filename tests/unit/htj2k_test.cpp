@@ -462,6 +462,17 @@ TEST_F(Htj2kBroken, TruncatedCodestreamIsRefused) {
   expectRefused(input, "truncated");
 }
 
+TEST_F(Htj2kBroken, ZerosAfterTheEndOfTheCodestreamAreAccepted) {
+  // Some writers pad fragments with more than the one byte DICOM needs.
+  std::string codestream = encoded_.substr(at_, length_);
+  while (!codestream.empty() && codestream.back() == '\0') codestream.pop_back();
+  std::string input = encoded_.substr(0, at_ - 4);
+  const std::string padded = codestream + std::string(codestream.size() % 2 ? 5 : 4, '\0');
+  for (int i = 0; i < 4; ++i) input.push_back(char((padded.size() >> (8 * i)) & 0xff));
+  input += padded + encoded_.substr(at_ + length_);
+  EXPECT_EQ(transcodeInChild(input, ts::kExplicitVRLittleEndian), "D");
+}
+
 TEST_F(Htj2kBroken, GarbageCodestreamIsRefused) {
   std::string input = encoded_;
   std::fill(input.begin() + long(at_), input.begin() + long(at_ + length_), 'x');
