@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <mutex>
-#include <string>
 #include <stdexcept>
+#include <string>
 
 // OpenJPH's headers use its types without including their definitions.
 #include <openjph/ojph_arch.h>
@@ -40,7 +40,9 @@ ssize_t captureMessage(void*, const char* text, size_t size) {
   return static_cast<ssize_t>(size);
 }
 
-ssize_t discardMessage(void*, const char*, size_t size) { return static_cast<ssize_t>(size); }
+ssize_t discardMessage(void*, const char*, size_t size) {
+  return static_cast<ssize_t>(size);
+}
 
 // OpenJPH 0.9.0 writes warnings to their stream without checking for
 // nullptr (a warning on a corrupt code-block then crashes in fprintf), so
@@ -49,8 +51,10 @@ void installMessageStreams() {
   static std::once_flag once;
   std::call_once(once, [] {
     // Both live as long as the process.
-    FILE* errors = fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, captureMessage, nullptr, nullptr});
-    FILE* nothing = fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, discardMessage, nullptr, nullptr});
+    FILE* errors =
+        fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, captureMessage, nullptr, nullptr});
+    FILE* nothing =
+        fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, discardMessage, nullptr, nullptr});
     if (errors) {
       setvbuf(errors, nullptr, _IONBF, 0);
       ojph::set_error_stream(errors);
@@ -78,13 +82,16 @@ std::string lastOpenJphMessage(const std::exception& e) {
   return code.empty() ? text : text + " (OpenJPH error " + code + ")";
 }
 
-bool isHtj2k(const std::string& uid) { return uid == ts::kHTJ2KLossless || uid == ts::kHTJ2KLosslessRPCL || uid == ts::kHTJ2K; }
+bool isHtj2k(const std::string& uid) {
+  return uid == ts::kHTJ2KLossless || uid == ts::kHTJ2KLosslessRPCL || uid == ts::kHTJ2K;
+}
 
 void checkSupported(const PixelLayout& l, const std::string& name, bool lossy) {
   const std::string what = " (" + l.describe() + ")";
   if (l.bitsAllocated != 8 && l.bitsAllocated != 16)
     throw TranscodeError(name + " is coded here from 8- or 16-bit allocated samples only" + what);
-  if (l.samplesPerPixel != 1 && l.samplesPerPixel != 3) throw TranscodeError(name + " takes 1 or 3 samples per pixel" + what);
+  if (l.samplesPerPixel != 1 && l.samplesPerPixel != 3)
+    throw TranscodeError(name + " takes 1 or 3 samples per pixel" + what);
   if (lossy && l.photometric == "PALETTE COLOR")
     throw TranscodeError(name + " is lossy and would corrupt palette indices" + what);
 }
@@ -117,8 +124,8 @@ unsigned decompositionsFor(unsigned columns, unsigned rows) {
   return levels;
 }
 
-std::string encodeFrame(const PixelLayout& l, const unsigned char* frame, unsigned precision, bool lossy,
-                        int quality) {
+std::string encodeFrame(const PixelLayout& l, const unsigned char* frame, unsigned precision,
+                        bool lossy, int quality) {
   const unsigned components = l.samplesPerPixel;
   const size_t pixels = size_t(l.rows) * l.columns;
   ojph::mem_outfile out;  // outlives the codestream that writes to it
@@ -138,7 +145,9 @@ std::string encodeFrame(const PixelLayout& l, const unsigned char* frame, unsign
   cod.set_color_transform(false);  // PhotometricInterpretation stays
   cod.set_reversible(!lossy);
   // OpenJPH takes the step relative to the sample range (see the header).
-  if (lossy) codestream.access_qcd().set_irrev_quant(static_cast<float>(std::exp2((100 - quality) / 10.0 - precision)));
+  if (lossy)
+    codestream.access_qcd().set_irrev_quant(
+        static_cast<float>(std::exp2((100 - quality) / 10.0 - precision)));
   codestream.set_planar(true);
 
   out.open();
@@ -151,26 +160,31 @@ std::string encodeFrame(const PixelLayout& l, const unsigned char* frame, unsign
   ojph::line_buf* line = codestream.exchange(nullptr, component);
   for (size_t lines = 0; lines < size_t(components) * l.rows; ++lines) {
     if (!line || component >= components || nextRow[component] >= l.rows)
-      throw TranscodeError("OpenJPH asked for an unexpected image line while encoding " + l.describe());
+      throw TranscodeError("OpenJPH asked for an unexpected image line while encoding " +
+                           l.describe());
     const size_t row = nextRow[component]++;
     for (size_t x = 0; x < l.columns; ++x) {
       const size_t p = row * l.columns + x;
-      const size_t index = l.planarConfiguration == 1 ? component * pixels + p : p * components + component;
+      const size_t index =
+          l.planarConfiguration == 1 ? component * pixels + p : p * components + component;
       const uint32_t raw = sampleAt(l, frame, index);
       // Signed: sign-extended from the coded precision.
-      line->i32[x] = l.pixelRepresentation == 1 ? static_cast<int32_t>(raw << shift) >> shift : static_cast<int32_t>(raw);
+      line->i32[x] = l.pixelRepresentation == 1 ? static_cast<int32_t>(raw << shift) >> shift
+                                                : static_cast<int32_t>(raw);
     }
     line = codestream.exchange(line, component);
   }
   codestream.flush();
-  const std::string bytes(reinterpret_cast<const char*>(out.get_data()), static_cast<size_t>(out.tell()));
+  const std::string bytes(reinterpret_cast<const char*>(out.get_data()),
+                          static_cast<size_t>(out.tell()));
   codestream.close();  // also closes (frees) out
   return bytes;
 }
 
 std::string hex2(const std::string& bytes, size_t at) {
   char text[8];
-  std::snprintf(text, sizeof text, "%02X %02X", at < bytes.size() ? unsigned(uint8_t(bytes[at])) : 0u,
+  std::snprintf(text, sizeof text, "%02X %02X",
+                at < bytes.size() ? unsigned(uint8_t(bytes[at])) : 0u,
                 at + 1 < bytes.size() ? unsigned(uint8_t(bytes[at + 1])) : 0u);
   return text;
 }
@@ -180,9 +194,10 @@ std::string hex2(const std::string& bytes, size_t at) {
 // OpenJPH 0.9.0 decodes a cut-off codestream without complaint, as if the
 // missing code-blocks were zero.
 void checkFraming(const std::string& bytes, const std::string& frame) {
-  if (bytes.size() < 4 || uint8_t(bytes[0]) != 0xFF || uint8_t(bytes[1]) != 0x4F || uint8_t(bytes[2]) != 0xFF ||
-      uint8_t(bytes[3]) != 0x51)
-    throw TranscodeError(frame + " is not a JPEG 2000 codestream (it starts " + hex2(bytes, 0) + ", not FF 4F FF 51)");
+  if (bytes.size() < 4 || uint8_t(bytes[0]) != 0xFF || uint8_t(bytes[1]) != 0x4F ||
+      uint8_t(bytes[2]) != 0xFF || uint8_t(bytes[3]) != 0x51)
+    throw TranscodeError(frame + " is not a JPEG 2000 codestream (it starts " + hex2(bytes, 0) +
+                         ", not FF 4F FF 51)");
   size_t end = bytes.size();
   while (end > 4 && bytes[end - 1] == '\0') --end;
   if (end < 6 || uint8_t(bytes[end - 2]) != 0xFF || uint8_t(bytes[end - 1]) != 0xD9)
@@ -204,14 +219,16 @@ std::string decodeFrame(const PixelLayout& l, const std::string& bytes, unsigned
                  extent.x == l.columns && extent.y == l.rows;
   for (unsigned c = 0; matches && c < components; ++c) {
     const ojph::point down = siz.get_downsampling(c);
-    matches = down.x == 1 && down.y == 1 && siz.get_bit_depth(c) >= 1 && siz.get_bit_depth(c) <= l.bitsAllocated &&
-              siz.get_recon_width(c) == l.columns && siz.get_recon_height(c) == l.rows;
+    matches = down.x == 1 && down.y == 1 && siz.get_bit_depth(c) >= 1 &&
+              siz.get_bit_depth(c) <= l.bitsAllocated && siz.get_recon_width(c) == l.columns &&
+              siz.get_recon_height(c) == l.rows;
   }
   if (!matches)
     throw TranscodeError(frame + " is " + std::to_string(extent.x - offset.x) + "x" +
-                         std::to_string(extent.y - offset.y) + ", " + std::to_string(components) + " component(s) of " +
-                         std::to_string(components ? siz.get_bit_depth(0) : 0) + " bits; the dataset says " +
-                         l.describe());
+                         std::to_string(extent.y - offset.y) + ", " + std::to_string(components) +
+                         " component(s) of " +
+                         std::to_string(components ? siz.get_bit_depth(0) : 0) +
+                         " bits; the dataset says " + l.describe());
 
   codestream.set_planar(false);
   codestream.create();
@@ -228,7 +245,8 @@ std::string decodeFrame(const PixelLayout& l, const std::string& bytes, unsigned
     const bool isSigned = siz.is_signed(c);
     // Lossy results may overshoot the range a little: clamp.
     const int32_t lowest = isSigned ? -(int32_t{1} << (depth - 1)) : 0;
-    const int32_t highest = isSigned ? (int32_t{1} << (depth - 1)) - 1 : int32_t((uint32_t{1} << depth) - 1);
+    const int32_t highest =
+        isSigned ? (int32_t{1} << (depth - 1)) - 1 : int32_t((uint32_t{1} << depth) - 1);
     for (size_t x = 0; x < l.columns; ++x) {
       const uint32_t word = static_cast<uint32_t>(std::clamp(line->i32[x], lowest, highest));
       const size_t at = (row * l.columns + x) * components + c;  // colour by pixel
@@ -246,15 +264,22 @@ std::string decodeFrame(const PixelLayout& l, const std::string& bytes, unsigned
 
 }  // namespace
 
-OpenJphFamily::OpenJphFamily() { installMessageStreams(); }
+OpenJphFamily::OpenJphFamily() {
+  installMessageStreams();
+}
 
-bool OpenJphFamily::canDecode(const std::string& syntax) const { return isHtj2k(syntax); }
+bool OpenJphFamily::canDecode(const std::string& syntax) const {
+  return isHtj2k(syntax);
+}
 
-bool OpenJphFamily::canEncode(const std::string& syntax) const { return syntax == ts::kHTJ2KLossless || syntax == ts::kHTJ2K; }
+bool OpenJphFamily::canEncode(const std::string& syntax) const {
+  return syntax == ts::kHTJ2KLossless || syntax == ts::kHTJ2K;
+}
 
 void OpenJphFamily::decode(DicomFile& dicom, const PixelLayout& layout) const {
   checkSupported(layout, transferSyntaxName(dicom.syntax), false);
-  const std::vector<std::string> streams = framesOf(dicom.dataset().GetDataElement(kPixelDataTag), layout.frames);
+  const std::vector<std::string> streams =
+      framesOf(dicom.dataset().GetDataElement(kPixelDataTag), layout.frames);
   std::string pixels;
   pixels.reserve(layout.frameBytes() * layout.frames);
   for (unsigned i = 0; i < streams.size(); ++i) {
@@ -264,8 +289,8 @@ void OpenJphFamily::decode(DicomFile& dicom, const PixelLayout& layout) const {
     } catch (const TranscodeError&) {
       throw;
     } catch (const std::exception& e) {
-      throw TranscodeError("OpenJPH could not decode HTJ2K frame " + std::to_string(i + 1) + " (" + layout.describe() +
-                           "): " + lastOpenJphMessage(e));
+      throw TranscodeError("OpenJPH could not decode HTJ2K frame " + std::to_string(i + 1) + " (" +
+                           layout.describe() + "): " + lastOpenJphMessage(e));
     }
   }
   gdcm::DataSet& ds = dicom.dataset();
@@ -289,7 +314,8 @@ void OpenJphFamily::encode(DicomFile& dicom, const PixelLayout& layout, const st
   const size_t frameBytes = layout.frameBytes();
   const size_t needed = frameBytes * layout.frames;
   if (!value || !value->GetPointer() || value->GetLength() < needed)
-    throw TranscodeError("PixelData holds " + std::to_string(value ? uint32_t(value->GetLength()) : 0u) + " bytes; " +
+    throw TranscodeError("PixelData holds " +
+                         std::to_string(value ? uint32_t(value->GetLength()) : 0u) + " bytes; " +
                          layout.describe() + " needs " + std::to_string(needed));
   const int quality = options.quality > 0 ? std::min(options.quality, 100) : 90;
   const auto* pixels = reinterpret_cast<const unsigned char*>(value->GetPointer());
@@ -302,7 +328,8 @@ void OpenJphFamily::encode(DicomFile& dicom, const PixelLayout& layout, const st
   } catch (const TranscodeError&) {
     throw;
   } catch (const std::exception& e) {
-    throw TranscodeError("OpenJPH could not encode the image as " + name + " (" + layout.describe() + "): " + lastOpenJphMessage(e));
+    throw TranscodeError("OpenJPH could not encode the image as " + name + " (" +
+                         layout.describe() + "): " + lastOpenJphMessage(e));
   }
   gdcm::DataSet& ds = dicom.dataset();
   ds.Replace(encapsulate(streams));

@@ -17,7 +17,9 @@
 
 namespace router::testdata::htj2k {
 
-inline bool haveOpjDecompress() { return run("command -v opj_decompress").exitCode == 0; }
+inline bool haveOpjDecompress() {
+  return run("command -v opj_decompress").exitCode == 0;
+}
 
 inline std::string readAll(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -25,15 +27,16 @@ inline std::string readAll(const std::filesystem::path& path) {
 }
 
 inline uint32_t le32(const std::string& b, size_t at) {
-  return uint32_t(uint8_t(b[at])) | uint32_t(uint8_t(b[at + 1])) << 8 | uint32_t(uint8_t(b[at + 2])) << 16 |
-         uint32_t(uint8_t(b[at + 3])) << 24;
+  return uint32_t(uint8_t(b[at])) | uint32_t(uint8_t(b[at + 1])) << 8 |
+         uint32_t(uint8_t(b[at + 2])) << 16 | uint32_t(uint8_t(b[at + 3])) << 24;
 }
 
 // The fragments of the encapsulated Pixel Data of an Explicit VR Little
 // Endian dataset (the last (7FE0,0010) OB element of undefined length),
 // Basic Offset Table left out. Empty when there is none.
 inline std::vector<std::string> fragmentsOf(const std::string& part10) {
-  static const char kHeader[] = {'\xE0', '\x7F', '\x10', '\x00', 'O', 'B', '\0', '\0', '\xFF', '\xFF', '\xFF', '\xFF'};
+  static const char kHeader[] = {'\xE0', '\x7F', '\x10', '\x00', 'O',    'B',
+                                 '\0',   '\0',   '\xFF', '\xFF', '\xFF', '\xFF'};
   const size_t start = part10.rfind(std::string(kHeader, sizeof kHeader));
   std::vector<std::string> fragments;
   if (start == std::string::npos) return fragments;
@@ -56,9 +59,9 @@ inline std::vector<std::string> fragmentsOf(const std::string& part10) {
 // (PlanarConfiguration 0), bitsAllocated bits per sample, little endian,
 // signed samples sign-extended. On failure, error says why and the result is
 // empty.
-inline std::vector<uint8_t> opjDecodedPixels(const std::filesystem::path& file, int rows, int columns,
-                                             int samplesPerPixel, int bitsAllocated, bool isSigned,
-                                             std::string& error) {
+inline std::vector<uint8_t> opjDecodedPixels(const std::filesystem::path& file, int rows,
+                                             int columns, int samplesPerPixel, int bitsAllocated,
+                                             bool isSigned, std::string& error) {
   const std::vector<std::string> frames = fragmentsOf(readAll(file));
   if (frames.empty()) {
     error = "no encapsulated pixel data in " + file.string();
@@ -72,8 +75,10 @@ inline std::vector<uint8_t> opjDecodedPixels(const std::filesystem::path& file, 
     const std::filesystem::path in = dir.path() / ("frame" + std::to_string(f) + ".j2k");
     const std::filesystem::path raw = dir.path() / ("frame" + std::to_string(f) + ".rawl");
     std::string codestream = frames[f];
-    if (codestream.size() > 2 && codestream.back() == '\0') codestream.pop_back();  // the fragment's pad byte
-    std::ofstream(in, std::ios::binary).write(codestream.data(), std::streamsize(codestream.size()));
+    if (codestream.size() > 2 && codestream.back() == '\0')
+      codestream.pop_back();  // the fragment's pad byte
+    std::ofstream(in, std::ios::binary)
+        .write(codestream.data(), std::streamsize(codestream.size()));
     const RunResult result = run("opj_decompress -quiet -i " + in.string() + " -o " + raw.string());
     const std::string samples = readAll(raw);
     if (result.exitCode != 0 || samples.empty()) {
@@ -84,16 +89,17 @@ inline std::vector<uint8_t> opjDecodedPixels(const std::filesystem::path& file, 
     // else 2 bytes, little endian.
     const size_t count = pixels * size_t(samplesPerPixel);
     if (samples.size() != count && samples.size() != 2 * count) {
-      error = "opj_decompress wrote " + std::to_string(samples.size()) + " bytes for frame " + std::to_string(f + 1) +
-              "; expected " + std::to_string(count) + " samples";
+      error = "opj_decompress wrote " + std::to_string(samples.size()) + " bytes for frame " +
+              std::to_string(f + 1) + "; expected " + std::to_string(count) + " samples";
       return {};
     }
     const size_t inBytes = samples.size() / count;
     for (size_t p = 0; p < pixels; ++p)
       for (size_t c = 0; c < size_t(samplesPerPixel); ++c) {
         const size_t i = c * pixels + p;
-        int32_t value = inBytes == 1 ? int32_t(uint8_t(samples[i]))
-                                     : int32_t(uint8_t(samples[2 * i]) | uint8_t(samples[2 * i + 1]) << 8);
+        int32_t value = inBytes == 1
+                            ? int32_t(uint8_t(samples[i]))
+                            : int32_t(uint8_t(samples[2 * i]) | uint8_t(samples[2 * i + 1]) << 8);
         if (isSigned) value = inBytes == 1 ? int32_t(int8_t(value)) : int32_t(int16_t(value));
         out.push_back(uint8_t(uint32_t(value) & 0xFF));
         if (outBytes == 2) out.push_back(uint8_t((uint32_t(value) >> 8) & 0xFF));

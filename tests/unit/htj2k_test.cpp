@@ -5,32 +5,29 @@
 // inputs with a colour transform (YBR_RCT, YBR_ICT, made with OpenJPH), the
 // refusal of .202 as a target, and broken codestreams that must end in a
 // TranscodeError naming the problem, never in a crash.
-#include "transcoders/Transcoder.h"
-#include "transcoders/TransferSyntax.h"
-#include "tests/generator/TestData.h"
-#include "tests/generator/TestSupport.h"
-#include "tests/unit/htj2k_support.h"
-
-#include <gtest/gtest.h>
-
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
-
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include <gtest/gtest.h>
 #include <openjph/ojph_arch.h>
 #include <openjph/ojph_codestream.h>
 #include <openjph/ojph_file.h>
 #include <openjph/ojph_mem.h>
 #include <openjph/ojph_params.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <csignal>
 #include <cstring>
 #include <fstream>
+
+#include "tests/generator/TestData.h"
+#include "tests/generator/TestSupport.h"
+#include "tests/unit/htj2k_support.h"
+#include "transcoders/Transcoder.h"
+#include "transcoders/TransferSyntax.h"
 
 namespace fs = std::filesystem;
 namespace ts = router::ts;
@@ -120,7 +117,8 @@ Native readNative(const std::string& part10) {
   DcmDataset& ds = *file.getDataset();
   if (ds.findAndGetOFString(DCM_PhotometricInterpretation, s).good()) n.photometric = s.c_str();
   if (ds.findAndGetOFString(DCM_LossyImageCompression, s).good()) n.lossy = s.c_str();
-  if (ds.findAndGetOFStringArray(DCM_LossyImageCompressionMethod, s).good()) n.lossyMethod = s.c_str();
+  if (ds.findAndGetOFStringArray(DCM_LossyImageCompressionMethod, s).good())
+    n.lossyMethod = s.c_str();
   if (ds.findAndGetOFString(DCM_SOPInstanceUID, s).good()) n.sopInstanceUid = s.c_str();
   ds.findAndGetUint16(DCM_PlanarConfiguration, n.planar);
   if (n.syntax == ts::kExplicitVRLittleEndian) n.pixels = router::testdata::nativePixelBytes(ds);
@@ -139,7 +137,8 @@ std::vector<uint8_t> interleaved(const ImageSpec& spec) {
     for (size_t p = 0; p < count; ++p)
       for (size_t c = 0; c < 3; ++c)
         for (size_t b = 0; b < bytes; ++b)
-          out[f * count * 3 * bytes + (p * 3 + c) * bytes + b] = pixels[f * count * 3 * bytes + (c * count + p) * bytes + b];
+          out[f * count * 3 * bytes + (p * 3 + c) * bytes + b] =
+              pixels[f * count * 3 * bytes + (c * count + p) * bytes + b];
   return out;
 }
 
@@ -148,7 +147,8 @@ struct Error {
   double maxAbs = 0, psnr = 1e9;
 };
 
-Error compare(const ImageSpec& spec, const std::vector<uint8_t>& expected, const std::vector<uint8_t>& actual) {
+Error compare(const ImageSpec& spec, const std::vector<uint8_t>& expected,
+              const std::vector<uint8_t>& actual) {
   Error e;
   const size_t bytes = size_t(spec.bitsAllocated / 8);
   const size_t count = std::min(expected.size(), actual.size()) / bytes;
@@ -181,7 +181,8 @@ class Htj2kImages : public ::testing::TestWithParam<ImageSpec> {};
 TEST_P(Htj2kImages, LosslessRoundTripIsExact) {
   const ImageSpec spec = router::testdata::withIdentity(GetParam());
   const auto transcoder = router::makeTranscoder();
-  const std::string encoded = transcoder->transcode(router::testdata::makeInstance(spec), "HTJ2KLossless");
+  const std::string encoded =
+      transcoder->transcode(router::testdata::makeInstance(spec), "HTJ2KLossless");
   const Native meta = readNative(encoded);
   EXPECT_EQ(meta.syntax, ts::kHTJ2KLossless);
   EXPECT_EQ(meta.photometric, spec.photometric);
@@ -194,24 +195,29 @@ TEST_P(Htj2kImages, LosslessRoundTripIsExact) {
   EXPECT_EQ(back.photometric, spec.photometric);
   const std::vector<uint8_t> expected = interleaved(spec);
   ASSERT_GE(back.pixels.size(), expected.size());
-  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), back.pixels.begin())) << spec.name << " is not pixel-exact";
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), back.pixels.begin()))
+      << spec.name << " is not pixel-exact";
 }
 
 TEST_P(Htj2kImages, LosslessOutputDecodesExactlyWithOpenJpeg) {
   if (!router::testdata::htj2k::haveOpjDecompress())
-    GTEST_SKIP() << "opj_decompress (Debian: libopenjp2-tools) is not installed: no independent HTJ2K decoder";
+    GTEST_SKIP() << "opj_decompress (Debian: libopenjp2-tools) is not installed: no independent "
+                    "HTJ2K decoder";
   const ImageSpec spec = router::testdata::withIdentity(GetParam());
   TempDir dir;
   const fs::path file = dir / "ht.dcm";
-  const std::string encoded = router::makeTranscoder()->transcode(router::testdata::makeInstance(spec), ts::kHTJ2KLossless);
+  const std::string encoded =
+      router::makeTranscoder()->transcode(router::testdata::makeInstance(spec), ts::kHTJ2KLossless);
   std::ofstream(file, std::ios::binary).write(encoded.data(), std::streamsize(encoded.size()));
   std::string error;
-  const std::vector<uint8_t> decoded = router::testdata::htj2k::opjDecodedPixels(
-      file, spec.rows, spec.columns, spec.samplesPerPixel, spec.bitsAllocated, spec.signedPixels, error);
+  const std::vector<uint8_t> decoded =
+      router::testdata::htj2k::opjDecodedPixels(file, spec.rows, spec.columns, spec.samplesPerPixel,
+                                                spec.bitsAllocated, spec.signedPixels, error);
   ASSERT_TRUE(error.empty()) << error;
   const std::vector<uint8_t> expected = interleaved(spec);
   ASSERT_EQ(decoded.size(), expected.size());
-  EXPECT_EQ(compare(spec, expected, decoded).maxAbs, 0) << spec.name << ": opj_decompress disagrees";
+  EXPECT_EQ(compare(spec, expected, decoded).maxAbs, 0)
+      << spec.name << ": opj_decompress disagrees";
   EXPECT_TRUE(decoded == expected);
 }
 
@@ -235,21 +241,28 @@ TEST_P(Htj2kImages, LossyRoundTripIsWithinBoundAndMarked) {
 
   if (!router::testdata::htj2k::haveOpjDecompress()) return;
   TempDir dir;
-  std::ofstream(dir / "ht.dcm", std::ios::binary).write(encoded.data(), std::streamsize(encoded.size()));
+  std::ofstream(dir / "ht.dcm", std::ios::binary)
+      .write(encoded.data(), std::streamsize(encoded.size()));
   std::string failure;
   const std::vector<uint8_t> independent = router::testdata::htj2k::opjDecodedPixels(
-      dir / "ht.dcm", spec.rows, spec.columns, spec.samplesPerPixel, spec.bitsAllocated, spec.signedPixels, failure);
+      dir / "ht.dcm", spec.rows, spec.columns, spec.samplesPerPixel, spec.bitsAllocated,
+      spec.signedPixels, failure);
   ASSERT_TRUE(failure.empty()) << failure;
   // Two 9/7 decoders may round a sample differently, never by much.
-  EXPECT_LE(compare(spec, std::vector<uint8_t>(back.pixels.begin(), back.pixels.begin() + long(expected.size())),
-                    independent).maxAbs, 2.0);
+  EXPECT_LE(compare(spec,
+                    std::vector<uint8_t>(back.pixels.begin(),
+                                         back.pixels.begin() + long(expected.size())),
+                    independent)
+                .maxAbs,
+            2.0);
 }
 
 TEST_P(Htj2kImages, RpclAndHtj2kInputsDecode) {
   const ImageSpec spec = router::testdata::withIdentity(GetParam());
   const auto transcoder = router::makeTranscoder();
   // Our .201 codestreams are RPCL and reversible: valid .202 and .203 content.
-  const std::string encoded = transcoder->transcode(router::testdata::makeInstance(spec), ts::kHTJ2KLossless);
+  const std::string encoded =
+      transcoder->transcode(router::testdata::makeInstance(spec), ts::kHTJ2KLossless);
   const std::vector<uint8_t> expected = interleaved(spec);
   for (const char* uid : {ts::kHTJ2KLosslessRPCL, ts::kHTJ2K}) {
     const std::string input = relabel(encoded, ts::kHTJ2KLossless, uid);
@@ -279,7 +292,8 @@ ImageSpec ct() {
 
 TEST(Htj2k, KeywordsResolve) {
   EXPECT_EQ(router::resolveTransferSyntax("HTJ2KLossless"), std::string(ts::kHTJ2KLossless));
-  EXPECT_EQ(router::resolveTransferSyntax("HTJ2KLosslessRPCL"), std::string(ts::kHTJ2KLosslessRPCL));
+  EXPECT_EQ(router::resolveTransferSyntax("HTJ2KLosslessRPCL"),
+            std::string(ts::kHTJ2KLosslessRPCL));
   EXPECT_EQ(router::resolveTransferSyntax("HTJ2K"), std::string(ts::kHTJ2K));
   EXPECT_TRUE(router::findTransferSyntax(ts::kHTJ2KLossless)->canEncode);
   EXPECT_TRUE(router::findTransferSyntax(ts::kHTJ2K)->canEncode);
@@ -303,7 +317,8 @@ TEST(Htj2k, QualityChangesSizeAndError) {
   router::TranscodeOptions coarse, fine;
   coarse.quality = 30;
   fine.quality = 100;
-  EXPECT_LT(transcoder->transcode(input, ts::kHTJ2K, coarse).size(), transcoder->transcode(input, ts::kHTJ2K, fine).size());
+  EXPECT_LT(transcoder->transcode(input, ts::kHTJ2K, coarse).size(),
+            transcoder->transcode(input, ts::kHTJ2K, fine).size());
 }
 
 TEST(Htj2k, ChainsWithOtherFamiliesStayExact) {
@@ -312,8 +327,10 @@ TEST(Htj2k, ChainsWithOtherFamiliesStayExact) {
   const std::vector<uint8_t> expected = interleaved(spec);
   const std::string input = router::testdata::makeInstance(spec);
   for (const char* via : {ts::kJPEGLSLossless, ts::kJPEG2000Lossless, ts::kRLELossless}) {
-    const std::string ht = transcoder->transcode(transcoder->transcode(input, via), ts::kHTJ2KLossless);
-    const Native back = readNative(transcoder->transcode(transcoder->transcode(ht, via), ts::kExplicitVRLittleEndian));
+    const std::string ht =
+        transcoder->transcode(transcoder->transcode(input, via), ts::kHTJ2KLossless);
+    const Native back = readNative(
+        transcoder->transcode(transcoder->transcode(ht, via), ts::kExplicitVRLittleEndian));
     ASSERT_GE(back.pixels.size(), expected.size()) << via;
     EXPECT_TRUE(std::equal(expected.begin(), expected.end(), back.pixels.begin())) << via;
   }
@@ -323,7 +340,8 @@ TEST(Htj2k, ChainsWithOtherFamiliesStayExact) {
 
 // An 8-bit RGB image (colour by pixel) as an HTJ2K codestream with OpenJPH's
 // multi-component transform: RCT when reversible, ICT when not.
-std::string codestreamWithColourTransform(const ImageSpec& spec, const std::vector<uint8_t>& rgb, bool reversible) {
+std::string codestreamWithColourTransform(const ImageSpec& spec, const std::vector<uint8_t>& rgb,
+                                          bool reversible) {
   ojph::mem_outfile out;
   ojph::codestream codestream;
   ojph::param_siz siz = codestream.access_siz();
@@ -344,7 +362,8 @@ std::string codestreamWithColourTransform(const ImageSpec& spec, const std::vect
   ojph::line_buf* line = codestream.exchange(nullptr, c);
   for (int n = 0; n < 3 * spec.rows; ++n) {
     const int row = nextRow[c]++;
-    for (int x = 0; x < spec.columns; ++x) line->i32[x] = rgb[size_t(row * spec.columns + x) * 3 + c];
+    for (int x = 0; x < spec.columns; ++x)
+      line->i32[x] = rgb[size_t(row * spec.columns + x) * 3 + c];
     line = codestream.exchange(line, c);
   }
   codestream.flush();
@@ -355,7 +374,8 @@ std::string codestreamWithColourTransform(const ImageSpec& spec, const std::vect
 
 // file (ours, HTJ2K, RGB, one frame) with its only codestream replaced and
 // PhotometricInterpretation set to photometric (8 characters).
-std::string withCodestream(const std::string& file, std::string codestream, const std::string& photometric) {
+std::string withCodestream(const std::string& file, std::string codestream,
+                           const std::string& photometric) {
   if (codestream.size() % 2) codestream.push_back('\0');
   const std::vector<std::string> fragments = router::testdata::htj2k::fragmentsOf(file);
   const size_t at = file.rfind(fragments.at(0));
@@ -363,10 +383,17 @@ std::string withCodestream(const std::string& file, std::string codestream, cons
   for (int i = 0; i < 4; ++i) out.push_back(char((codestream.size() >> (8 * i)) & 0xff));
   out += codestream;
   out += file.substr(at + fragments[0].size());
-  const std::string rgb("\x28\x00\x04\x00" "CS\x04\x00RGB ", 12);
+  const std::string rgb(
+      "\x28\x00\x04\x00"
+      "CS\x04\x00RGB ",
+      12);
   const size_t pi = out.find(rgb);
   if (pi == std::string::npos || photometric.size() != 8) return "";
-  return out.replace(pi, rgb.size(), std::string("\x28\x00\x04\x00" "CS\x08\x00", 8) + photometric);
+  return out.replace(pi, rgb.size(),
+                     std::string("\x28\x00\x04\x00"
+                                 "CS\x08\x00",
+                                 8) +
+                         photometric);
 }
 
 TEST(Htj2k, ColourTransformedInputsComeBackAsRgb) {
@@ -378,19 +405,23 @@ TEST(Htj2k, ColourTransformedInputsComeBackAsRgb) {
   spec.photometric = "RGB";
   spec = router::testdata::withIdentity(spec);
   const auto transcoder = router::makeTranscoder();
-  const std::string ours = transcoder->transcode(router::testdata::makeInstance(spec), ts::kHTJ2KLossless);
+  const std::string ours =
+      transcoder->transcode(router::testdata::makeInstance(spec), ts::kHTJ2KLossless);
   const std::vector<uint8_t> expected = interleaved(spec);
 
-  const std::string rct = withCodestream(ours, codestreamWithColourTransform(spec, expected, true), "YBR_RCT ");
+  const std::string rct =
+      withCodestream(ours, codestreamWithColourTransform(spec, expected, true), "YBR_RCT ");
   ASSERT_FALSE(rct.empty());
   ASSERT_EQ(readNative(rct).photometric, "YBR_RCT");
   const Native exact = readNative(transcoder->transcode(rct, ts::kExplicitVRLittleEndian));
   EXPECT_EQ(exact.photometric, "RGB");
   ASSERT_GE(exact.pixels.size(), expected.size());
-  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), exact.pixels.begin())) << "YBR_RCT is lossless";
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), exact.pixels.begin()))
+      << "YBR_RCT is lossless";
 
-  const std::string ict = relabel(withCodestream(ours, codestreamWithColourTransform(spec, expected, false), "YBR_ICT "),
-                                  ts::kHTJ2KLossless, ts::kHTJ2K);
+  const std::string ict = relabel(
+      withCodestream(ours, codestreamWithColourTransform(spec, expected, false), "YBR_ICT "),
+      ts::kHTJ2KLossless, ts::kHTJ2K);
   ASSERT_FALSE(ict.empty());
   const Native close = readNative(transcoder->transcode(ict, ts::kExplicitVRLittleEndian));
   EXPECT_EQ(close.photometric, "RGB");
@@ -430,7 +461,8 @@ std::string transcodeInChild(const std::string& input, const std::string& target
   ::close(fds[1]);
   std::string received;
   char buffer[4096];
-  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) received.append(buffer, size_t(n));
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;)
+    received.append(buffer, size_t(n));
   ::close(fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -441,7 +473,8 @@ std::string transcodeInChild(const std::string& input, const std::string& target
 class Htj2kBroken : public ::testing::Test {
  protected:
   void SetUp() override {
-    encoded_ = router::makeTranscoder()->transcode(router::testdata::makeInstance(ct()), ts::kHTJ2KLossless);
+    encoded_ = router::makeTranscoder()->transcode(router::testdata::makeInstance(ct()),
+                                                   ts::kHTJ2KLossless);
     std::tie(at_, length_) = firstFragment(encoded_);
     ASSERT_NE(at_, std::string::npos);
     ASSERT_GT(length_, 100u);
@@ -503,7 +536,8 @@ TEST_F(Htj2kBroken, CorruptedCodeBlocksNeverCrash) {
     EXPECT_TRUE(outcome[0] == 'D' || outcome[0] == 'R') << "seed " << seed << ": " << outcome;
     if (outcome[0] == 'R') {
       EXPECT_NE(outcome.find("HTJ2K frame 1"), std::string::npos) << outcome;
-      EXPECT_EQ(outcome.find("ojph error\n"), std::string::npos) << "OpenJPH's own words are wanted: " << outcome;
+      EXPECT_EQ(outcome.find("ojph error\n"), std::string::npos)
+          << "OpenJPH's own words are wanted: " << outcome;
     }
   }
 }
@@ -525,5 +559,7 @@ TEST_F(Htj2kBroken, CorruptedHeadersNeverCrash) {
 
 namespace router::testdata {
 // Test names instead of byte dumps in failure messages.
-void PrintTo(const ImageSpec& spec, std::ostream* os) { *os << spec.name; }
+void PrintTo(const ImageSpec& spec, std::ostream* os) {
+  *os << spec.name;
+}
 }  // namespace router::testdata
