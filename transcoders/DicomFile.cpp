@@ -270,6 +270,72 @@ std::string PixelLayout::describe() const {
 
 bool DicomFile::hasPixelData() const { return dataset().FindDataElement(kPixelDataTag); }
 
+namespace {
+
+// Syntaxes newer than Debian's GDCM 3.0.21 (HTJ2K, 2019): their datasets are
+// encoded like every other encapsulated syntax (explicit VR little endian,
+// fragments), so GDCM writes them as JPEG 2000 and the meta header's
+// Transfer Syntax UID is rewritten afterwards.
+bool isUnknownToGdcmEncapsulated(const std::string& uid) {
+  return uid == "1.2.840.10008.1.2.4.201" || uid == "1.2.840.10008.1.2.4.202" || uid == "1.2.840.10008.1.2.4.203";
+}
+
+void putUint32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(char((v >> (8 * i)) & 0xff));
+}
+
+// The same Part-10 file with (0002,0010) set to uid and the group length
+// (0002,0000) recomputed. The meta header is explicit VR little endian.
+std::string withMetaTransferSyntax(const std::string& part10, std::string uid) {
+  if (uid.size() % 2) uid.push_back('\0');
+  const size_t start = 132, end = datasetStart(part10);
+  std::string elements;
+  for (size_t at = start; at < end;) {
+    const uint16_t element = uint16_t(uint8_t(part10[at + 2]) | uint8_t(part10[at + 3]) << 8);
+    const bool longForm = isLongFormVr(part10.substr(at + 4, 2));
+    const size_t header = longForm ? 12 : 8;
+    const size_t length = longForm ? size_t(readUint32(part10, at + 8))
+                                   : (unsigned(uint8_t(part10[at + 6])) | unsigned(uint8_t(part10[at + 7])) << 8);
+    if (element == 0x0010) {
+      elements.append(part10, at, 6);
+      elements.push_back(char(uid.size() & 0xff));
+      elements.push_back(char(uid.size() >> 8));
+      elements += uid;
+    } else if (element != 0x0000) {
+      elements.append(part10, at, header + length);
+    }
+    at += header + length;
+  }
+  std::string out = part10.substr(0, start);
+  out.append("\x02\x00\x00\x00UL\x04\x00", 8);
+  putUint32(out, uint32_t(elements.size()));
+  out += elements;
+  out.append(part10, end, std::string::npos);
+  return out;
+}
+
+// The value of (0002,0010), without padding; "" when absent.
+std::string metaTransferSyntax(const std::string& part10) {
+  if (part10.size() <= 132 || part10.compare(128, 4, "DICM") != 0) return "";
+  const size_t end = datasetStart(part10);
+  for (size_t at = 132; at < end;) {
+    const uint16_t element = uint16_t(uint8_t(part10[at + 2]) | uint8_t(part10[at + 3]) << 8);
+    const bool longForm = isLongFormVr(part10.substr(at + 4, 2));
+    const size_t header = longForm ? 12 : 8;
+    const size_t length = longForm ? size_t(readUint32(part10, at + 8))
+                                   : (unsigned(uint8_t(part10[at + 6])) | unsigned(uint8_t(part10[at + 7])) << 8);
+    if (element == 0x0010 && !longForm) {
+      std::string uid = part10.substr(at + header, length);
+      while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
+      return uid;
+    }
+    at += header + length;
+  }
+  return "";
+}
+
+}  // namespace
+
 DicomFile parsePart10(const std::string& part10) {
   // GDCM's reader asserts (aborts the process) on many truncated or
   // corrupt files; DCMTK's, which Orthanc also uses to accept a file,
@@ -288,13 +354,19 @@ DicomFile parsePart10(const std::string& part10) {
   if (xfer.isExplicitVR() && xfer.isLittleEndian() && xfer.getStreamCompression() == ESC_none)
     NestingCheck(part10).dataset(datasetStart(part10));
   gdcm::Reader reader;
-  std::istringstream in(part10);
+  // GDCM 3.0.21 does not know the HTJ2K syntaxes: it reads such a file
+  // labelled as JPEG 2000, whose dataset encoding is the same.
+  const std::string declared = metaTransferSyntax(part10);
+  const bool relabelled = isUnknownToGdcmEncapsulated(declared);
+  std::istringstream in(relabelled ? withMetaTransferSyntax(part10, gdcm::TransferSyntax::GetTSString(
+                                                                        gdcm::TransferSyntax::JPEG2000Lossless))
+                                   : part10);
   reader.SetStream(in);
   if (!reader.Read()) throw TranscodeError("the input is not a readable DICOM file (GDCM could not parse it)");
   DicomFile dicom;
   dicom.file = &reader.GetFile();
   const gdcm::TransferSyntax& ts = dicom.file->GetHeader().GetDataSetTransferSyntax();
-  dicom.syntax = getString(dicom.file->GetHeader(), gdcm::Tag(0x0002, 0x0010));
+  dicom.syntax = relabelled ? declared : getString(dicom.file->GetHeader(), gdcm::Tag(0x0002, 0x0010));
   if (dicom.syntax.empty() && ts.GetString()) dicom.syntax = ts.GetString();
   dicom.datasetImplicit = ts.IsImplicit();
   if (!dicom.datasetImplicit) repairUidVrs(dicom.dataset());
@@ -302,6 +374,9 @@ DicomFile parsePart10(const std::string& part10) {
 }
 
 std::string serializePart10(DicomFile& dicom, const std::string& targetSyntax) {
+  if (isUnknownToGdcmEncapsulated(targetSyntax))
+    return withMetaTransferSyntax(serializePart10(dicom, gdcm::TransferSyntax::GetTSString(gdcm::TransferSyntax::JPEG2000Lossless)),
+                                  targetSyntax);
   const gdcm::TransferSyntax::TSType type = gdcm::TransferSyntax::GetTSType(targetSyntax.c_str());
   if (type == gdcm::TransferSyntax::TS_END) throw TranscodeError("GDCM does not know transfer syntax " + targetSyntax);
   const gdcm::TransferSyntax ts(type);

@@ -51,6 +51,7 @@ std::string lossyMethod(const std::string& syntax) {
   if (syntax == ts::kJPEGBaseline8Bit || syntax == ts::kJPEGExtended12Bit) return "ISO_10918_1";
   if (syntax == ts::kJPEGLSNearLossless) return "ISO_14495_1";
   if (syntax == ts::kJPEG2000) return "ISO_15444_1";
+  if (syntax == ts::kHTJ2K) return "ISO_15444_15";
   return "";
 }
 

@@ -39,8 +39,9 @@ class TranscoderCrash : public TranscodeError {
 const char* toString(TranscoderCrash::Kind kind);
 
 struct TranscodeOptions {
-  // Lossy targets: quality 1..100 (JPEG), or compression ratio (JPEG 2000),
-  // or NEAR (JPEG-LS near-lossless). 0 = the codec's documented default.
+  // Lossy targets: quality 1..100 (JPEG; HTJ2K, see OpenJphFamily.h), or
+  // compression ratio (JPEG 2000), or NEAR (JPEG-LS near-lossless).
+  // 0 = the codec's documented default.
   int quality = 0;
   // Lossy targets get a new SOP Instance UID unless this is false.
   bool newUidWhenLossy = true;

@@ -10,6 +10,7 @@
 #include "transcoders/GdcmFamily.h"
 #include "transcoders/LossyMarking.h"
 #include "transcoders/OpenJpegFamily.h"
+#include "transcoders/OpenJphFamily.h"
 #include "transcoders/PixelCheck.h"
 #include "transcoders/RleFamily.h"
 #include "transcoders/TransferSyntax.h"
@@ -56,6 +57,7 @@ TranscoderSet::TranscoderSet() {
   families_.push_back(std::make_unique<CharlsFamily>());  // first: JPEG-LS never goes to GDCM
   families_.push_back(std::make_unique<RleFamily>());   // before GDCM, whose RLE coder aborts on odd sizes
   families_.push_back(std::make_unique<OpenJpegFamily>());  // JPEG 2000 never goes to GDCM
+  families_.push_back(std::make_unique<OpenJphFamily>());  // HTJ2K: GDCM's support is unfinished
   families_.push_back(std::make_unique<GdcmFamily>());
 }
 
@@ -75,9 +77,11 @@ std::string TranscoderSet::transcode(const std::string& part10, const std::strin
                                      const TranscodeOptions& options) const {
   const std::string target = resolveTransferSyntax(targetTransferSyntaxUid).value_or(targetTransferSyntaxUid);
   const TransferSyntaxInfo* info = findTransferSyntax(target);
-  if (!info || !info->canEncode)
-    throw TranscodeError("cannot produce transfer syntax " + transferSyntaxName(target) +
+  if (!info || !info->canEncode) {
+    const std::string why = whyNotWritten(target);
+    throw TranscodeError("cannot produce transfer syntax " + transferSyntaxName(target) + (why.empty() ? "" : ": " + why) +
                          "; the appliance writes " + encodableList());
+  }
 
   DicomFile dicom = parsePart10(part10);
   const auto tell = [&](const std::string& what) {

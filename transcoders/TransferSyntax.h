@@ -25,6 +25,9 @@ std::optional<std::string> resolveTransferSyntax(std::string_view keywordOrUid);
 // The info of a known UID, or nullptr.
 const TransferSyntaxInfo* findTransferSyntax(std::string_view uid);
 
+// Why a known syntax is not written ("" when it is, or no reason is known).
+std::string whyNotWritten(std::string_view uid);
+
 // Keyword for a UID; the UID itself when unknown.
 std::string transferSyntaxName(std::string_view uid);
 
@@ -41,6 +44,9 @@ inline constexpr const char* kJPEGLSLossless = "1.2.840.10008.1.2.4.80";
 inline constexpr const char* kJPEGLSNearLossless = "1.2.840.10008.1.2.4.81";
 inline constexpr const char* kJPEG2000Lossless = "1.2.840.10008.1.2.4.90";
 inline constexpr const char* kJPEG2000 = "1.2.840.10008.1.2.4.91";
+inline constexpr const char* kHTJ2KLossless = "1.2.840.10008.1.2.4.201";
+inline constexpr const char* kHTJ2KLosslessRPCL = "1.2.840.10008.1.2.4.202";
+inline constexpr const char* kHTJ2K = "1.2.840.10008.1.2.4.203";
 inline constexpr const char* kRLELossless = "1.2.840.10008.1.2.5";
 }  // namespace ts
 

@@ -8,6 +8,8 @@
 //   - GDCM's JPEG2000Codec on the same pixels (OpenJPEG 2.5 underneath; the
 //     libopenjp2 headers, package libopenjp2-7-dev, are not installed, so
 //     OpenJPEG cannot be called directly);
+//   - HTJ2K (OpenJPH 0.9.0) and JPEG 2000 (OpenJPEG) through our path, as
+//     multiples of JPEG-LS's speed and beside its compression ratio;
 //   - our path with no codec at all (Explicit -> Implicit VR): the floor of
 //     parsing and serializing a Part-10 file;
 //   - dcmtk's and GDCM's command-line converters on the same file, fork/exec
@@ -93,7 +95,8 @@ const std::vector<Target> kTargets = {
     {"JPEGLSLossless", router::ts::kJPEGLSLossless},   {"JPEGLSNearLossless", router::ts::kJPEGLSNearLossless},
     {"JPEG2000Lossless", router::ts::kJPEG2000Lossless}, {"JPEG2000", router::ts::kJPEG2000},
     {"RLELossless", router::ts::kRLELossless},         {"JPEGLossless", router::ts::kJPEGLossless},
-    {"JPEGLosslessSV1", router::ts::kJPEGLosslessSV1},
+    {"JPEGLosslessSV1", router::ts::kJPEGLosslessSV1}, {"HTJ2KLossless", router::ts::kHTJ2KLossless},
+    {"HTJ2K", router::ts::kHTJ2K},
 };
 
 struct TestImage {
@@ -476,6 +479,20 @@ void printSummary(const std::map<std::string, double>& ms, const std::map<std::s
       std::printf("  %-28s %9.2f %9.2f %7.2fx %12.2f\n", r.label, ours, raw, raw > 0 ? ours / raw : 0, ours - raw);
     }
     std::printf("  * J2K baseline: GDCM's JPEG2000Codec on raw pixels (OpenJPEG 2.5 inside; no libopenjp2 headers)\n");
+
+    // HTJ2K (OpenJPH 0.9.0) against the other lossless codecs, all through
+    // our path: speed as a multiple of JPEG-LS (CharLS), size as the ratio.
+    std::printf("\n  lossless codecs through our path, against JPEG-LS (CharLS 2.4) in this run\n");
+    std::printf("  %-20s %10s %10s %8s\n", "", "enc speed", "dec speed", "ratio");
+    const double lsEncode = get("encode/" + n + "/JPEGLSLossless"), lsDecode = get("decode/" + n + "/JPEGLSLossless");
+    for (const char* keyword : {"JPEGLSLossless", "HTJ2KLossless", "JPEG2000Lossless"}) {
+      const Target& t = *std::find_if(kTargets.begin(), kTargets.end(),
+                                      [&](const Target& x) { return std::string(x.keyword) == keyword; });
+      const double e = get("encode/" + n + "/" + keyword), d = get("decode/" + n + "/" + keyword);
+      std::printf("  %-20s %9.2fx %9.2fx %7.2fx\n", keyword, e > 0 ? lsEncode / e : 0, d > 0 ? lsDecode / d : 0,
+                  double(image.part10.size()) / double(image.encoded.at(t.uid).size()));
+    }
+    std::printf("  (speed: CharLS time / this codec's time; above 1 is faster than CharLS)\n");
 
     auto it = cli.find(n);
     if (it != cli.end()) {

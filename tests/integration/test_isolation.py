@@ -30,14 +30,15 @@ import pydicom
 import harness
 
 TARGETS = ["JPEG2000Lossless", "JPEG2000", "JPEGLSLossless", "JPEGLSNearLossless", "JPEGLossless",
-           "JPEGLosslessSV1", "JPEGBaseline8Bit", "RLELossless", "ExplicitVRLittleEndian",
-           "ImplicitVRLittleEndian"]
+           "JPEGLosslessSV1", "JPEGBaseline8Bit", "RLELossless", "HTJ2KLossless", "HTJ2K",
+           "ExplicitVRLittleEndian", "ImplicitVRLittleEndian"]
 
 TARGET_UIDS = {
     "JPEG2000Lossless": "1.2.840.10008.1.2.4.90", "JPEG2000": "1.2.840.10008.1.2.4.91",
     "JPEGLSLossless": "1.2.840.10008.1.2.4.80", "JPEGLSNearLossless": "1.2.840.10008.1.2.4.81",
     "JPEGLossless": "1.2.840.10008.1.2.4.57", "JPEGLosslessSV1": "1.2.840.10008.1.2.4.70",
     "JPEGBaseline8Bit": "1.2.840.10008.1.2.4.50", "RLELossless": "1.2.840.10008.1.2.5",
+    "HTJ2KLossless": "1.2.840.10008.1.2.4.201", "HTJ2K": "1.2.840.10008.1.2.4.203",
     "ExplicitVRLittleEndian": "1.2.840.10008.1.2.1", "ImplicitVRLittleEndian": "1.2.840.10008.1.2",
 }
 

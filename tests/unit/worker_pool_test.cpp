@@ -65,6 +65,36 @@ TEST(WorkerPool, ConvertsExactlyAsInProcess) {
   }
 }
 
+// OpenJPH under the worker's seccomp filter: encoding, decoding, and an
+// OpenJPH error (its message goes through a stdio cookie stream) all work
+// without a system call the filter forbids.
+TEST(WorkerPool, Htj2kRunsInsideTheSandbox) {
+  WorkerPool pool(options(kWorker, 1));
+  pool.start();
+  const pid_t before = pool.pids().at(0);
+  auto local = makeTranscoder();
+  const std::string input = image();
+  const std::string ht = pool.transcode(input, ts::kHTJ2KLossless);
+  EXPECT_EQ(ht, local->transcode(input, ts::kHTJ2KLossless));
+  EXPECT_EQ(pool.transcode(ht, ts::kJPEGLSLossless), local->transcode(ht, ts::kJPEGLSLossless));
+  EXPECT_FALSE(pool.transcode(input, ts::kHTJ2K).empty());
+  // A codestream whose SIZ marker is broken: OpenJPH itself refuses it.
+  std::string broken = ht;
+  const size_t soc = broken.rfind(std::string("\xFF\x4F\xFF\x51", 4));
+  ASSERT_NE(soc, std::string::npos);
+  broken[soc + 5] = '\x03';  // Lsiz
+  try {
+    pool.transcode(broken, ts::kJPEGLSLossless);
+    FAIL() << "a broken HTJ2K codestream was converted";
+  } catch (const TranscoderCrash& crash) {
+    FAIL() << "a broken HTJ2K codestream crashed the worker: " << crash.what();
+  } catch (const TranscodeError& e) {
+    EXPECT_NE(std::string(e.what()).find("SIZ marker"), std::string::npos) << "OpenJPH's own words: " << e.what();
+  }
+  EXPECT_EQ(pool.pids().at(0), before);
+  EXPECT_EQ(pool.replacements(), 0u);
+}
+
 TEST(WorkerPool, InputErrorsComeBackAsTheyAreWithoutReplacingTheWorker) {
   WorkerPool pool(options(kWorker, 1));
   pool.start();
