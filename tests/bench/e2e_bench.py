@@ -112,6 +112,26 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu(pid):
+    """CPU seconds of a process's children: the live ones (the router's
+    transcoder workers, which do every conversion) and those it has reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    total = (int(fields[13]) + int(fields[14])) / tick
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                child = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(child[1]) == pid:
+            total += (int(child[11]) + int(child[12])) / tick
+    return total
+
+
 def router_thread_cpu(pid):
     """CPU seconds of the plugin's own threads (named router-*, rt-<destination>)."""
     total = 0.0
@@ -272,6 +292,7 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
         # CPU seconds spent by each party (since it started; the idle start-up
         # is small): where the 2 cores went, robust to a busy machine.
         cpu = {"orthanc": cpu_seconds(orthanc.pid), "of which router threads": router_thread_cpu(orthanc.pid),
+               "transcoder workers": children_cpu(orthanc.pid),
                "peers": sum(cpu_seconds(p.proc.pid) for p in peers),
                "storescu": storescu_cpu}
         with open(f"/proc/{orthanc.pid}/stat") as f:
@@ -313,6 +334,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep each run's temp folder (logs, storage)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
+    args.build_dir = os.path.abspath(args.build_dir)  # Orthanc runs in its own folder
 
     plugin = args.plugin or os.path.join(args.build_dir, "plugins/orthanc/libOrthancRouter.so")
     testdata = os.path.join(args.build_dir, "tests/generator/router-testdata")
@@ -379,8 +401,10 @@ def main():
         for kind, r in results.items():
             if kind in ("a", "f"):
                 continue
-            cpu = r["cpu_s"]["orthanc"] + r["cpu_s"]["peers"] + r["cpu_s"]["storescu"]
-            print(f"{kind}: {cpu:.2f} CPU s in all (router threads {r['cpu_s']['of which router threads']:.2f}); "
+            cpu = (r["cpu_s"]["orthanc"] + r["cpu_s"]["transcoder workers"] + r["cpu_s"]["peers"] +
+                   r["cpu_s"]["storescu"])
+            print(f"{kind}: {cpu:.2f} CPU s in all (router threads {r['cpu_s']['of which router threads']:.2f}, "
+                  f"transcoder workers {r['cpu_s']['transcoder workers']:.2f}); "
                   f"on {cores} cores it cannot end before {cpu / cores:.2f} s = {cpu / cores / base:.2f}x a")
     if "a" in results and "b" in results:
         print(f"peak RSS of Orthanc: {results['a']['vm_hwm_mb']:.0f} MB without the plugin, "
