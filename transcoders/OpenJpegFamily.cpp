@@ -9,6 +9,7 @@
 #include <openjpeg.h>
 
 #include "transcoders/Encapsulation.h"
+#include "transcoders/Jpeg2000Pixels.h"
 #include "transcoders/TransferSyntax.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -145,26 +146,6 @@ void checkSupported(const PixelLayout& l, const std::string& name, bool lossy) {
   if (l.samplesPerPixel != 1 && l.samplesPerPixel != 3) throw TranscodeError(name + " takes 1 or 3 samples per pixel" + what);
   if (lossy && l.photometric == "PALETTE COLOR")
     throw TranscodeError(name + " is lossy and would corrupt palette indices" + what);
-}
-
-uint32_t sampleAt(const PixelLayout& l, const unsigned char* pixels, size_t index) {
-  if (l.bitsAllocated == 8) return pixels[index];
-  return uint32_t(pixels[2 * index]) | uint32_t(pixels[2 * index + 1]) << 8;
-}
-
-// Bits per coded sample (see the header): BitsStored when every unused high
-// bit is zero (unsigned) or a copy of the sign bit (signed), else all bits.
-int codedPrecision(const PixelLayout& l, const unsigned char* pixels, size_t samples) {
-  if (l.bitsStored == l.bitsAllocated) return static_cast<int>(l.bitsAllocated);
-  const uint32_t all = (uint32_t{1} << l.bitsAllocated) - 1;
-  const uint32_t high = all & ~((uint32_t{1} << l.bitsStored) - 1);
-  const uint32_t signBit = uint32_t{1} << (l.bitsStored - 1);
-  for (size_t i = 0; i < samples; ++i) {
-    const uint32_t v = sampleAt(l, pixels, i);
-    const uint32_t expected = l.pixelRepresentation == 1 && (v & signBit) ? high : 0;
-    if ((v & high) != expected) return static_cast<int>(l.bitsAllocated);
-  }
-  return static_cast<int>(l.bitsStored);
 }
 
 // Resolution levels: at most 6 (OpenJPEG's default), and no more than the
@@ -328,15 +309,7 @@ void OpenJpegFamily::decode(DicomFile& dicom, const PixelLayout& layout) const {
   std::string pixels;
   pixels.reserve(layout.frameBytes() * layout.frames);
   for (unsigned i = 0; i < streams.size(); ++i) pixels += decodeFrame(layout, streams[i], i);
-  gdcm::DataSet& ds = dicom.dataset();
-  setNativePixelData(ds, layout, std::move(pixels));
-  if (layout.samplesPerPixel == 3) {
-    setUnsignedShort(ds, gdcm::Tag(0x0028, 0x0006), 0);
-    // OpenJPEG undid the codestream's colour transform.
-    if (layout.photometric == "YBR_RCT" || layout.photometric == "YBR_ICT")
-      setString(ds, gdcm::Tag(0x0028, 0x0004), gdcm::VR::CS, "RGB");
-  }
-  dicom.syntax = ts::kExplicitVRLittleEndian;
+  setDecodedPixels(dicom, layout, std::move(pixels));
 }
 
 void OpenJpegFamily::encode(DicomFile& dicom, const PixelLayout& layout, const std::string& target,

@@ -18,6 +18,7 @@
 #include <openjph/ojph_params.h>
 
 #include "transcoders/Encapsulation.h"
+#include "transcoders/Jpeg2000Pixels.h"
 #include "transcoders/TransferSyntax.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -94,25 +95,6 @@ void checkSupported(const PixelLayout& l, const std::string& name, bool lossy) {
     throw TranscodeError(name + " takes 1 or 3 samples per pixel" + what);
   if (lossy && l.photometric == "PALETTE COLOR")
     throw TranscodeError(name + " is lossy and would corrupt palette indices" + what);
-}
-
-uint32_t sampleAt(const PixelLayout& l, const unsigned char* pixels, size_t index) {
-  if (l.bitsAllocated == 8) return pixels[index];
-  return uint32_t(pixels[2 * index]) | uint32_t(pixels[2 * index + 1]) << 8;
-}
-
-// Bits per coded sample (see the header).
-unsigned codedPrecision(const PixelLayout& l, const unsigned char* pixels, size_t samples) {
-  if (l.bitsStored == l.bitsAllocated || l.bitsStored == 0) return l.bitsAllocated;
-  const uint32_t all = (uint32_t{1} << l.bitsAllocated) - 1;
-  const uint32_t high = all & ~((uint32_t{1} << l.bitsStored) - 1);
-  const uint32_t signBit = uint32_t{1} << (l.bitsStored - 1);
-  for (size_t i = 0; i < samples; ++i) {
-    const uint32_t v = sampleAt(l, pixels, i);
-    const uint32_t expected = l.pixelRepresentation == 1 && (v & signBit) ? high : 0;
-    if ((v & high) != expected) return l.bitsAllocated;
-  }
-  return l.bitsStored;
 }
 
 // Wavelet levels: at most 5 (OpenJPH's default), and none that would leave
@@ -293,15 +275,7 @@ void OpenJphFamily::decode(DicomFile& dicom, const PixelLayout& layout) const {
                            layout.describe() + "): " + lastOpenJphMessage(e));
     }
   }
-  gdcm::DataSet& ds = dicom.dataset();
-  setNativePixelData(ds, layout, std::move(pixels));
-  if (layout.samplesPerPixel == 3) {
-    setUnsignedShort(ds, gdcm::Tag(0x0028, 0x0006), 0);
-    // OpenJPH undid the codestream's colour transform.
-    if (layout.photometric == "YBR_RCT" || layout.photometric == "YBR_ICT")
-      setString(ds, gdcm::Tag(0x0028, 0x0004), gdcm::VR::CS, "RGB");
-  }
-  dicom.syntax = ts::kExplicitVRLittleEndian;
+  setDecodedPixels(dicom, layout, std::move(pixels));
 }
 
 void OpenJphFamily::encode(DicomFile& dicom, const PixelLayout& layout, const std::string& target,
