@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "plugins/core/delivery/Delivery.h"
+#include "tests/unit/lines_log.h"
 #include "tests/generator/TestData.h"
 #include "tests/generator/TestSupport.h"
 #include "transcoders/TransferSyntax.h"
@@ -84,27 +85,6 @@ class MemoryStore : public InstanceStore {
   }
   Origin readOrigin(const std::string&) override { return {}; }
   void deleteInstance(const std::string&) override {}
-};
-
-class LinesLog : public Log {
- public:
-  void info(const std::string& m) override { add(m); }
-  void warning(const std::string& m) override { add(m); }
-  void error(const std::string& m) override { add(m); }
-  int count(const std::string& part) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    int n = 0;
-    for (const std::string& line : lines_) n += line.find(part) != std::string::npos;
-    return n;
-  }
-
- private:
-  void add(const std::string& line) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    lines_.push_back(line);
-  }
-  std::mutex mutex_;
-  std::vector<std::string> lines_;
 };
 
 // Safe to read from the lanes' threads while the test moves it.

@@ -9,47 +9,10 @@
 #include <unistd.h>
 
 #include "plugins/core/intake/Intake.h"
+#include "tests/unit/memory_orthanc.h"
 
 namespace router {
 namespace {
-
-class MemoryChangesLog : public InstanceStore {
- public:
-  void add(int count) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (int i = 0; i < count; ++i) {
-      ++last_;
-      changes_.push_back({last_, "instance-" + std::to_string(last_)});
-    }
-  }
-  ChangeBatch changesSince(int64_t since, int limit) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ChangeBatch batch;
-    batch.last = since;
-    for (const Change& c : changes_) {
-      if (c.seq <= since) continue;
-      if (static_cast<int>(batch.newInstances.size()) == limit) {
-        batch.done = false;
-        break;
-      }
-      batch.newInstances.push_back(c);
-      batch.last = c.seq;
-    }
-    return batch;
-  }
-  int64_t lastChange() override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return last_;
-  }
-  std::string readFile(const std::string&) override { return {}; }
-  Origin readOrigin(const std::string&) override { return {}; }
-  void deleteInstance(const std::string&) override {}
-
- private:
-  std::mutex mutex_;
-  std::vector<Change> changes_;
-  int64_t last_ = 0;
-};
 
 class IntakeTest : public ::testing::Test {
  protected:
@@ -69,7 +32,7 @@ class IntakeTest : public ::testing::Test {
 };
 
 TEST_F(IntakeTest, TakesEveryChangeOnceAcrossPagesAndRestarts) {
-  MemoryChangesLog store;
+  MemoryOrthanc store;
   {
     auto queue = openSqliteQueue(path_.string());
     queue->recordChanges({}, 0, false);  // an existing queue, from sequence 0
@@ -93,7 +56,7 @@ TEST_F(IntakeTest, TakesEveryChangeOnceAcrossPagesAndRestarts) {
 }
 
 TEST_F(IntakeTest, ANewQueueStartsAtTheCurrentEndOfTheLog) {
-  MemoryChangesLog store;
+  MemoryOrthanc store;
   store.add(30);  // stored before the router was installed
   auto queue = openSqliteQueue(path_.string());
   Intake intake(store, *queue, log_, metrics_, routing_, true);
@@ -105,7 +68,7 @@ TEST_F(IntakeTest, ANewQueueStartsAtTheCurrentEndOfTheLog) {
 }
 
 TEST_F(IntakeTest, TheThreadTakesInNewChanges) {
-  MemoryChangesLog store;
+  MemoryOrthanc store;
   auto queue = openSqliteQueue(path_.string());
   Intake intake(store, *queue, log_, metrics_, routing_, true);
   intake.start();
@@ -131,7 +94,7 @@ std::optional<IntakeItem> nextTakenIn(RoutingQueue& routing, Wakeup& told) {
 }
 
 TEST_F(IntakeTest, StartStopStartTakesInAgain) {
-  MemoryChangesLog store;
+  MemoryOrthanc store;
   auto queue = openSqliteQueue(path_.string());
   Intake intake(store, *queue, log_, metrics_, routing_, true);
   EXPECT_EQ(intake.state(), RunState::Created);
@@ -156,7 +119,7 @@ TEST_F(IntakeTest, StartStopStartTakesInAgain) {
 }
 
 TEST_F(IntakeTest, StopWithoutStartIsFine) {
-  MemoryChangesLog store;
+  MemoryOrthanc store;
   auto queue = openSqliteQueue(path_.string());
   Intake intake(store, *queue, log_, metrics_, routing_, true);
   intake.stop();
@@ -166,7 +129,7 @@ TEST_F(IntakeTest, StopWithoutStartIsFine) {
 }
 
 TEST_F(IntakeTest, StopInterruptsAnHourLongWait) {
-  MemoryChangesLog store;
+  MemoryOrthanc store;
   auto queue = openSqliteQueue(path_.string());
   queue->recordChanges({}, 0, false);
   store.add(1);

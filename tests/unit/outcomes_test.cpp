@@ -13,6 +13,7 @@
 
 #include "plugins/core/delivery/Outcomes.h"
 #include "tests/generator/TestSupport.h"
+#include "tests/unit/lines_log.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router {
@@ -28,30 +29,6 @@ class CountingStore : public InstanceStore {
   std::string readFile(const std::string&) override { return "file"; }
   Origin readOrigin(const std::string&) override { return {}; }
   void deleteInstance(const std::string& id) override { deleted.push_back(id); }
-};
-
-class LinesLog : public Log {
- public:
-  void info(const std::string& m) override { add("info: " + m); }
-  void warning(const std::string& m) override { add("warning: " + m); }
-  void error(const std::string& m) override { add("error: " + m); }
-  std::vector<std::string> lines() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return lines_;
-  }
-  int count(const std::string& part) {
-    int n = 0;
-    for (const std::string& line : lines()) n += line.find(part) != std::string::npos;
-    return n;
-  }
-
- private:
-  void add(const std::string& line) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    lines_.push_back(line);
-  }
-  std::mutex mutex_;
-  std::vector<std::string> lines_;
 };
 
 class OutcomesTest : public ::testing::Test {

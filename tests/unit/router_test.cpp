@@ -22,64 +22,13 @@
 #include "tests/generator/TestData.h"
 #include "tests/generator/TestSupport.h"
 #include "tests/unit/destination_settings.h"
+#include "tests/unit/memory_orthanc.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Orthanc as the router sees it: a changes log and the stored files.
-class MemoryOrthanc : public InstanceStore {
- public:
-  // Stores a new instance; returns its Orthanc id and SOP Instance UID.
-  std::pair<std::string, std::string> store() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++last_;
-    testdata::ImageSpec spec = testdata::withIdentity(testdata::ctSeries(1, static_cast<uint32_t>(last_), 16, 16).front());
-    std::string id = "instance-" + std::to_string(last_);
-    files_[id] = testdata::makeInstance(spec);
-    changes_.push_back({last_, id});
-    return {id, spec.sopInstanceUid};
-  }
-  std::string file(const std::string& id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return files_.at(id);
-  }
-  ChangeBatch changesSince(int64_t since, int limit) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ChangeBatch batch;
-    batch.last = since;
-    for (const Change& c : changes_) {
-      if (c.seq <= since) continue;
-      if (static_cast<int>(batch.newInstances.size()) == limit) {
-        batch.done = false;
-        break;
-      }
-      batch.newInstances.push_back(c);
-      batch.last = c.seq;
-    }
-    return batch;
-  }
-  int64_t lastChange() override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return last_;
-  }
-  std::string readFile(const std::string& id) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = files_.find(id);
-    if (it == files_.end()) throw InstanceGoneError("no instance " + id);
-    return it->second;
-  }
-  Origin readOrigin(const std::string&) override { return {}; }
-  void deleteInstance(const std::string&) override {}
-
- private:
-  std::mutex mutex_;
-  std::map<std::string, std::string> files_;
-  std::vector<Change> changes_;
-  int64_t last_ = 0;
-};
 
 class RouterTest : public ::testing::Test {
  protected:
