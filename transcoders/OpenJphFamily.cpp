@@ -186,9 +186,47 @@ void checkFraming(const std::string& bytes, const std::string& frame) {
     throw TranscodeError(frame + " is truncated: it does not end with the EOC marker (FF D9)");
 }
 
+unsigned be16(const std::string& bytes, size_t at) {
+  return unsigned(uint8_t(bytes[at])) << 8 | uint8_t(bytes[at + 1]);
+}
+
+// The main header's quantisation (QCD) must cover every subband the coding
+// style (COD, COC) decomposes into: OpenJPH 0.9.0 asserts, and so aborts,
+// on a QCD shorter than that (found by fuzz_transcode). Walks the marker
+// segments from SIZ to the first tile-part (SOT).
+void checkQuantisation(const std::string& bytes, const std::string& frame) {
+  unsigned maxDecompositions = 0;
+  int qcdDecompositions = -1;
+  size_t at = 2;  // after SOC
+  while (at + 4 <= bytes.size() && uint8_t(bytes[at]) == 0xFF) {
+    const unsigned marker = uint8_t(bytes[at + 1]);
+    if (marker == 0x90) break;  // SOT: the main header ends
+    const unsigned length = be16(bytes, at + 2);
+    if (length < 2 || at + 2 + length > bytes.size())
+      throw TranscodeError(frame + ": the marker segment at byte " + std::to_string(at) +
+                           " runs past the end of the codestream");
+    const size_t seg = at + 2;  // its length field
+    if (marker == 0x52 && length >= 10) {  // COD: Lcod Scod SGcod(4) decompositions
+      maxDecompositions = std::max(maxDecompositions, unsigned(uint8_t(bytes[seg + 7])));
+    } else if (marker == 0x53 && length >= 5) {  // COC (one-byte component index): Lcoc Ccoc Scoc decompositions
+      maxDecompositions = std::max(maxDecompositions, unsigned(uint8_t(bytes[seg + 4])));
+    } else if (marker == 0x5C && length >= 3) {  // QCD: Lqcd Sqcd SPqcd...
+      const unsigned style = uint8_t(bytes[seg + 2]) & 0x1F;
+      const unsigned values = style == 0 ? length - 3 : style == 2 ? (length - 3) / 2 : 0;
+      qcdDecompositions = style == 1 ? 255 : values >= 1 ? int((values - 1) / 3) : -1;
+    }
+    at += 2 + length;
+  }
+  if (qcdDecompositions >= 0 && unsigned(qcdDecompositions) < maxDecompositions)
+    throw TranscodeError(frame + ": its QCD marker quantises " + std::to_string(qcdDecompositions) +
+                         " decomposition level(s) but its coding style asks for " +
+                         std::to_string(maxDecompositions) + "; the codestream is damaged");
+}
+
 std::string decodeFrame(const PixelLayout& l, const std::string& bytes, unsigned index) {
   const std::string frame = "HTJ2K frame " + std::to_string(index + 1);
   checkFraming(bytes, frame);
+  checkQuantisation(bytes, frame);
   ojph::mem_infile in;
   in.open(reinterpret_cast<const ojph::ui8*>(bytes.data()), bytes.size());
   ojph::codestream codestream;
