@@ -74,18 +74,18 @@ class RouterTest : public ::testing::Test {
 TEST_F(RouterTest, StartStopStartRoutesTranscodesAndDeliversAgain) {
   Router router(config_, orthanc_, log_);
   EXPECT_EQ(router.state(), RunState::Created);
-  EXPECT_EQ(toString(router.status().state), "created");
+  EXPECT_EQ(std::string(toString(router.status().state)), "created");
   EXPECT_NE(router.status().state, RunState::Running);
 
   router.start();
   EXPECT_EQ(router.state(), RunState::Running);
-  EXPECT_EQ(toString(router.status().state), "running");
+  EXPECT_EQ(std::string(toString(router.status().state)), "running");
   EXPECT_EQ(router.status().state, RunState::Running);
   EXPECT_EQ(readIdentity(delivered(arrive(router))).transferSyntax, ts::kJPEGLSLossless);
 
   router.stop();
   EXPECT_EQ(router.state(), RunState::Stopped);
-  EXPECT_EQ(toString(router.status().state), "stopped");
+  EXPECT_EQ(std::string(toString(router.status().state)), "stopped");
   EXPECT_NE(router.status().state, RunState::Running);
   EXPECT_EQ(router.status().transcoding.workers, 0);
 
@@ -93,12 +93,12 @@ TEST_F(RouterTest, StartStopStartRoutesTranscodesAndDeliversAgain) {
   // the next start. Then one stored while it runs again.
   auto [whileStopped, stoppedSop] = orthanc_.store();
   router.start();
-  EXPECT_EQ(toString(router.status().state), "running");
+  EXPECT_EQ(std::string(toString(router.status().state)), "running");
   EXPECT_EQ(readIdentity(delivered(stoppedSop)).transferSyntax, ts::kJPEGLSLossless);
   EXPECT_EQ(readIdentity(delivered(arrive(router))).transferSyntax, ts::kJPEGLSLossless);
   EXPECT_EQ(router.status().transcoding.workers, 1);
   router.stop();
-  EXPECT_EQ(toString(router.status().state), "stopped");
+  EXPECT_EQ(std::string(toString(router.status().state)), "stopped");
   EXPECT_EQ(router.status().destinations.at(0).jobs.at(JobState::Pending), 0);
 }
 
@@ -106,7 +106,7 @@ TEST_F(RouterTest, StopWithoutStartIsFine) {
   Router router(config_, orthanc_, log_);
   router.stop();
   EXPECT_EQ(router.state(), RunState::Stopped);
-  EXPECT_EQ(toString(router.status().state), "stopped");
+  EXPECT_EQ(std::string(toString(router.status().state)), "stopped");
 }
 
 TEST_F(RouterTest, StatusMayBeReadWhileOtherThreadsStartAndStop) {
