@@ -34,6 +34,12 @@
 extern "C" const char* __tsan_default_options() { return "handle_segv=0"; }
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+// The same under AddressSanitizer: its SEGV report would end the worker
+// with an exit code rather than SIGSEGV.
+extern "C" const char* __asan_default_options() { return "handle_segv=0"; }
+#endif
+
 namespace {
 
 bool has(const std::string& input, const char* marker) { return input.find(marker) != std::string::npos; }
