@@ -5,6 +5,7 @@
 #include "tests/generator/TestData.h"
 
 #include "plugins/core/Error.h"
+#include "plugins/core/dicom/Uid.h"
 #include "transcoders/Transcoder.h"
 #include "transcoders/TransferSyntax.h"
 
@@ -998,6 +999,13 @@ std::vector<HostileCase> hostileSuite(uint32_t seed) {
   suite.push_back(privateSequence(seed));
   suite.push_back(truncatedFile(seed));
   return suite;
+}
+
+std::string sopInstanceUidOf(const std::string& part10) {
+  auto file = readFromMemory(part10);
+  OFString uid;
+  file->getDataset()->findAndGetOFString(DCM_SOPInstanceUID, uid);
+  return router::trimUid(uid.c_str());
 }
 
 }  // namespace router::testdata

@@ -43,6 +43,9 @@ std::string makeInstance(const ImageSpec& spec);
 // makeInstance() fills it, e.g. to learn the SOP Instance UID of a file.
 ImageSpec withIdentity(const ImageSpec& spec);
 
+// The SOP Instance UID a Part-10 file carries, without padding.
+std::string sopInstanceUidOf(const std::string& part10);
+
 // The decoded pixel bytes makeInstance() puts in PixelData (for assertions):
 // little endian, frame after frame, bits above HighBit zero. An odd total
 // (8-bit odd sizes) carries DICOM's one zero pad byte, exactly as in the file.

@@ -2,8 +2,11 @@
 // to a folder, for integration tests, benchmarks and manual trials:
 //   router-testdata OUTDIR [--suite standard|ct-series|hostile] [--count N] [--seed S|random]
 //       [--patient-id ID] [--patient-name NAME] [--modality MOD] [--calling-site NAME]
-//       [--rows R --columns C]
-// Prints "<path> <SOPInstanceUID>" per file written.
+//       [--rows R --columns C] [--transfer-syntax KEYWORD|UID]
+// Prints "<path> <SOPInstanceUID>" per file written. --transfer-syntax
+// encodes each file with the appliance's own transcoder (in process); a case
+// that syntax cannot hold (e.g. palette colour to a lossy one) is left out
+// with its reason on stderr.
 //
 // --suite hostile (only --seed applies) writes OUTDIR/<case>-<seed>.dcm per
 // hostile case and prints one line per file, fields separated by one space:
@@ -27,12 +30,15 @@
 #include <stdexcept>
 #include <string>
 
+#include "transcoders/Transcoder.h"
+#include "transcoders/TransferSyntax.h"
+
 namespace {
 
 constexpr const char* kUsage =
     "usage: router-testdata OUTDIR [--suite standard|ct-series|hostile] [--count N] [--seed S|random]\n"
     "         [--patient-id ID] [--patient-name NAME] [--modality MOD] [--calling-site NAME]\n"
-    "         [--rows R --columns C]\n"
+    "         [--rows R --columns C] [--transfer-syntax KEYWORD|UID]\n"
     "  --suite standard   one file per standard test case (default)\n"
     "  --suite ct-series  --count slices of one series (default 10, 512x512 16-bit signed)\n"
     "  --suite hostile    broken and unusual files; prints \"<path> <SOPInstanceUID> <expectation>\n"
@@ -40,7 +46,8 @@ constexpr const char* kUsage =
     "  --seed             UIDs and pixels derive from it (default 1); 'random' picks one\n"
     "  --modality         ct-series: the series' modality (default CT);\n"
     "                     standard: keep only the cases of that modality\n"
-    "  --calling-site     written as InstitutionName\n";
+    "  --calling-site     written as InstitutionName\n"
+    "  --transfer-syntax  standard, ct-series: encoded so by the appliance's transcoder\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -62,7 +69,7 @@ long parseNumber(const std::string& option, const std::string& text, long min, l
 }
 
 struct Options {
-  std::string outDir, suite = "standard", patientId, patientName, modality, site;
+  std::string outDir, suite = "standard", patientId, patientName, modality, site, transferSyntax;
   std::optional<long> count, rows, columns;
   uint32_t seed = 1;
 };
@@ -103,6 +110,10 @@ Options parse(int argc, char** argv) {
       o.rows = parseNumber(arg, value, 1, 65535);
     } else if (arg == "--columns") {
       o.columns = parseNumber(arg, value, 1, 65535);
+    } else if (arg == "--transfer-syntax") {
+      std::optional<std::string> uid = router::resolveTransferSyntax(value);
+      if (!uid) throw UsageError("unknown transfer syntax '" + value + "'");
+      o.transferSyntax = *uid;
     } else {
       throw UsageError("unknown option " + arg);
     }
@@ -111,7 +122,8 @@ Options parse(int argc, char** argv) {
   if (o.suite != "ct-series" && (o.count || o.rows || o.columns)) {
     throw UsageError("--count, --rows and --columns apply to --suite ct-series only");
   }
-  if (o.suite == "hostile" && (!o.patientId.empty() || !o.patientName.empty() || !o.modality.empty() || !o.site.empty())) {
+  if (o.suite == "hostile" && (!o.patientId.empty() || !o.patientName.empty() || !o.modality.empty() ||
+                               !o.site.empty() || !o.transferSyntax.empty())) {
     throw UsageError("--suite hostile takes only --seed");
   }
   return o;
@@ -167,17 +179,28 @@ int main(int argc, char** argv) {
       writeHostile(o);
       return 0;
     }
+    const auto transcoder = router::makeTranscoder();
     int index = 0;
     for (const auto& spec : specsFor(o)) {
       ++index;
-      const std::string bytes = router::testdata::makeInstance(spec);
+      std::string bytes = router::testdata::makeInstance(spec);
+      std::string sopInstanceUid = router::testdata::withIdentity(spec).sopInstanceUid;
+      if (!o.transferSyntax.empty()) {
+        try {
+          bytes = transcoder->transcode(bytes, o.transferSyntax);
+        } catch (const router::TranscodeError& e) {
+          std::cerr << "router-testdata: " << spec.name << " left out: " << e.what() << "\n";
+          continue;
+        }
+        sopInstanceUid = router::testdata::sopInstanceUidOf(bytes);  // a lossy syntax gives a new one
+      }
       char number[16];
       std::snprintf(number, sizeof number, "%04d", index);
       const std::string fileName = o.suite == "ct-series" ? "slice-" + std::to_string(o.seed) + "-" + number
                                                           : spec.name + "-" + std::to_string(o.seed);
       const std::filesystem::path path = std::filesystem::path(o.outDir) / (fileName + ".dcm");
       writeFile(path, bytes);
-      std::cout << path.string() << ' ' << router::testdata::withIdentity(spec).sopInstanceUid << '\n';
+      std::cout << path.string() << ' ' << sopInstanceUid << '\n';
     }
     return 0;
   } catch (const UsageError& e) {

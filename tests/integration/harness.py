@@ -618,14 +618,16 @@ def echo(port, aet, calling="ECHOSCU", host="127.0.0.1", timeout=10):
 # Test data
 
 def generate(outdir, suite="standard", count=None, seed=None, patient_id=None, patient_name=None,
-             modality=None, rows=None, columns=None, calling_site=None):
-    """Writes generated DICOM files with the router-testdata CLI into outdir.
+             modality=None, rows=None, columns=None, calling_site=None, transfer_syntax=None):
+    """Writes generated DICOM files with the router-testdata CLI into outdir
+    (encoded in transfer_syntax by the appliance's transcoder, if given).
     Returns [(path, SOPInstanceUID)] in the order the CLI printed them."""
     os.makedirs(outdir, exist_ok=True)
     argv = [testdata_cli(), outdir, "--suite", suite]
     for option, value in (("--count", count), ("--seed", seed), ("--patient-id", patient_id),
                           ("--patient-name", patient_name), ("--modality", modality),
-                          ("--rows", rows), ("--columns", columns), ("--calling-site", calling_site)):
+                          ("--rows", rows), ("--columns", columns), ("--calling-site", calling_site),
+                          ("--transfer-syntax", transfer_syntax)):
         if value is not None:
             argv += [option, str(value)]
     result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)

@@ -1,7 +1,9 @@
 """Routes with transfer syntaxes, end to end: one series goes to three
 storescp peers as JPEG-LS lossless, JPEG 2000 lossless and as received; a
 fourth peer that accepts only Implicit VR Little Endian is sent JPEG-LS by the
-rule and must still receive every instance (negotiation fallback). Each file
+rule and must still receive every instance (negotiation fallback). HTJ2K
+inputs, which no DICOM peer here can take, reach an implicit-only peer and an
+everything-DCMTK-knows peer converted, and a folder as received. Each file
 that arrives is checked for its transfer syntax and, decoded by dcmtk/GDCM
 tools, for pixels identical to the original."""
 
@@ -15,6 +17,7 @@ JPEGLS = "1.2.840.10008.1.2.4.80"
 J2K_LOSSLESS = "1.2.840.10008.1.2.4.90"
 EXPLICIT = "1.2.840.10008.1.2.1"
 IMPLICIT = "1.2.840.10008.1.2"
+HTJ2K_LOSSLESS = "1.2.840.10008.1.2.4.201"
 
 RULE = textwrap.dedent("""\
     function route(instance)
@@ -59,9 +62,69 @@ class TranscodingTest(harness.RouterTestCase):
         for name, scp in peers.items():
             syntaxes = {harness.transfer_syntax(p) for p in scp.received().values()}
             self.assertEqual(syntaxes, {wanted[name]}, f"transfer syntaxes that arrived at {name}")
-        self.assertIn("refused by the peer, sending as", orthanc.log_text())
+        self.assertIn("it accepts: ImplicitVRLittleEndian; sending as ImplicitVRLittleEndian instead of "
+                      "JPEGLSLossless", orthanc.log_text())
         metrics = orthanc.request("GET", "/router/metrics")[2].decode()
         self.assertIn('orthanc_router_transcode_duration_seconds_count{transfer_syntax="JPEGLSLossless"}', metrics)
+
+    def test_htj2k_inputs_reach_dicom_peers_converted_and_a_folder_as_received(self):
+        rules = os.path.dirname(self.path("rules", "route.lua"))
+        with open(os.path.join(rules, "route.lua"), "w") as f:
+            f.write(textwrap.dedent("""\
+                function route(instance)
+                  return { { destination = "old" }, { destination = "all" }, { destination = "archive" } }
+                end
+                """))
+        peers = {"old": self.start_storescp("OLD", implicit_only=True),
+                 "all": self.start_storescp("ALL", accept_all=True)}
+        archive = self.path("archive", "x")
+        destinations = {name: {"Type": "dicom", "AET": scp.aet, "Host": "127.0.0.1", "Port": scp.port}
+                        for name, scp in peers.items()}
+        destinations["archive"] = {"Type": "folder", "Path": os.path.dirname(archive)}
+        orthanc = self.start_orthanc(plugin=harness.plugin_path(), router={
+            "Rules": rules,
+            "QueueDatabase": self.path("queue", "queue.sqlite"),
+            "Destinations": destinations,
+            "Retry": {"InitialDelay": 1, "MaxDelay": 2},
+        })
+        # The same seeds give the same UIDs and pixels: the native files are
+        # what every lossless conversion must give back.
+        originals = harness.generate(self.path("native", "x"), suite="standard", seed=43)
+        originals += harness.generate(self.path("native-ct", "x"), suite="ct-series", count=4, seed=44,
+                                      rows=64, columns=48)
+        inputs = harness.generate(self.path("htj2k", "x"), suite="standard", seed=43,
+                                  transfer_syntax="HTJ2KLossless")
+        inputs += harness.generate(self.path("htj2k-ct", "x"), suite="ct-series", count=4, seed=44,
+                                   rows=64, columns=48, transfer_syntax="HTJ2KLossless")
+        self.assertEqual(sorted(uid for _, uid in inputs), sorted(uid for _, uid in originals))
+        for path, _ in inputs:
+            self.assertEqual(harness.transfer_syntax(path), HTJ2K_LOSSLESS)
+            orthanc.upload(path)  # DCMTK 3.6.7 cannot send HTJ2K over C-STORE either
+
+        expected = {uid: path for path, uid in originals}
+        for name, scp in peers.items():
+            harness.wait_for_files(expected, scp.received, 90, f"every instance at {name} with the original pixels")
+        self.assertEqual({harness.transfer_syntax(p) for p in peers["old"].received().values()}, {IMPLICIT})
+        self.assertEqual({harness.transfer_syntax(p) for p in peers["all"].received().values()}, {EXPLICIT})
+        folder = os.path.dirname(archive)
+        filed = {}
+
+        def archived():
+            filed.clear()
+            for path in harness.folder_files(folder).values():
+                if path.endswith(".dcm"):
+                    filed[os.path.basename(path)[:-len(".dcm")]] = path
+            return len(filed) >= len(inputs)
+        harness.wait_for(archived, 30, "every instance in the archive folder")
+        for path, uid in inputs:
+            with open(path, "rb") as a, open(filed[uid], "rb") as b:
+                self.assertEqual(a.read(), b.read(), f"{uid} filed as received")
+        log = orthanc.log_text()
+        self.assertIn("delivery to old: HTJ2KLossless cannot be sent on a DICOM association with DCMTK 3.6.7", log)
+        self.assertIn("; sending as ImplicitVRLittleEndian instead of HTJ2KLossless", log)
+        status = orthanc.get("/router/status")
+        for name in peers:
+            self.assertEqual(status["Destinations"][name]["Queue"].get("dead", 0), 0, name)
 
 
 if __name__ == "__main__":

@@ -136,6 +136,8 @@ TEST_F(ConfigTest, EveryMistakeNamesItsKey) {
        "Router.Destinations.pacs.Port: must be between 1 and 65535"},
       {R"("Destinations": { "pacs": { "Type": "dicom", "AET": "P", "Host": "h", "Port": 1, "TransferSyntaxes": ["JPEGXL"] } })",
        "Router.Destinations.pacs.TransferSyntaxes: unknown transfer syntax"},
+      {R"("Destinations": { "pacs": { "Type": "dicom", "AET": "P", "Host": "h", "Port": 1, "TransferSyntaxes": ["HTJ2KLossless"] } })",
+       "Router.Destinations.pacs.TransferSyntaxes: HTJ2KLossless cannot be sent on a DICOM association with DCMTK 3.6.7"},
       {R"("Destinations": { "pacs": { "Type": "dicom", "AET": "P", "Host": "h", "Port": 1, "Prot": 2 } })",
        "Router.Destinations.pacs.Prot: unknown key"},
       {R"("Destinations": { "pacs": { "AET": "P" } })", "Router.Destinations.pacs.Type: missing"},

@@ -170,7 +170,9 @@ TEST_F(DeliveryTest, ARefusedSyntaxIsSentAgainInOneThePeerAccepted) {
                                                             {sop, ts::kExplicitVRLittleEndian}};
   EXPECT_EQ(peer.sent, expected);
   EXPECT_EQ(jobs("pacs", JobState::Dead), 0);
-  EXPECT_EQ(log_.count("delivery to pacs: JPEGLSLossless refused by the peer, sending as ExplicitVRLittleEndian"), 1);
+  EXPECT_EQ(log_.count("delivery to pacs: no presentation context for JPEGLSLossless; sending as "
+                       "ExplicitVRLittleEndian instead of JPEGLSLossless"),
+            1);
   EXPECT_TRUE(scraped(
       R"(orthanc_router_sent_bytes_total{destination="pacs",transfer_syntax="ExplicitVRLittleEndian"} )" +
       std::to_string(store_.files["a"].size())));

@@ -40,6 +40,7 @@
 #include "tests/generator/TestData.h"
 #include "tests/generator/TestSupport.h"
 #include "transcoders/TransferSyntax.h"
+#include "transcoders/Transcoder.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -425,6 +426,36 @@ TEST_F(DicomDestinationTest, CompressedInstanceGoesInItsOwnSyntaxWhenAccepted) {
   auto received = readReceived(root_ + "/in");
   ASSERT_EQ(received.size(), 1u);
   EXPECT_EQ(received.begin()->second.transferSyntax, ts::kJPEGLSLossless);
+}
+
+// DCMTK 3.6.7 cannot put HTJ2K on an association (its DIMSE layer refuses
+// syntaxes it does not know, on both sides). An HTJ2K instance is therefore
+// never proposed as HTJ2K: the send is refused before any byte goes, with
+// what the peer accepts for that SOP class, so delivery falls back to it.
+TEST_F(DicomDestinationTest, Htj2kIsNeverProposedAndTheRefusalSaysWhatThePeerAccepts) {
+  StoreScp scp(port_, root_ + "/in", {"+xa"});
+  DestinationConfig c = config();
+  DicomDestination destination(c, "ROUTER");
+  testdata::ImageSpec spec;
+  spec.name = "ct";
+  const std::string htj2k = makeTranscoder()->transcode(testdata::makeInstance(spec), "HTJ2KLossless");
+  SendResult result = destination.send(outgoing(htj2k, spec, ts::kHTJ2KLossless));
+  EXPECT_EQ(result.outcome, SendOutcome::Permanent);
+  EXPECT_NE(result.detail.find("HTJ2KLossless cannot be sent on a DICOM association"), std::string::npos)
+      << result.detail;
+  const std::vector<std::string> accepted = destination.acceptedTransferSyntaxes("1.2.840.10008.5.1.4.1.1.2");
+  EXPECT_FALSE(accepted.empty());
+  EXPECT_EQ(std::count(accepted.begin(), accepted.end(), std::string(ts::kHTJ2KLossless)), 0);
+  EXPECT_NE(result.detail.find(" accepts: " + transferSyntaxName(accepted.front())), std::string::npos)
+      << result.detail;
+
+  // What it accepts goes on the association already open.
+  const std::string plain = testdata::makeInstance(spec);
+  result = destination.send(outgoing(plain, spec, ts::kExplicitVRLittleEndian));
+  EXPECT_EQ(result.outcome, SendOutcome::Delivered) << result.detail;
+  destination.close();
+  EXPECT_EQ(destination.associationsOpened(), 1);
+  EXPECT_EQ(readReceived(root_ + "/in").size(), 1u);
 }
 
 TEST_F(DicomDestinationTest, FiftySmallInstancesAreNotSlowedByNagle) {

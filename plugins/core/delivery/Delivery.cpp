@@ -272,8 +272,10 @@ void Delivery::fallBack(Destination& destination, const DestinationConfig& confi
   if (fallback.empty()) return;
   try {
     preparation_.reencode(p, fallback);
-    log_.warning("delivery to " + config.name + ": " + transferSyntaxName(refused) +
-                 " refused by the peer, sending as " + transferSyntaxName(fallback));
+    // The detail says why (a refusal by the peer, or a syntax DCMTK cannot
+    // carry) and what the peer accepts.
+    log_.warning("delivery to " + config.name + ": " + result.detail + "; sending as " +
+                 transferSyntaxName(fallback) + " instead of " + transferSyntaxName(refused));
     const int reopened = destination.associationsOpened();
     result = destination.send(p.outgoing());
     countAssociations(config, destination, reopened, result);

@@ -255,17 +255,29 @@ unsigned char DicomDestination::findContext(const std::string& sopClass, const s
   return 0;
 }
 
+bool DicomDestination::negotiated(const std::string& sopClass) const {
+  if (!scu_) return false;
+  return std::any_of(contexts_.begin(), contexts_.end(), [&](const Context& context) {
+    return context.sopClass == sopClass && !context.accepted.empty();
+  });
+}
+
 SendResult DicomDestination::refusedResult(const std::string& sopClass, const std::string& transferSyntax) const {
   SendResult result;
   result.outcome = SendOutcome::Permanent;
   std::vector<std::string> accepted = acceptedTransferSyntaxes(sopClass);
   if (accepted.empty()) {
     result.detail = peerName() + " does not accept SOP class " + sopClassName(sopClass);
+    return result;
+  }
+  std::string list;
+  for (const std::string& ts : accepted) list += (list.empty() ? "" : ", ") + transferSyntaxName(ts);
+  const std::string name = transferSyntaxName(printableUid(transferSyntax));
+  if (associationCanCarry(transferSyntax)) {
+    result.detail = peerName() + " does not accept " + name + " for " + sopClassName(sopClass) + "; it accepts: " + list;
   } else {
-    std::string list;
-    for (const std::string& ts : accepted) list += (list.empty() ? "" : ", ") + transferSyntaxName(ts);
-    result.detail = peerName() + " does not accept " + transferSyntaxName(printableUid(transferSyntax)) + " for " +
-                    sopClassName(sopClass) + "; it accepts: " + list;
+    result.detail = name + " cannot be sent on a DICOM association with DCMTK 3.6.7 (it does not know that syntax); " +
+                    "for " + sopClassName(sopClass) + ", " + peerName() + " accepts: " + list;
   }
   return result;
 }
@@ -320,7 +332,11 @@ SendResult DicomDestination::store(const Outgoing& instance, CommitItem* stored)
   const std::string sopInstance = readUid(*dataset, DCM_SOPInstanceUID);
   cleanUidElement(*dataset, DCM_SOPClassUID, sopClass);
   cleanUidElement(*dataset, DCM_SOPInstanceUID, sopInstance);
-  if (sopClass.empty() || DcmXfer(transferSyntax.c_str()).getXfer() == EXS_Unknown) {
+  // A syntax the transcoders know but DCMTK cannot carry (HTJ2K) is never
+  // proposed: the refusal names what the peer accepts for the SOP class,
+  // and delivery falls back to one of those.
+  const bool carried = associationCanCarry(transferSyntax);
+  if (sopClass.empty() || (!carried && findTransferSyntax(transferSyntax) == nullptr)) {
     SendResult result;
     result.outcome = SendOutcome::Permanent;
     result.detail = "cannot send: the file has no SOP Class UID or an unknown transfer syntax";
@@ -330,7 +346,7 @@ SendResult DicomDestination::store(const Outgoing& instance, CommitItem* stored)
   // Remember what this instance needs; the next negotiation proposes it.
   sopClasses_.erase(std::remove(sopClasses_.begin(), sopClasses_.end(), sopClass), sopClasses_.end());
   sopClasses_.push_back(sopClass);
-  if (!isUncompressedPair(transferSyntax)) extraSyntaxes_[sopClass].insert(transferSyntax);
+  if (carried && !isUncompressedPair(transferSyntax)) extraSyntaxes_[sopClass].insert(transferSyntax);
 
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool fresh = false;
@@ -342,9 +358,9 @@ SendResult DicomDestination::store(const Outgoing& instance, CommitItem* stored)
       }
       fresh = true;
     }
-    unsigned char contextId = findContext(sopClass, transferSyntax);
+    unsigned char contextId = carried ? findContext(sopClass, transferSyntax) : 0;
     if (contextId == 0) {
-      if (fresh) return refusedResult(sopClass, transferSyntax);
+      if (fresh || (!carried && negotiated(sopClass))) return refusedResult(sopClass, transferSyntax);
       // Negotiated before this SOP class / syntax was needed, or refused back
       // then (the peer may have been fixed since, e.g. before a retry of its
       // dead letters): a refusal counts only from a fresh negotiation.

@@ -82,6 +82,8 @@ class DicomDestination : public Destination {
   // Presentation context id usable for (sop, ts) on the open association; 0 if none.
   unsigned char findContext(const std::string& sopClass, const std::string& transferSyntax) const;
   std::string peerName() const;
+  // Whether the open association accepted any context for this SOP class.
+  bool negotiated(const std::string& sopClass) const;
   SendResult refusedResult(const std::string& sopClass, const std::string& transferSyntax) const;
   // The C-STORE alone; `stored` gets the instance when it was stored.
   SendResult store(const Outgoing& instance, CommitItem* stored);

@@ -1,6 +1,7 @@
 #include "plugins/core/destinations/dicom/DicomKind.h"
 
 #include "plugins/core/destinations/dicom/DicomDestination.h"
+#include "plugins/core/destinations/dicom/DicomTransport.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router {
@@ -37,6 +38,12 @@ class DicomKind final : public DestinationKind {
           ConfigSection::fail(s.key("TransferSyntaxes"),
                               "unknown transfer syntax \"" + (item.isString() ? item.asString() : std::string("?")) +
                                   "\" (use a keyword such as JPEGLSLossless or a UID)");
+        }
+        if (!associationCanCarry(*uid)) {
+          ConfigSection::fail(s.key("TransferSyntaxes"),
+                              transferSyntaxName(*uid) + " cannot be sent on a DICOM association with DCMTK 3.6.7 "
+                              "(it does not know that syntax); remove it: instances in it are converted to what "
+                              "the peer accepts");
         }
         d->transferSyntaxes.push_back(*uid);
       }

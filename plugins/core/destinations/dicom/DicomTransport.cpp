@@ -8,6 +8,9 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -64,6 +67,10 @@ std::string DicomScu::acceptedSyntax(unsigned char contextId) {
   OFString abstractSyntax, transferSyntax;
   findPresentationContext(contextId, abstractSyntax, transferSyntax);
   return trimUid(transferSyntax.c_str());
+}
+
+bool associationCanCarry(const std::string& transferSyntax) {
+  return DcmXfer(transferSyntax.c_str()).getXfer() != EXS_Unknown;
 }
 
 void configureScu(DcmSCU& scu, const DicomSettings& config, const std::string& localAet) {

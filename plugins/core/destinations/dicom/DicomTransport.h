@@ -86,6 +86,11 @@ class DicomScu : public DcmSCU {
   std::string acceptedSyntax(unsigned char contextId);
 };
 
+// Whether DCMTK's DIMSE layer can carry a data set in this transfer syntax
+// on an association. DCMTK 3.6.7 refuses, on both the sending and the
+// receiving side, the syntaxes it does not know: the HTJ2K ones.
+bool associationCanCarry(const std::string& transferSyntax);
+
 // Applies a destination's peer, our AE title and its timeout (ACSE, DIMSE,
 // connect; at least 1 s) to an SCU, with DIMSE in non-blocking mode.
 void configureScu(DcmSCU& scu, const DicomSettings& config, const std::string& localAet);
