@@ -160,12 +160,30 @@ TEST_F(ConfigTest, EveryMistakeNamesItsKey) {
        "Router.Destinations.a.StorageCommitment: unknown key"},
       {R"("Destinations": { "a": { "Type": "dicom", "AET": "P", "Host": "h", "Port": 1, "StorageCommitment": 1 } })",
        "Router.Destinations.a.StorageCommitment: must be true or false"},
+      {R"("Transcoding": { "Quality": 80 })", "Router.Transcoding.Quality: must be an object"},
+      {R"("Transcoding": { "Quality": { "JPEGLSLossless": 2 } })",
+       "Router.Transcoding.Quality.JPEGLSLossless: not a lossy target the appliance encodes (JPEGBaseline8Bit, "
+       "JPEGExtended12Bit, HTJ2K, JPEG2000, JPEGLSNearLossless)"},
+      {R"("Transcoding": { "Quality": { "HTJ2K": 0 } })", "Router.Transcoding.Quality.HTJ2K: must be a quality 1..100"},
+      {R"("Transcoding": { "Quality": { "JPEG2000": "10" } })",
+       "Router.Transcoding.Quality.JPEG2000: must be a compression ratio 1..1000"},
+      {R"("Transcoding": { "Quality": { "JPEGLSNearLossless": 200 } })",
+       "Router.Transcoding.Quality.JPEGLSNearLossless: must be NEAR"},
   };
   for (const Case& c : cases) {
     std::string error = errorOf(doc(c.body));
     EXPECT_NE(error.find(c.expected), std::string::npos) << "config: " << c.body << "\nerror: " << error;
     EXPECT_EQ(error.find('\n'), std::string::npos) << "one line: " << error;
   }
+}
+
+TEST_F(ConfigTest, LossyQualityByKeywordOrUid) {
+  Config c = parseConfig(doc(R"("Transcoding": { "Quality": { "HTJ2K": 70, "1.2.840.10008.1.2.4.50": 85,
+                                                               "JPEGLSNearLossless": 3 } })"));
+  const std::map<std::string, int> expected{
+      {ts::kHTJ2K, 70}, {ts::kJPEGBaseline8Bit, 85}, {ts::kJPEGLSNearLossless, 3}};
+  EXPECT_EQ(c.transcoding.quality, expected);
+  EXPECT_TRUE(parseConfig(doc("")).transcoding.quality.empty());
 }
 
 TEST_F(ConfigTest, MissingRulesFolderOrSection) {

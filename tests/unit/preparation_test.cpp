@@ -46,9 +46,11 @@ class FakeTranscoder : public Transcoder {
   enum class Mode { Convert, Fail, Crash };
   std::atomic<Mode> mode{Mode::Convert};
   mutable std::atomic<int> calls{0};
+  mutable std::atomic<int> lastQuality{-1};
   std::string transcode(const std::string& part10, const std::string& target,
                         const TranscodeOptions& options = {}) const override {
     ++calls;
+    lastQuality = options.quality;
     switch (mode.load()) {
       case Mode::Fail:
         throw TranscodeError("1-bit images are not supported");
@@ -338,6 +340,25 @@ TEST_F(PreparationTest, ReencodeReplacesWhatIsSent) {
   transcoder_.mode = FakeTranscoder::Mode::Fail;
   EXPECT_THROW(preparation_.reencode(p, ts::kRLELossless), TranscodeError);
   EXPECT_EQ(p.identity.transferSyntax, ts::kImplicitVRLittleEndian);  // unchanged
+}
+
+// Transcoding.Quality reaches the codec for the syntaxes it names, and only
+// for those; a lower HTJ2K quality gives a smaller file.
+TEST_F(PreparationTest, TheConfiguredQualityIsTheOneEncodedWith) {
+  auto sizeAt = [&](Preparation& preparation, const char* syntax) {
+    auto made = preparation.prepare(pacs_, job(syntax));
+    EXPECT_TRUE(std::holds_alternative<Prepared>(made));
+    return std::holds_alternative<Prepared>(made) ? std::get<Prepared>(made).ready->size() : size_t{0};
+  };
+  const size_t atDefault = sizeAt(preparation_, ts::kHTJ2K);
+  EXPECT_EQ(transcoder_.lastQuality, 0);  // the codec's default (90)
+  PreparedCache otherCache{64u << 20};
+  Preparation configured{store_, transcoder_, otherCache, metrics_, log_, clock(), {{ts::kHTJ2K, 40}}};
+  const size_t atForty = sizeAt(configured, ts::kHTJ2K);
+  EXPECT_EQ(transcoder_.lastQuality, 40);
+  EXPECT_LT(atForty, atDefault);
+  sizeAt(configured, ts::kJPEGLSNearLossless);
+  EXPECT_EQ(transcoder_.lastQuality, 0);
 }
 
 TEST(FallbackSyntaxTest, PrefersTheDestinationsOrderThenUncompressedThenWhatWasAccepted) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "plugins/core/Error.h"
 #include "plugins/core/destinations/registry/Kinds.h"
 #include "plugins/core/destinations/dicom/DicomKind.h"
+#include "transcoders/TransferSyntax.h"
 
 namespace router {
 namespace {
@@ -39,11 +41,53 @@ CircuitBreaker parseBreaker(const ConfigSection& parent, const CircuitBreaker& b
   return breaker;
 }
 
+// Transcoding.Quality: what the setting of each lossy target means, and its range.
+struct LossySetting {
+  const char* uid;
+  int min, max;
+  const char* meaning;
+};
+constexpr LossySetting kLossySettings[] = {
+    {ts::kJPEGBaseline8Bit, 1, 100, "a quality 1..100"},
+    {ts::kJPEGExtended12Bit, 1, 100, "a quality 1..100"},
+    {ts::kHTJ2K, 1, 100, "a quality 1..100"},
+    {ts::kJPEG2000, 1, 1000, "a compression ratio 1..1000"},
+    {ts::kJPEGLSNearLossless, 1, 127, "NEAR, the largest sample error, 1..127"},
+};
+
+std::map<std::string, int> parseQuality(const ConfigSection& parent) {
+  std::map<std::string, int> quality;
+  const Json::Value& value = parent.raw("Quality");
+  const std::string key = parent.key("Quality");
+  std::string names;
+  for (const LossySetting& setting : kLossySettings) {
+    names += (names.empty() ? "" : ", ") + transferSyntaxName(setting.uid);
+  }
+  if (!value.isObject()) ConfigSection::fail(key, "must be an object: lossy keyword -> number (" + names + ")");
+  for (const std::string& name : value.getMemberNames()) {
+    const std::optional<std::string> uid = resolveTransferSyntax(name);
+    const LossySetting* setting = nullptr;
+    for (const LossySetting& s : kLossySettings) {
+      if (uid && *uid == s.uid) setting = &s;
+    }
+    if (setting == nullptr) {
+      ConfigSection::fail(key + "." + name, "not a lossy target the appliance encodes (" + names + ")");
+    }
+    const Json::Value& number = value[name];
+    if (!number.isInt() || number.asInt() < setting->min || number.asInt() > setting->max) {
+      ConfigSection::fail(key + "." + name, std::string("must be ") + setting->meaning);
+    }
+    quality[setting->uid] = number.asInt();
+  }
+  return quality;
+}
+
 TranscodingConfig parseTranscoding(const ConfigSection& parent, const std::string& baseDir) {
   TranscodingConfig t;
   if (!parent.has("Transcoding")) return t;
   ConfigSection s(parent.raw("Transcoding"), parent.key("Transcoding"),
-            {"WorkerExecutable", "Workers", "TimeLimit", "MemoryLimit"});
+            {"WorkerExecutable", "Workers", "TimeLimit", "MemoryLimit", "Quality"});
+  if (s.has("Quality")) t.quality = parseQuality(s);
   if (s.has("WorkerExecutable")) {
     t.workerExecutable = resolvePath(s.string("WorkerExecutable", "", true), baseDir);
     if (access(t.workerExecutable.c_str(), X_OK) != 0)

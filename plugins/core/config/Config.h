@@ -20,6 +20,10 @@ struct TranscodingConfig {
   int workers = 0;               // 0: one per core
   std::chrono::seconds timeLimit{120};  // one conversion; then the worker is killed
   int memoryLimitMb = 4096;             // address space of one worker
+  // Lossy targets' setting by transfer syntax UID (TranscodeOptions::quality:
+  // JPEG and HTJ2K quality, JPEG 2000 ratio, JPEG-LS NEAR); absent: the
+  // codec's default.
+  std::map<std::string, int> quality;
 };
 
 struct Config {

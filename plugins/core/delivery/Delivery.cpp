@@ -25,7 +25,7 @@ Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, con
       metrics_(metrics),
       makeDestination_(std::move(makeDestination)),
       idlePoll_(idlePoll),
-      preparation_(store, transcoder, cache, metrics, log, now),
+      preparation_(store, transcoder, cache, metrics, log, now, config.transcoding.quality),
       outcomes_(config, queue, store, cache, metrics, log, audit,
                 [this](const std::string& destination) { return isDown(destination) || isPaused(destination); }),
       lifecycle_([this] { halt(); }) {

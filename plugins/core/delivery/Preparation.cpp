@@ -46,8 +46,9 @@ std::string fallbackSyntax(const DestinationConfig& config, const std::vector<st
 }
 
 Preparation::Preparation(InstanceStore& store, const Transcoder& transcoder, PreparedCache& cache, Metrics& metrics,
-                         Log& log, SteadyNow now)
+                         Log& log, SteadyNow now, std::map<std::string, int> lossyQuality)
     : store_(store), transcoder_(transcoder), cache_(cache), metrics_(metrics), log_(log), now_(std::move(now)),
+      lossyQuality_(std::move(lossyQuality)),
       lifecycle_([this] {
         std::vector<std::thread> threads;
         {
@@ -147,7 +148,10 @@ PreparedCache::Value Preparation::convert(const Job& job, const std::string& wan
   return cache_.get(key, [&] {
     auto started = std::chrono::steady_clock::now();
     try {
-      std::string out = transcoder_.transcode(*edited, wanted);
+      TranscodeOptions options;
+      auto quality = lossyQuality_.find(wanted);
+      if (quality != lossyQuality_.end()) options.quality = quality->second;
+      std::string out = transcoder_.transcode(*edited, wanted, options);
       metrics_.transcoded(transferSyntaxName(wanted), std::chrono::steady_clock::now() - started);
       return out;
     } catch (const TranscoderCrash& crash) {

@@ -73,7 +73,7 @@ std::string fallbackSyntax(const DestinationConfig& config, const std::vector<st
 class Preparation {
  public:
   Preparation(InstanceStore& store, const Transcoder& transcoder, PreparedCache& cache, Metrics& metrics, Log& log,
-              SteadyNow now = realSteadyNow());
+              SteadyNow now = realSteadyNow(), std::map<std::string, int> lossyQuality = {});
   ~Preparation();
   Preparation(const Preparation&) = delete;
   Preparation& operator=(const Preparation&) = delete;
@@ -116,6 +116,8 @@ class Preparation {
   Metrics& metrics_;
   Log& log_;
   const SteadyNow now_;
+  // Transcoding.Quality: the setting for a lossy target, by its UID.
+  const std::map<std::string, int> lossyQuality_;
 
   // Conversions whose worker crashed in the last 30 s, by cache key, until
   // their delivery meets the failure (see convert()).
