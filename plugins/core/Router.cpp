@@ -67,6 +67,7 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
       audit_(openAuditLog(config_.auditLog)),
       queue_(openConfiguredQueue(config_.queueDatabase)),
       transcoder_(workerOptions(config_, log)),
+      host_(transcoder_, config_.transcoding.quality, metrics_, log_),
       rules_(loadRules(config_, log)),
       intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
       delivery_(config_, store_, *queue_, transcoder_, cache_, log_, metrics_, commitments_, audit_.get()),

@@ -28,6 +28,7 @@
 #include <string>
 
 #include "lua/RuleEngine.h"
+#include "plugins/core/HostTranscoding.h"
 #include "plugins/core/Lifecycle.h"
 #include "plugins/core/Log.h"
 #include "plugins/core/Operations.h"
@@ -90,6 +91,8 @@ class Router {
   Operations& operations() { return operations_; }
   // The routes the rules in force give for a file; nothing is queued or sent.
   RouteDecision testRoute(const std::string& part10, const Origin& origin);
+  // Orthanc's own transcoding, in the router's workers (HostTranscoding.h).
+  const HostTranscoding& hostTranscoding() const { return host_; }
 
  private:
   // The start and the stop in the orders above (through lifecycle_).
@@ -104,6 +107,7 @@ class Router {
   std::unique_ptr<Queue> queue_;
   // Every conversion runs in its worker processes, never in Orthanc's.
   WorkerPool transcoder_;
+  HostTranscoding host_;
   // Enough for the working set of a burst (~190 CT slices of 512 KiB);
   // past it a delivery reads the file from Orthanc again.
   PreparedCache cache_{96u << 20};

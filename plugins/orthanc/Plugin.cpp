@@ -1,4 +1,5 @@
-// The four entry points Orthanc calls, and the OnChange trampoline. The
+// The four entry points Orthanc calls, and the callback trampolines (changes,
+// stored instances, the HTTP filter, Orthanc's transcoding). The
 // Router is built here from the validated configuration; a configuration
 // error refuses the plugin (and so Orthanc's start) with one clear line.
 #include <orthanc/OrthancCPlugin.h>
@@ -6,9 +7,14 @@
 #include <dlfcn.h>
 #include <strings.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "plugins/core/config/Config.h"
 #include "plugins/core/metrics/MetricsAccess.h"
@@ -89,6 +95,34 @@ int32_t filterHttp(OrthancPluginHttpMethod method, const char* uri, const char*,
   }
 }
 
+// Orthanc's own transcoding, offered to the router's workers first; a
+// conversion they do not make is left to Orthanc's built-in transcoder
+// ("BuiltinDecoderTranscoderOrder": "After", Orthanc's default).
+OrthancPluginErrorCode transcode(OrthancPluginMemoryBuffer* transcoded, const void* buffer, uint64_t size,
+                                 const char* const* allowedSyntaxes, uint32_t countSyntaxes,
+                                 uint8_t allowNewSopInstanceUid) noexcept {
+  bool converted = false;
+  const OrthancPluginErrorCode code = protect("transcoder callback", [&] {
+    Router* router = plugin().router.get();
+    if (router == nullptr || buffer == nullptr || router->state() != RunState::Running) return;
+    std::vector<std::string> allowed;
+    for (uint32_t i = 0; i < countSyntaxes; ++i) {
+      if (allowedSyntaxes[i] != nullptr) allowed.emplace_back(allowedSyntaxes[i]);
+    }
+    std::optional<std::string> out = router->hostTranscoding().convert(
+        std::string(static_cast<const char*>(buffer), static_cast<size_t>(size)), allowed, allowNewSopInstanceUid != 0);
+    if (!out || out->size() > UINT32_MAX) return;
+    if (OrthancPluginCreateMemoryBuffer(plugin().orthanc, transcoded, static_cast<uint32_t>(out->size())) !=
+        OrthancPluginErrorCode_Success) {
+      return;
+    }
+    std::memcpy(transcoded->data, out->data(), out->size());
+    converted = true;
+  });
+  if (code != OrthancPluginErrorCode_Success) return code;
+  return converted ? OrthancPluginErrorCode_Success : OrthancPluginErrorCode_NotImplemented;
+}
+
 Config readConfig(OrthancPluginContext* context) {
   OrthancString text(context, OrthancPluginGetConfiguration(context));
   OrthancString path(context, OrthancPluginGetConfigurationPath(context));
@@ -149,6 +183,9 @@ ROUTER_EXPORT int32_t OrthancPluginInitialize(OrthancPluginContext* context) {
   OrthancPluginRegisterOnStoredInstanceCallback(context, router::orthanc::onStoredInstance);
   router::orthanc::registerRestRoutes(context);
   OrthancPluginRegisterIncomingHttpRequestFilter2(context, router::orthanc::filterHttp);
+  if (plugin().router->config().transcoding.forOrthanc) {
+    OrthancPluginRegisterTranscoderCallback(context, router::orthanc::transcode);
+  }
   return 0;
 }
 

@@ -5,7 +5,8 @@ rule and must still receive every instance (negotiation fallback). HTJ2K
 inputs, which no DICOM peer here can take, reach an implicit-only peer and an
 everything-DCMTK-knows peer converted, and a folder as received. Each file
 that arrives is checked for its transfer syntax and, decoded by dcmtk/GDCM
-tools, for pixels identical to the original."""
+tools, for pixels identical to the original. Orthanc's own transcoding (its
+/modify "Transcode" and its C-STORE SCU) runs in the router's workers too."""
 
 import os
 import textwrap
@@ -126,6 +127,43 @@ class TranscodingTest(harness.RouterTestCase):
         for name in peers:
             self.assertEqual(status["Destinations"][name]["Queue"].get("dead", 0), 0, name)
 
+    def test_orthancs_own_transcoding_runs_in_the_routers_workers(self):
+        rules = os.path.dirname(self.path("rules", "route.lua"))
+        with open(os.path.join(rules, "route.lua"), "w") as f:
+            f.write("function route(instance) return {} end\n")
+        old = self.start_storescp("OLD", implicit_only=True)
+        orthanc = self.start_orthanc(plugin=harness.plugin_path(), modalities={"old": [old.aet, "127.0.0.1", old.port]},
+                                     router={
+            "Rules": rules,
+            "QueueDatabase": self.path("queue", "queue.sqlite"),
+            "Destinations": {"unused": {"Type": "folder", "Path": os.path.dirname(self.path("unused", "x"))}},
+        })
+        (native, uid), = harness.generate(self.path("native", "x"), suite="ct-series", count=1, seed=46,
+                                          rows=64, columns=48)
+        (jpegls, _), = harness.generate(self.path("jpegls", "x"), suite="ct-series", count=1, seed=46,
+                                        rows=64, columns=48, transfer_syntax="JPEGLSLossless")
+        instance = orthanc.upload(jpegls)["ID"]
+
+        # /modify with "Transcode" (Orthanc would use DCMTK's JPEG-LS codec itself).
+        status, _, body = orthanc.request("POST", f"/instances/{instance}/modify",
+                                          {"Transcode": EXPLICIT, "Keep": ["SOPInstanceUID"], "Force": True})
+        self.assertEqual(status, 200, body[:500])
+        self.assertEqual(body[128:132], b"DICM", body[:300])
+        converted = self.path("converted", "explicit.dcm")
+        with open(converted, "wb") as f:
+            f.write(body)
+        self.assertEqual(harness.transfer_syntax(converted), EXPLICIT)
+        self.assertEqual(harness.differences(native, converted, tags=("SOPInstanceUID",)), [])
+
+        # Orthanc's C-STORE SCU converts for a peer that accepts only Implicit VR LE.
+        orthanc.post("/modalities/old/store", {"Resources": [instance], "Synchronous": True})
+        harness.wait_for_files({uid: native}, old.received, 30, "the JPEG-LS instance at the implicit-only peer")
+        self.assertEqual({harness.transfer_syntax(p) for p in old.received().values()}, {IMPLICIT})
+
+        # Both conversions were the router's workers' (nothing was routed).
+        metrics = orthanc.request("GET", "/router/metrics")[2].decode()
+        for syntax in ("ExplicitVRLittleEndian", "ImplicitVRLittleEndian"):
+            self.assertIn(f'orthanc_router_transcode_duration_seconds_count{{transfer_syntax="{syntax}"}} 1', metrics)
 
 if __name__ == "__main__":
     unittest.main()

@@ -86,8 +86,9 @@ TranscodingConfig parseTranscoding(const ConfigSection& parent, const std::strin
   TranscodingConfig t;
   if (!parent.has("Transcoding")) return t;
   ConfigSection s(parent.raw("Transcoding"), parent.key("Transcoding"),
-            {"WorkerExecutable", "Workers", "TimeLimit", "MemoryLimit", "Quality"});
+            {"WorkerExecutable", "Workers", "TimeLimit", "MemoryLimit", "Quality", "ForOrthanc"});
   if (s.has("Quality")) t.quality = parseQuality(s);
+  t.forOrthanc = s.boolean("ForOrthanc", true);
   if (s.has("WorkerExecutable")) {
     t.workerExecutable = resolvePath(s.string("WorkerExecutable", "", true), baseDir);
     if (access(t.workerExecutable.c_str(), X_OK) != 0)

@@ -24,6 +24,8 @@ struct TranscodingConfig {
   // JPEG and HTJ2K quality, JPEG 2000 ratio, JPEG-LS NEAR); absent: the
   // codec's default.
   std::map<std::string, int> quality;
+  // Serve Orthanc's own transcoding too (HostTranscoding.h).
+  bool forOrthanc = true;
 };
 
 struct Config {
