@@ -129,6 +129,7 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
            describeValue(L, index);
   }
   bool hasDestination = false;
+  std::string batchOnly;  // a field that means something only with when = "series" or "study"
   lua_pushnil(L);
   while (lua_next(L, index) != 0) {
     const int value = lua_gettop(L);
@@ -137,7 +138,7 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
       std::string key = describeValue(L, -1);
       lua_pop(L, 3);
       return where() + "unexpected key " + key +
-             " (known fields: destination, transfer_syntax, modify, priority)";
+             " (known fields: destination, transfer_syntax, modify, priority, when, quiet, max_wait, expected, late)";
     }
     size_t fieldLength = 0;
     const char* fieldText = lua_tolstring(L, -2, &fieldLength);  // a string key: no conversion
@@ -197,9 +198,48 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
       } else {
         route.priority = static_cast<int>(priority);
       }
+    } else if (field == "when") {
+      const std::string text = lua_type(L, value) == LUA_TSTRING ? stringAt(L, value) : std::string();
+      if (text == "instance") {
+        route.completion.level = RouteLevel::Instance;
+      } else if (text == "series") {
+        route.completion.level = RouteLevel::Series;
+      } else if (text == "study") {
+        route.completion.level = RouteLevel::Study;
+      } else {
+        problem = where() + "when must be \"instance\", \"series\" or \"study\", not " + describeValue(L, value);
+      }
+    } else if (field == "quiet" || field == "max_wait" || field == "expected") {
+      const bool count = field == "expected";
+      const lua_Number low = 1, high = count ? 1000000 : 7 * 24 * 3600;
+      const lua_Number n = lua_type(L, value) == LUA_TNUMBER ? lua_tonumber(L, value) : 0;
+      // Checked before converting: NaN and infinities compare false.
+      if (lua_type(L, value) != LUA_TNUMBER || !(n >= low && n <= high) || std::floor(n) != n) {
+        problem = where() + std::string(field) + " must be a whole number " +
+                  (count ? "of instances, 1..1000000" : "of seconds, 1..604800") + ", not " + describeValue(L, value);
+      } else if (count) {
+        route.completion.expected = static_cast<int>(n);
+      } else if (field == "quiet") {
+        route.completion.quiet = std::chrono::seconds(static_cast<long long>(n));
+      } else {
+        route.completion.maxWait = std::chrono::seconds(static_cast<long long>(n));
+      }
+      batchOnly = std::string(field);
+    } else if (field == "late") {
+      const std::string text = lua_type(L, value) == LUA_TSTRING ? stringAt(L, value) : std::string();
+      if (text == "batch") {
+        route.completion.late = LatePolicy::Batch;
+      } else if (text == "alone") {
+        route.completion.late = LatePolicy::Alone;
+      } else if (text == "resend") {
+        route.completion.late = LatePolicy::Resend;
+      } else {
+        problem = where() + "late must be \"batch\", \"alone\" or \"resend\", not " + describeValue(L, value);
+      }
+      batchOnly = "late";
     } else {
       problem = where() + "unknown field \"" + std::string(field) +
-                "\" (known fields: destination, transfer_syntax, modify, priority)";
+                "\" (known fields: destination, transfer_syntax, modify, priority, when, quiet, max_wait, expected, late)";
     }
     lua_pop(L, 1);
     if (problem) {
@@ -208,6 +248,9 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
     }
   }
   if (!hasDestination) return where() + "has no destination";
+  if (!batchOnly.empty() && route.completion.level == RouteLevel::Instance) {
+    return where() + batchOnly + " applies only with when = \"series\" or \"study\"";
+  }
   return std::nullopt;
 }
 

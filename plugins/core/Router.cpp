@@ -71,8 +71,13 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
       rules_(loadRules(config_, log)),
       intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
       delivery_(config_, store_, *queue_, transcoder_, cache_, log_, metrics_, commitments_, audit_.get()),
+      batches_(*queue_, log_, metrics_, [this](const Batch& batch) { delivery_.notify(batch.destination); }),
       routing_(store_, *queue_, rules_, cache_, log_, metrics_, routingWakeup_,
                [this](const std::string& instanceId, const std::string& storedSyntax, const Route& route) {
+                 if (route.completion.level != RouteLevel::Instance) {
+                   batches_.wake();  // held until its series or study is complete
+                   return;
+                 }
                  delivery_.prepareAhead(instanceId, storedSyntax, route);
                  delivery_.notify(route.destination);
                }),
@@ -112,6 +117,7 @@ void Router::begin() {
   log_.warning("transcoding: " + std::to_string(transcoder_.pids().size()) + " worker process(es), " +
                transcoder_.lockdown());
   delivery_.start();
+  batches_.start();
   routing_.start(config_.threads);
   intake_.start();
   watcher_.start();
@@ -125,6 +131,7 @@ void Router::halt() {
   watcher_.stop();
   intake_.stop();
   routing_.stop();
+  batches_.stop();
   delivery_.stop();
   transcoder_.stop();
 }
@@ -151,7 +158,7 @@ RouterStatus Router::status() {
     entry.failover = d.failover;
     entry.failoverAfter = d.failoverAfter;
     auto counts = depth.jobs.find(name);
-    for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
+    for (JobState s : kJobStates) {
       entry.jobs[s] = counts != depth.jobs.end() && counts->second.count(s) ? counts->second.at(s) : 0;
     }
     auto oldest = depth.oldestPending.find(name);

@@ -8,10 +8,10 @@
 // their producers and stop after them, so nothing is handed to a stage that
 // does not run:
 //   start: queue recovery, intake anchor, transcoder workers, delivery (with
-//          its prepare-ahead pool), routing, intake, rules watcher, history
-//          pruner;
+//          its prepare-ahead pool), batch releaser, routing, intake, rules
+//          watcher, history pruner;
 //   stop:  the reverse — history pruner, rules watcher, intake, routing,
-//          delivery, transcoder workers.
+//          batch releaser, delivery, transcoder workers.
 // Each component's stop interrupts the idle, backoff and prepare-ahead waits
 // of its threads (its Wakeups) and joins them; work in progress (a send, a
 // conversion, a wait for a free worker process) ends first. Start after stop
@@ -28,6 +28,7 @@
 #include <string>
 
 #include "lua/RuleEngine.h"
+#include "plugins/core/batches/BatchReleaser.h"
 #include "plugins/core/HostTranscoding.h"
 #include "plugins/core/Lifecycle.h"
 #include "plugins/core/Log.h"
@@ -117,6 +118,7 @@ class Router {
   Wakeup routingWakeup_;
   Intake intake_;
   Delivery delivery_;
+  BatchReleaser batches_;  // series and studies: held until complete
   Routing routing_;
   RulesWatcher watcher_;
   HistoryPruner history_;

@@ -128,7 +128,7 @@ class DeliveryTest : public ::testing::Test {
   }
   std::string route(const std::string& id, const std::vector<std::string>& destinations) {
     std::vector<Route> routes;
-    for (const std::string& name : destinations) routes.push_back(Route{name, "", {}, 0});
+    for (const std::string& name : destinations) routes.push_back(Route{name, "", {}, 0, {}});
     return route(id, routes);
   }
 

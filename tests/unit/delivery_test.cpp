@@ -29,7 +29,7 @@ TEST_F(DeliveryTest, EachJobEndsPerItsOutcomeAndAFailingDestinationHoldsUpNoOthe
   const std::string retried = route("a", std::vector<std::string>{"pacs", "ai"});
   const std::string refused = route("b", std::vector<std::string>{"pacs", "ai"});
   const std::string taken = route("c", std::vector<std::string>{"pacs", "ai"});
-  route("gone", std::vector<Route>{Route{"pacs", "", {}, 0}}, /*stored=*/false);
+  route("gone", std::vector<Route>{Route{"pacs", "", {}, 0, {}}}, /*stored=*/false);
   peers_["ai"].answer = [&](const Outgoing& instance) {
     if (instance.sopInstanceUid == retried) return SendResult{SendOutcome::Retry, "out of resources (0xA700)", 0xA700};
     if (instance.sopInstanceUid == refused) {
@@ -160,7 +160,7 @@ TEST_F(DeliveryTest, ARefusedSyntaxIsSentAgainInOneThePeerAccepted) {
     }
     return SendResult{};
   };
-  const std::string sop = route("a", std::vector<Route>{Route{"pacs", ts::kJPEGLSLossless, {}, 0}});
+  const std::string sop = route("a", std::vector<Route>{Route{"pacs", ts::kJPEGLSLossless, {}, 0, {}}});
 
   auto delivery = makeDelivery();
   delivery->start();

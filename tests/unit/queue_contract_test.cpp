@@ -275,6 +275,173 @@ TEST_P(QueueContract, RecentHistoryStays) {
   EXPECT_EQ(q->pruneHistory(Clock::now() + std::chrono::seconds(1), 100), 1);
 }
 
+// --- series and study batches
+
+Route seriesRoute(const std::string& destination, int quietSeconds = 30, LatePolicy late = LatePolicy::Batch) {
+  Route r;
+  r.destination = destination;
+  r.completion.level = RouteLevel::Series;
+  r.completion.quiet = std::chrono::seconds(quietSeconds);
+  r.completion.maxWait = std::chrono::seconds(600);
+  r.completion.late = late;
+  return r;
+}
+
+// Takes in instance `seq` of series `series` (study "st"), number `number`, from `sender`.
+void receiveInSeries(Queue& q, int64_t seq, const std::string& series, int number, const std::vector<Route>& routes,
+                     const std::string& sender = "CT01") {
+  q.recordChanges({{seq, "i" + std::to_string(seq)}}, seq, false);
+  auto item = q.claimIntake();
+  ASSERT_TRUE(item);
+  RoutedInstance instance("1.2.3." + std::to_string(seq));
+  instance.studyInstanceUid = "st";
+  instance.seriesInstanceUid = series;
+  instance.seriesNumber = 1;
+  instance.instanceNumber = number;
+  instance.sender = sender;
+  q.finishRouting(item->id, instance, routes);
+}
+
+std::vector<std::string> claimAll(Queue& q, const std::string& destination) {
+  std::vector<std::string> sops;
+  while (auto job = q.claimJob(destination)) {
+    sops.push_back(job->sopInstanceUid);
+    q.completeJob(job->id);
+  }
+  return sops;
+}
+
+TEST_P(QueueContract, ASeriesIsHeldUntilItsQuietTimeThenSentInInstanceOrder) {
+  auto q = open();
+  // Arrives out of order, from two senders.
+  receiveInSeries(*q, 1, "s1", 3, {seriesRoute("ai")});
+  receiveInSeries(*q, 2, "s1", 1, {seriesRoute("ai")}, "CT02");
+  receiveInSeries(*q, 3, "s1", 2, {seriesRoute("ai")});
+  EXPECT_FALSE(q->claimJob("ai"));
+  EXPECT_EQ(q->depth().jobs["ai"][JobState::Held], 3);
+  EXPECT_EQ(q->depth().batches["ai"][BatchState::Waiting], 1);
+
+  std::optional<Clock::time_point> next;
+  EXPECT_TRUE(q->releaseDue(Clock::now() + std::chrono::seconds(10), next).empty());
+  ASSERT_TRUE(next);
+  EXPECT_GT(*next, Clock::now() + std::chrono::seconds(20));  // the quiet time runs from the last one
+  const auto released = q->releaseDue(Clock::now() + std::chrono::seconds(31), next);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].uid, "s1");
+  EXPECT_EQ(released[0].instances, 3);
+  EXPECT_EQ(released[0].releasedBecause, "quiet time");
+  EXPECT_EQ(released[0].senders, (std::vector<std::string>{"CT01", "CT02"}));
+  EXPECT_FALSE(next);  // nothing else waits
+
+  EXPECT_EQ(claimAll(*q, "ai"), (std::vector<std::string>{"1.2.3.2", "1.2.3.3", "1.2.3.1"}));
+  auto batch = q->getBatch(released[0].id);
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch->state, BatchState::Delivered);  // every job of it went
+  EXPECT_EQ(batch->jobsLeft, 0);
+  EXPECT_TRUE(batch->deliveredAt.has_value());
+}
+
+TEST_P(QueueContract, AnExpectedCountOrTheMaximumWaitReleasesBeforeTheQuietTime) {
+  auto q = open();
+  Route counted = seriesRoute("ai", 300);
+  counted.completion.expected = 2;
+  receiveInSeries(*q, 1, "s1", 1, {counted});
+  std::optional<Clock::time_point> next;
+  EXPECT_TRUE(q->releaseDue(Clock::now(), next).empty());
+  receiveInSeries(*q, 2, "s1", 2, {counted});
+  auto released = q->releaseDue(Clock::now(), next);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].releasedBecause, "expected count");
+
+  Route capped = seriesRoute("ai", 300);
+  capped.completion.maxWait = std::chrono::seconds(60);
+  receiveInSeries(*q, 3, "s2", 1, {capped});
+  released = q->releaseDue(Clock::now() + std::chrono::seconds(61), next);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].releasedBecause, "maximum wait");
+}
+
+TEST_P(QueueContract, LateArrivalsFollowTheirPolicy) {
+  auto q = open();
+  std::optional<Clock::time_point> next;
+  auto later = [] { return Clock::now() + std::chrono::seconds(31); };
+  // batch (default): a new batch with its own quiet time.
+  receiveInSeries(*q, 1, "s1", 1, {seriesRoute("a")});
+  ASSERT_EQ(q->releaseDue(later(), next).size(), 1u);
+  claimAll(*q, "a");
+  receiveInSeries(*q, 2, "s1", 2, {seriesRoute("a")});
+  EXPECT_FALSE(q->claimJob("a"));
+  auto second = q->releaseDue(later(), next);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_TRUE(second[0].late);
+  EXPECT_EQ(claimAll(*q, "a"), std::vector<std::string>{"1.2.3.2"});
+
+  // alone: sent at once, by itself.
+  receiveInSeries(*q, 3, "s2", 1, {seriesRoute("b", 30, LatePolicy::Alone)});
+  ASSERT_EQ(q->releaseDue(later(), next).size(), 1u);
+  claimAll(*q, "b");
+  receiveInSeries(*q, 4, "s2", 2, {seriesRoute("b", 30, LatePolicy::Alone)});
+  EXPECT_EQ(claimAll(*q, "b"), std::vector<std::string>{"1.2.3.4"});
+
+  // resend: the whole series again, in order, once it is quiet.
+  receiveInSeries(*q, 5, "s3", 1, {seriesRoute("c", 30, LatePolicy::Resend)});
+  receiveInSeries(*q, 6, "s3", 2, {seriesRoute("c", 30, LatePolicy::Resend)});
+  ASSERT_EQ(q->releaseDue(later(), next).size(), 1u);
+  claimAll(*q, "c");
+  receiveInSeries(*q, 7, "s3", 3, {seriesRoute("c", 30, LatePolicy::Resend)});
+  auto resent = q->releaseDue(later(), next);
+  ASSERT_EQ(resent.size(), 1u);
+  EXPECT_EQ(resent[0].instances, 3);
+  EXPECT_EQ(claimAll(*q, "c"), (std::vector<std::string>{"1.2.3.5", "1.2.3.6", "1.2.3.7"}));
+}
+
+TEST_P(QueueContract, OperatorsHoldReleaseAndCancelBatches) {
+  auto q = open();
+  std::optional<Clock::time_point> next;
+  receiveInSeries(*q, 1, "s1", 1, {seriesRoute("a")});
+  receiveInSeries(*q, 2, "s2", 1, {seriesRoute("a")});
+  auto waiting = q->listBatches(BatchState::Waiting, 10);
+  ASSERT_EQ(waiting.size(), 2u);
+  const int64_t s2 = waiting[0].id, s1 = waiting[1].id;  // newest first
+  EXPECT_TRUE(q->holdBatch(s1));
+  EXPECT_FALSE(q->holdBatch(s1));  // on hold already
+  auto released = q->releaseDue(Clock::now() + std::chrono::hours(2), next);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].id, s2);  // not the held one
+  EXPECT_EQ(q->getBatch(s1)->state, BatchState::OnHold);
+  // More of a held series joins it, and waits with it.
+  receiveInSeries(*q, 3, "s1", 2, {seriesRoute("a")});
+  EXPECT_EQ(q->getBatch(s1)->instances, 2);
+  EXPECT_TRUE(q->resumeBatch(s1));
+  EXPECT_TRUE(q->releaseBatch(s1, Clock::now()));
+  EXPECT_EQ(q->getBatch(s1)->releasedBecause, "operator");
+  EXPECT_FALSE(q->releaseBatch(s1, Clock::now()));
+  EXPECT_EQ(claimAll(*q, "a").size(), 3u);
+
+  receiveInSeries(*q, 4, "s3", 1, {seriesRoute("a")});
+  const int64_t s3 = q->listBatches(BatchState::Waiting, 1).front().id;
+  EXPECT_TRUE(q->cancelBatch(s3));
+  EXPECT_EQ(q->getBatch(s3)->state, BatchState::Cancelled);
+  EXPECT_EQ(q->getBatch(s3)->jobsLeft, 0);
+  EXPECT_FALSE(q->claimJob("a"));
+}
+
+TEST_P(QueueContract, AWaitingSeriesSurvivesARestartAndItsTimeGoesOn) {
+  {
+    auto q = open();
+    receiveInSeries(*q, 1, "s1", 1, {seriesRoute("a")});
+    receiveInSeries(*q, 2, "s1", 2, {seriesRoute("a"), route("now")});
+  }  // no clean shutdown needed: every call is its own transaction
+  auto q = open();
+  q->recover();
+  EXPECT_EQ(claimAll(*q, "now"), std::vector<std::string>{"1.2.3.2"});  // instance-level goes at once
+  std::optional<Clock::time_point> next;
+  EXPECT_TRUE(q->releaseDue(Clock::now(), next).empty());
+  ASSERT_TRUE(next);
+  EXPECT_EQ(q->releaseDue(*next, next).size(), 1u);
+  EXPECT_EQ(claimAll(*q, "a").size(), 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, QueueContract, ::testing::ValuesIn(kBackends),
                          [](const ::testing::TestParamInfo<Backend>& param) { return std::string(param.param.name); });
 

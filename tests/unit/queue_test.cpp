@@ -291,7 +291,12 @@ INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, mo
     sqlite::Database db(path_);
     sqlite::Statement version(db, "PRAGMA user_version");
     ASSERT_TRUE(version.step());
-    EXPECT_EQ(version.int64(0), 1);
+    EXPECT_EQ(version.int64(0), 2);
+    // The old job is an instance-level job, outside any batch.
+    sqlite::Statement batch(db, "SELECT batch_id, sort_key FROM jobs");
+    ASSERT_TRUE(batch.step());
+    EXPECT_EQ(batch.int64(0), 0);
+    EXPECT_EQ(batch.int64(1), 0);
   }
 }
 

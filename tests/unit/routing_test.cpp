@@ -37,9 +37,9 @@ class FullDiskQueue : public Queue {
   explicit FullDiskQueue(std::unique_ptr<Queue> real) : real_(std::move(real)) {}
   std::atomic<bool> full{false};
 
-  void finishRouting(int64_t id, const std::string& sop, const std::vector<Route>& routes) override {
+  void finishRouting(int64_t id, const RoutedInstance& instance, const std::vector<Route>& routes) override {
     if (full) throw RouterError("queue database: query failed: database or disk is full");
-    real_->finishRouting(id, sop, routes);
+    real_->finishRouting(id, instance, routes);
   }
   Recovery recover() override { return real_->recover(); }
   int pruneHistory(Clock::time_point before, int limit) override { return real_->pruneHistory(before, limit); }
@@ -68,6 +68,17 @@ class FullDiskQueue : public Queue {
     return real_->moveWaitingJobs(f, t, n);
   }
   QueueDepth depth() override { return real_->depth(); }
+  std::vector<Batch> releaseDue(Clock::time_point now, std::optional<Clock::time_point>& next) override {
+    return real_->releaseDue(now, next);
+  }
+  bool releaseBatch(int64_t id, Clock::time_point now) override { return real_->releaseBatch(id, now); }
+  bool holdBatch(int64_t id) override { return real_->holdBatch(id); }
+  bool resumeBatch(int64_t id) override { return real_->resumeBatch(id); }
+  bool cancelBatch(int64_t id) override { return real_->cancelBatch(id); }
+  std::optional<Batch> getBatch(int64_t id) override { return real_->getBatch(id); }
+  std::vector<Batch> listBatches(std::optional<BatchState> s, int limit) override {
+    return real_->listBatches(s, limit);
+  }
   void flush() override { real_->flush(); }
 
  private:
@@ -131,7 +142,7 @@ TEST(RoutingTest, AClaimOfAnotherStateIsNotHandedBack) {
 
   queue->recordChanges({{2, "b"}}, 2, false);
   item = queue->claimIntake();
-  queue->finishRouting(item->id, "1.2.4", {Route{"out", "", {}, 0}});
+  queue->finishRouting(item->id, "1.2.4", {Route{"out", "", {}, 0, {}}});
   auto job = queue->claimJob("out");
   queue->completeJob(job->id);
   queue->releaseJob(job->id, "late", Clock::now());  // delivered meanwhile: nothing to release

@@ -153,6 +153,33 @@ TEST_F(Fixture, TheContractExample) {
   EXPECT_TRUE(none.routes.empty());
 }
 
+TEST_F(Fixture, RoutesMayWaitForTheirSeriesOrStudy) {
+  RuleEngine rules = engine(R"(
+    function route(instance)
+      return { { destination = "ai", when = "series", quiet = 20, expected = 120 },
+               { destination = "pacs", when = "study", max_wait = 900, late = "resend", priority = 2 },
+               { destination = "cloud", when = "instance" },
+               { destination = "export" } }
+    end)");
+  RouteDecision decision = rules.route(viewOf(spec("ct", "CT")));
+  ASSERT_FALSE(decision.failure) << decision.failure->describe();
+  ASSERT_EQ(decision.routes.size(), 4u);
+  const Completion& ai = decision.routes[0].completion;
+  EXPECT_EQ(ai.level, RouteLevel::Series);
+  EXPECT_EQ(ai.quiet, std::chrono::seconds(20));
+  EXPECT_EQ(ai.maxWait, Completion::kDefaultMaxWait);
+  EXPECT_EQ(ai.expected, 120);
+  EXPECT_EQ(ai.late, LatePolicy::Batch);
+  const Completion& pacs = decision.routes[1].completion;
+  EXPECT_EQ(pacs.level, RouteLevel::Study);
+  EXPECT_EQ(pacs.quiet, Completion::kDefaultQuiet);
+  EXPECT_EQ(pacs.maxWait, std::chrono::seconds(900));
+  EXPECT_EQ(pacs.late, LatePolicy::Resend);
+  EXPECT_EQ(decision.routes[1].priority, 2);
+  EXPECT_EQ(decision.routes[2].completion.level, RouteLevel::Instance);
+  EXPECT_EQ(decision.routes[3].completion.level, RouteLevel::Instance);
+}
+
 TEST_F(Fixture, EveryKnownSyntaxKeywordResolves) {
   for (const TransferSyntaxInfo& info : knownTransferSyntaxes()) {
     if (!info.canEncode) continue;
@@ -198,6 +225,12 @@ TEST_F(Fixture, MalformedAnswersFailWithTheRouteFunctionsFileAndLine) {
       {R"({ { destination = "pacs", modify = { PixelData = false } } })", "PixelData cannot be edited by rules"},
       {R"({ { destination = "pacs", modify = { ["0002,0010"] = "1.2" } } })", "0002,0010 cannot be edited"},
       {R"({ { destination = "pacs", modify = "PatientName" } })", "modify must be a table"},
+      {R"({ { destination = "pacs", when = "serie" } })", "when must be \"instance\", \"series\" or \"study\", not \"serie\""},
+      {R"({ { destination = "pacs", quiet = 30 } })", "route #1: quiet applies only with when = \"series\" or \"study\""},
+      {R"({ { destination = "pacs", when = "series", quiet = 0 } })", "quiet must be a whole number of seconds, 1..604800, not 0"},
+      {R"({ { destination = "pacs", when = "series", max_wait = 0/0 } })", "max_wait must be a whole number of seconds"},
+      {R"({ { destination = "pacs", when = "study", expected = 2.5 } })", "expected must be a whole number of instances"},
+      {R"({ { destination = "pacs", when = "study", late = "again" } })", "late must be \"batch\", \"alone\" or \"resend\""},
   };
   for (const Malformed& c : cases) {
     RuleEngine rules = engine(std::string("\n\nfunction route(instance)\n  return ") + c.answer + "\nend\n");

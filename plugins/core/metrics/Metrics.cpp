@@ -1,5 +1,7 @@
 #include "plugins/core/metrics/Metrics.h"
 
+#include <algorithm>
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -15,6 +17,9 @@ double seconds(Metrics::Duration d) { return std::chrono::duration<double>(d).co
 // Rule evaluation is microseconds; sends and transcodes are milliseconds to seconds.
 const prometheus::Histogram::BucketBoundaries kRuleBuckets = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
                                                               0.0005,  0.001,    0.0025,  0.01};
+// A series or study completes in seconds to hours (quiet times, maximum waits).
+const prometheus::Histogram::BucketBoundaries kCompletionBuckets = {1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200,
+                                                                    21600, 86400};
 const prometheus::Histogram::BucketBoundaries kIoBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                             0.25,  0.5,    1,     2.5,  5,    10,   30};
 }  // namespace
@@ -100,7 +105,21 @@ struct Metrics::Families {
         up(prometheus::BuildGauge()
                .Name("orthanc_router_destination_up")
                .Help("1 when the destination's last delivery or probe succeeded, 0 when it failed to answer")
-               .Register(r)) {}
+               .Register(r)),
+        batches(prometheus::BuildGauge()
+                    .Name("orthanc_router_batches")
+                    .Help("Series and studies waiting for completion, on hold, or released and being sent, by "
+                          "destination and state")
+                    .Register(r)),
+        batchesReleased(prometheus::BuildCounter()
+                            .Name("orthanc_router_batches_released_total")
+                            .Help("Series and studies released for delivery, by destination, level (series, study) "
+                                  "and reason (quiet_time, expected_count, maximum_wait, operator)")
+                            .Register(r)),
+        batchCompletion(prometheus::BuildHistogram()
+                            .Name("orthanc_router_batch_completion_seconds")
+                            .Help("From a series' or study's first instance to its release, by level")
+                            .Register(r)) {}
 
   prometheus::Counter& received;
   prometheus::Family<prometheus::Counter>& routes;
@@ -121,6 +140,9 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Gauge>& oldestJobAge;
   prometheus::Family<prometheus::Gauge>& intake;
   prometheus::Family<prometheus::Gauge>& up;
+  prometheus::Family<prometheus::Gauge>& batches;
+  prometheus::Family<prometheus::Counter>& batchesReleased;
+  prometheus::Family<prometheus::Histogram>& batchCompletion;
 };
 
 Metrics::Metrics()
@@ -187,17 +209,31 @@ void Metrics::failedOver(const std::string& destination, const std::string& fail
   families_->failovers.Add({{"destination", destination}, {"failover", failover}}).Increment(jobs);
 }
 
+void Metrics::batchReleased(const std::string& destination, const std::string& level, const std::string& reason,
+                            std::chrono::duration<double> sinceFirst) {
+  std::string label = reason;
+  std::replace(label.begin(), label.end(), ' ', '_');
+  families_->batchesReleased.Add({{"destination", destination}, {"level", level}, {"reason", label}}).Increment();
+  families_->batchCompletion.Add({{"level", level}}, kCompletionBuckets).Observe(sinceFirst.count());
+}
+
 std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::string>& destinations) {
   auto now = Clock::now();
   for (const std::string& destination : destinations) {
     auto states = depth.jobs.find(destination);
-    for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
+    for (JobState s : kJobStates) {
       double n = 0;
       if (states != depth.jobs.end()) {
         auto it = states->second.find(s);
         if (it != states->second.end()) n = static_cast<double>(it->second);
       }
       families_->queueJobs.Add({{"destination", destination}, {"state", toString(s)}}).Set(n);
+    }
+    auto batches = depth.batches.find(destination);
+    for (BatchState s : {BatchState::Waiting, BatchState::OnHold, BatchState::Released}) {
+      double n = 0;
+      if (batches != depth.batches.end() && batches->second.count(s)) n = static_cast<double>(batches->second.at(s));
+      families_->batches.Add({{"destination", destination}, {"state", toString(s)}}).Set(n);
     }
     auto oldest = depth.oldestPending.find(destination);
     families_->oldestJobAge.Add({{"destination", destination}})

@@ -45,6 +45,9 @@ class Metrics {
   void destinationUp(const std::string& destination, bool up);
   void associationOpened(const std::string& destination, bool ok);
   void failedOver(const std::string& destination, const std::string& failover, int jobs);
+  // A series or study released for delivery (reason: Batch::releasedBecause).
+  void batchReleased(const std::string& destination, const std::string& level, const std::string& reason,
+                     std::chrono::duration<double> sinceFirst);
 
   // The text exposition format, with the queue gauges of every configured
   // destination taken from depth (0 where it has no job).

@@ -1,7 +1,9 @@
 // A routing decision: one destination, with the syntax and tag edits wanted
-// there. Produced by the rules (lua/), stored with each queued job.
+// there, and when to send: at once, or once the instance's series or study
+// is complete. Produced by the rules (lua/), stored with each queued job.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,11 +14,52 @@ namespace router {
 // keyword -> new value; std::nullopt removes the element.
 using TagEdits = std::vector<std::pair<std::string, std::optional<std::string>>>;
 
+// What a route waits for before it is sent.
+enum class RouteLevel { Instance, Series, Study };
+
+// An instance of a series or study whose batch was released already:
+//   Batch   it opens a new batch, with its own quiet time (the default);
+//   Alone   it is sent at once, by itself;
+//   Resend  it opens a new batch that holds the whole series or study again.
+enum class LatePolicy { Batch, Alone, Resend };
+
+// When a series or study counts as complete: the first of a quiet time since
+// its last instance, an expected instance count reached, or a maximum wait
+// since its first instance.
+struct Completion {
+  static constexpr std::chrono::seconds kDefaultQuiet{60};
+  static constexpr std::chrono::seconds kDefaultMaxWait{3600};
+  RouteLevel level = RouteLevel::Instance;
+  std::chrono::seconds quiet = kDefaultQuiet;
+  std::chrono::seconds maxWait = kDefaultMaxWait;
+  int expected = 0;  // instances; 0 = no count is known
+  LatePolicy late = LatePolicy::Batch;
+};
+
 struct Route {
   std::string destination;
   std::string transferSyntax;  // UID; empty = as received
   TagEdits modify;
   int priority = 0;  // higher is sent first
+  Completion completion;
 };
+
+inline const char* toString(RouteLevel level) {
+  switch (level) {
+    case RouteLevel::Series: return "series";
+    case RouteLevel::Study: return "study";
+    case RouteLevel::Instance: break;
+  }
+  return "instance";
+}
+
+inline const char* toString(LatePolicy policy) {
+  switch (policy) {
+    case LatePolicy::Alone: return "alone";
+    case LatePolicy::Resend: return "resend";
+    case LatePolicy::Batch: break;
+  }
+  return "batch";
+}
 
 }  // namespace router

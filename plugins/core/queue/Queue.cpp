@@ -23,12 +23,32 @@ std::string toString(JobState state) {
     case JobState::Sending: return "sending";
     case JobState::Failed: return "failed";
     case JobState::Dead: return "dead";
+    case JobState::Held: return "held";
   }
   return "unknown";
 }
 
+std::string toString(BatchState state) {
+  switch (state) {
+    case BatchState::Waiting: return "waiting";
+    case BatchState::OnHold: return "on-hold";
+    case BatchState::Released: return "released";
+    case BatchState::Delivered: return "delivered";
+    case BatchState::Cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+std::optional<BatchState> parseBatchState(const std::string& text) {
+  for (BatchState s : {BatchState::Waiting, BatchState::OnHold, BatchState::Released, BatchState::Delivered,
+                       BatchState::Cancelled}) {
+    if (text == toString(s)) return s;
+  }
+  return std::nullopt;
+}
+
 std::optional<JobState> parseJobState(const std::string& text) {
-  for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
+  for (JobState s : kJobStates) {
     if (text == toString(s)) return s;
   }
   return std::nullopt;
@@ -51,6 +71,7 @@ int64_t storedValue(JobState state) {
     case JobState::Sending: return 1;
     case JobState::Failed: return 2;
     case JobState::Dead: return 3;
+    case JobState::Held: return 4;
   }
   throw RouterError("queue: unknown job state");
 }
@@ -64,7 +85,7 @@ IntakeState intakeStateFromStored(int64_t value) {
 }
 
 JobState jobStateFromStored(int64_t value) {
-  for (JobState s : {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead}) {
+  for (JobState s : kJobStates) {
     if (storedValue(s) == value) return s;
   }
   throw RouterError("queue database: job state " + std::to_string(value) +

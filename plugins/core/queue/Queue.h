@@ -30,7 +30,10 @@ struct Change {
 };
 
 enum class IntakeState { New, Routing, Routed, RuleFailed };
-enum class JobState { Pending, Sending, Failed, Dead };
+// Held: waiting for its series or study to be complete (a batch), then Pending.
+enum class JobState { Pending, Sending, Failed, Dead, Held };
+inline constexpr JobState kJobStates[] = {JobState::Pending, JobState::Sending, JobState::Failed, JobState::Dead,
+                                          JobState::Held};
 
 std::string toString(IntakeState state);
 std::string toString(JobState state);
@@ -63,6 +66,45 @@ struct Job {
   std::string lastError;
 };
 
+// What routing knows of an instance when it records its routes: enough to
+// put a route that waits for its series or study into the right batch, in
+// series and instance order.
+struct RoutedInstance {
+  RoutedInstance() = default;
+  RoutedInstance(std::string sop) : sopInstanceUid(std::move(sop)) {}  // NOLINT: the instance-level case
+  RoutedInstance(const char* sop) : sopInstanceUid(sop) {}              // NOLINT
+  std::string sopInstanceUid;
+  std::string studyInstanceUid, seriesInstanceUid;
+  int seriesNumber = 0, instanceNumber = 0;
+  std::string sender;  // calling AE title (or how it came in)
+};
+
+// A series or study waiting for completion, for one destination. Waiting:
+// its jobs are held until it is complete; OnHold: an operator holds it (no
+// completion releases it); Released: its jobs are due; Delivered: all sent;
+// Cancelled: an operator dropped its held jobs.
+enum class BatchState { Waiting, OnHold, Released, Delivered, Cancelled };
+std::string toString(BatchState state);
+std::optional<BatchState> parseBatchState(const std::string& text);
+
+struct Batch {
+  int64_t id = 0;
+  RouteLevel level = RouteLevel::Series;
+  std::string uid;  // SeriesInstanceUID or StudyInstanceUID
+  std::string studyInstanceUid;
+  std::string destination;
+  BatchState state = BatchState::Waiting;
+  Clock::time_point firstAt, lastAt;  // first and last instance taken in
+  std::optional<Clock::time_point> releasedAt, deliveredAt;
+  int instances = 0;      // routed into it so far
+  int expected = 0;       // 0: no count known
+  int jobsLeft = 0;       // not yet delivered (dead letters included)
+  std::chrono::seconds quiet{0}, maxWait{0};
+  std::vector<std::string> senders;
+  std::string releasedBecause;  // "quiet time", "expected count", "maximum wait", "operator"
+  bool late = false;            // opened by an instance that came after an earlier release
+};
+
 // What is left of an instance once one of its jobs is delivered.
 struct InstanceLeft {
   int jobs = 0;                          // its jobs still queued, dead letters included (0: everywhere)
@@ -78,6 +120,7 @@ struct JobFilter {
 
 struct QueueDepth {
   std::map<std::string, std::map<JobState, int64_t>> jobs;  // destination -> state -> count
+  std::map<std::string, std::map<BatchState, int64_t>> batches;  // destination -> state -> count (not delivered)
   std::map<std::string, Clock::time_point> oldestPending;  // destination -> oldest waiting job
   std::map<IntakeState, int64_t> intake;                   // New, Routing, RuleFailed
 };
@@ -112,9 +155,11 @@ class RoutingQueue {
  public:
   virtual ~RoutingQueue() = default;
   virtual std::optional<IntakeItem> claimIntake() = 0;  // New -> Routing
-  // Routing -> Routed, and its jobs enqueued, in one transaction.
-  virtual void finishRouting(int64_t intakeId, const std::string& sopInstanceUid,
-                             const std::vector<Route>& routes) = 0;
+  // Routing -> Routed, and its jobs enqueued, in one transaction. A route
+  // with when = series/study puts a held job into the waiting batch of
+  // (level, UID, destination), opening one if there is none (a late arrival
+  // after a release follows the route's LatePolicy).
+  virtual void finishRouting(int64_t intakeId, const RoutedInstance& instance, const std::vector<Route>& routes) = 0;
   virtual void failRouting(int64_t intakeId, const std::string& error) = 0;  // -> RuleFailed
   // Routing could not start (instance unreadable for now) or its outcome
   // could not be recorded: Routing -> New, retried later. An item no longer
@@ -146,6 +191,28 @@ class DeliveryQueue {
   virtual void flush() = 0;
 };
 
+// Series and studies waiting for completion (Completion thread, operators).
+class BatchQueue {
+ public:
+  virtual ~BatchQueue() = default;
+  // Releases every waiting batch that is complete at `now` (its held jobs
+  // become Pending, in series and instance order), in one transaction.
+  // Returns the released ones, and in nextDue when the next waiting batch
+  // becomes complete by time (nullopt: none waits).
+  virtual std::vector<Batch> releaseDue(Clock::time_point now, std::optional<Clock::time_point>& nextDue) = 0;
+  // Operators: force completion now (Waiting/OnHold -> Released), hold
+  // (Waiting -> OnHold), let completion apply again (OnHold -> Waiting),
+  // cancel (Waiting/OnHold -> Cancelled, its held jobs removed). False when
+  // the batch is not in a state the action applies to.
+  virtual bool releaseBatch(int64_t batchId, Clock::time_point now) = 0;
+  virtual bool holdBatch(int64_t batchId) = 0;
+  virtual bool resumeBatch(int64_t batchId) = 0;
+  virtual bool cancelBatch(int64_t batchId) = 0;
+  virtual std::optional<Batch> getBatch(int64_t batchId) = 0;
+  // Newest first; nullopt = every state.
+  virtual std::vector<Batch> listBatches(std::optional<BatchState> state, int limit) = 0;
+};
+
 class AdminQueue {
  public:
   virtual ~AdminQueue() = default;
@@ -172,7 +239,7 @@ class AdminQueue {
   virtual int pruneHistory(Clock::time_point before, int limit) = 0;
 };
 
-class Queue : public IntakeQueue, public RoutingQueue, public DeliveryQueue, public AdminQueue {};
+class Queue : public IntakeQueue, public RoutingQueue, public DeliveryQueue, public BatchQueue, public AdminQueue {};
 
 // The queue named by Router.QueueDatabase: a file path is the embedded SQLite
 // queue (created if needed). Throws RouterError naming what is wrong.

@@ -10,6 +10,7 @@
 #include "plugins/core/Error.h"
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/queue/Sqlite.h"
+#include "plugins/core/queue/SqliteBatches.h"
 
 namespace router {
 namespace {
@@ -43,19 +44,28 @@ CREATE TABLE IF NOT EXISTS jobs (
   created_at INTEGER NOT NULL,
   next_attempt_at INTEGER NOT NULL,
   last_error TEXT NOT NULL DEFAULT '',
-  interrupted INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS jobs_due ON jobs(destination, state, priority DESC, id);
+  interrupted INTEGER NOT NULL DEFAULT 0,
+  batch_id INTEGER NOT NULL DEFAULT 0,
+  sort_key INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS jobs_next ON jobs(destination, state, priority DESC, batch_id, sort_key, id);
 CREATE INDEX IF NOT EXISTS jobs_instance ON jobs(instance_id);
 )SQL";
 
 // PRAGMA user_version of a queue this release writes. Version 0 is the
 // first release's file (no version set); each step below upgrades by one.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 // Version 0 -> 1: how many times in a row the process stopped while an
 // intake item or a job was in flight (poison-instance quarantine).
 constexpr const char* kMigrateTo1 = R"SQL(
 ALTER TABLE intake ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
+)SQL";
+// Version 1 -> 2: series and study batches (SqliteBatches.cpp makes their
+// tables); a job's batch (0: none) and its place in it, in the claim order.
+constexpr const char* kMigrateTo2 = R"SQL(
+ALTER TABLE jobs ADD COLUMN batch_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN sort_key INTEGER NOT NULL DEFAULT 0;
+DROP INDEX IF EXISTS jobs_due;
 )SQL";
 
 // An item in flight when the process stopped this many times in a row is
@@ -230,8 +240,7 @@ class SqliteQueue : public Queue {
     return item;
   }
 
-  void finishRouting(int64_t intakeId, const std::string& sopInstanceUid,
-                     const std::vector<Route>& routes) override {
+  void finishRouting(int64_t intakeId, const RoutedInstance& instance, const std::vector<Route>& routes) override {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction tx(db_);
     Statement current(db_, "SELECT instance_id FROM intake WHERE id=?1");
@@ -239,11 +248,11 @@ class SqliteQueue : public Queue {
     std::string instanceId = current.text(0);
     int64_t now = nowMs();
     for (const Route& route : routes) {
-      Statement(db_, "INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, modify, "
-                     "priority, state, created_at, next_attempt_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8)")
-          .bind(1, instanceId).bind(2, sopInstanceUid).bind(3, route.destination)
-          .bind(4, route.transferSyntax).bind(5, encodeEdits(route.modify)).bind(6, route.priority)
-          .bind(7, asInt(JobState::Pending)).bind(8, now).run();
+      if (route.completion.level == RouteLevel::Instance) {
+        sqlite_batches::insertJob(db_, instanceId, instance.sopInstanceUid, route, JobState::Pending, 0, 0, now);
+      } else {
+        sqlite_batches::enqueue(db_, instanceId, instance, route, now);
+      }
     }
     Statement(db_, "UPDATE intake SET state=?1, error='' WHERE id=?2")
         .bind(1, asInt(IntakeState::Routed)).bind(2, intakeId).run();
@@ -283,7 +292,7 @@ class SqliteQueue : public Queue {
     Transaction tx(db_);
     Statement s(db_, (std::string("SELECT ") + kJobColumns +
                       " FROM jobs WHERE destination=?1 AND (state=?2 OR (state=?3 AND next_attempt_at<=?4)) "
-                      "ORDER BY priority DESC, id LIMIT 1").c_str());
+                      "ORDER BY priority DESC, batch_id, sort_key, id LIMIT 1").c_str());
     s.bind(1, destination).bind(2, asInt(JobState::Pending)).bind(3, asInt(JobState::Failed)).bind(4, nowMs());
     if (!s.step()) return std::nullopt;
     Job job = readJob(s);
@@ -307,13 +316,15 @@ class SqliteQueue : public Queue {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction tx(db_);
     InstanceLeft left;
-    Statement find(db_, "SELECT instance_id FROM jobs WHERE id=?1");
+    Statement find(db_, "SELECT instance_id, batch_id FROM jobs WHERE id=?1");
     if (!find.bind(1, jobId).step()) {
       left.jobs = 1;  // purged meanwhile: say nothing about its instance
       return left;
     }
     std::string instanceId = find.text(0);
+    const int64_t batchId = find.int64(1);
     Statement(db_, "DELETE FROM jobs WHERE id=?1").bind(1, jobId).run();
+    if (batchId != 0) sqlite_batches::settle(db_, batchId, nowMs());
     Statement rest(db_, "SELECT destination, state FROM jobs WHERE instance_id=?1");
     rest.bind(1, instanceId);
     while (rest.step()) {
@@ -377,7 +388,9 @@ class SqliteQueue : public Queue {
   bool purgeJob(int64_t jobId) override {
     std::lock_guard<std::mutex> lock(mutex_);
     Statement(db_, "DELETE FROM jobs WHERE id=?1 AND state<>?2").bind(1, jobId).bind(2, asInt(JobState::Sending)).run();
-    return db_.changes() > 0;
+    const bool purged = db_.changes() > 0;
+    if (purged) sqlite_batches::settle(db_, 0, nowMs());
+    return purged;
   }
 
   int retryDead(const std::string& destination) override {
@@ -391,7 +404,9 @@ class SqliteQueue : public Queue {
     std::lock_guard<std::mutex> lock(mutex_);
     Statement(db_, "DELETE FROM jobs WHERE destination=?1 AND state=?2")
         .bind(1, destination).bind(2, asInt(JobState::Dead)).run();
-    return db_.changes();
+    const int purged = db_.changes();
+    if (purged > 0) sqlite_batches::settle(db_, 0, nowMs());
+    return purged;
   }
 
   int moveWaitingJobs(const std::string& from, const std::string& to, const std::string& note) override {
@@ -418,7 +433,7 @@ class SqliteQueue : public Queue {
     while (jobs.step()) {
       auto state = jobStateFromStored(jobs.int64(1));
       depth.jobs[jobs.text(0)][state] = jobs.int64(2);
-      if (state != JobState::Dead) {
+      if (state != JobState::Dead && state != JobState::Held) {
         auto oldest = fromMs(jobs.int64(3));
         auto [it, inserted] = depth.oldestPending.emplace(jobs.text(0), oldest);
         if (!inserted && oldest < it->second) it->second = oldest;
@@ -427,7 +442,55 @@ class SqliteQueue : public Queue {
     Statement intake(db_, "SELECT state, COUNT(*) FROM intake WHERE state<>?1 GROUP BY state");
     intake.bind(1, asInt(IntakeState::Routed));
     while (intake.step()) depth.intake[intakeStateFromStored(intake.int64(0))] = intake.int64(1);
+    sqlite_batches::countInto(db_, depth);
     return depth;
+  }
+
+  std::vector<Batch> releaseDue(Clock::time_point now, std::optional<Clock::time_point>& nextDue) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction tx(db_);
+    std::optional<int64_t> nextMs;
+    std::vector<Batch> released = sqlite_batches::releaseDue(db_, toMs(now), nextMs);
+    tx.commit();
+    nextDue = nextMs ? std::optional<Clock::time_point>(fromMs(*nextMs)) : std::nullopt;
+    return released;
+  }
+
+  bool releaseBatch(int64_t batchId, Clock::time_point now) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction tx(db_);
+    const bool done =
+        sqlite_batches::release(db_, batchId, "operator", toMs(now), {BatchState::Waiting, BatchState::OnHold});
+    tx.commit();
+    return done;
+  }
+
+  bool holdBatch(int64_t batchId) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sqlite_batches::setState(db_, batchId, BatchState::Waiting, BatchState::OnHold);
+  }
+
+  bool resumeBatch(int64_t batchId) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sqlite_batches::setState(db_, batchId, BatchState::OnHold, BatchState::Waiting);
+  }
+
+  bool cancelBatch(int64_t batchId) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction tx(db_);
+    const bool done = sqlite_batches::cancel(db_, batchId);
+    tx.commit();
+    return done;
+  }
+
+  std::optional<Batch> getBatch(int64_t batchId) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sqlite_batches::get(db_, batchId);
+  }
+
+  std::vector<Batch> listBatches(std::optional<BatchState> state, int limit) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sqlite_batches::list(db_, state, limit);
   }
 
   int pruneHistory(Clock::time_point before, int limit) override {
@@ -458,8 +521,10 @@ class SqliteQueue : public Queue {
       db_.exec(kSchema);
     } else {
       if (version < 1) db_.exec(kMigrateTo1);
+      if (version < 2) db_.exec(kMigrateTo2);
       db_.exec(kSchema);  // indexes added since, if any
     }
+    db_.exec(sqlite_batches::kSchema);
     db_.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
   }
@@ -475,6 +540,16 @@ class SqliteQueue : public Queue {
 };
 
 }  // namespace
+
+void sqlite_batches::insertJob(sqlite::Database& db, const std::string& instanceId, const std::string& sopInstanceUid,
+                               const Route& route, JobState state, int64_t batchId, int64_t sortKey, int64_t nowMs) {
+  Statement(db, "INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, modify, "
+                "priority, state, created_at, next_attempt_at, batch_id, sort_key) "
+                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?9,?10)")
+      .bind(1, instanceId).bind(2, sopInstanceUid).bind(3, route.destination)
+      .bind(4, route.transferSyntax).bind(5, encodeEdits(route.modify)).bind(6, route.priority)
+      .bind(7, asInt(state)).bind(8, nowMs).bind(9, batchId).bind(10, sortKey).run();
+}
 
 std::unique_ptr<Queue> openSqliteQueue(const std::string& path) {
   return std::make_unique<SqliteQueue>(path);

@@ -5,10 +5,42 @@
 
 #include "plugins/core/ThreadName.h"
 #include "plugins/core/dicom/TagReader.h"
+#include "plugins/core/dicom/Uid.h"
 
 namespace router {
 namespace {
 constexpr auto kPostponeDelay = std::chrono::seconds(1);
+// A number element as an int (0 when absent or not a number: such an
+// instance sorts first in its series).
+int numberOf(const InstanceView& view, const char* keyword) {
+  for (const TagValue& tag : view.tags) {
+    if (tag.keyword != keyword) continue;
+    try {
+      return std::stoi(tag.value);
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+std::string textOf(const InstanceView& view, const char* keyword) {
+  for (const TagValue& tag : view.tags) {
+    if (tag.keyword == keyword) return trimUid(tag.value);
+  }
+  return {};
+}
+
+RoutedInstance routedInstance(const InstanceView& view) {
+  RoutedInstance instance(view.sopInstanceUid);
+  instance.studyInstanceUid = textOf(view, "StudyInstanceUID");
+  instance.seriesInstanceUid = textOf(view, "SeriesInstanceUID");
+  instance.seriesNumber = numberOf(view, "SeriesNumber");
+  instance.instanceNumber = numberOf(view, "InstanceNumber");
+  instance.sender = !view.origin.callingAet.empty() ? view.origin.callingAet : view.origin.protocol;
+  return instance;
+}
+
 }  // namespace
 
 std::string encodeOrigin(const Origin& origin) {
@@ -136,7 +168,7 @@ void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
     return;
   }
   if (decision.routes.empty()) cache_.erase(fileKey);
-  queue_.finishRouting(item.id, view.sopInstanceUid, decision.routes);
+  queue_.finishRouting(item.id, routedInstance(view), decision.routes);
   for (const Route& route : decision.routes) {
     metrics_.routeDecided(route.destination);
     onEnqueued_(item.instanceId, view.transferSyntax, route);
