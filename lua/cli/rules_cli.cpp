@@ -11,6 +11,7 @@
 
 #include <json/json.h>
 
+#include "lua/RouteJson.h"
 #include "lua/RuleEngine.h"
 #include "plugins/core/Log.h"
 #include "plugins/core/config/Config.h"
@@ -170,25 +171,6 @@ std::string oneLine(const Json::Value& value) {
   return Json::writeString(builder, value);
 }
 
-Json::Value routeJson(const router::Route& route) {
-  Json::Value json(Json::objectValue);
-  json["destination"] = route.destination;
-  if (route.transferSyntax.empty()) {
-    json["transfer_syntax"] = Json::nullValue;
-    json["transfer_syntax_keyword"] = Json::nullValue;
-  } else {
-    json["transfer_syntax"] = route.transferSyntax;
-    json["transfer_syntax_keyword"] = router::transferSyntaxName(route.transferSyntax);
-  }
-  Json::Value modify(Json::objectValue);
-  for (const auto& [name, value] : route.modify) {
-    modify[name] = value ? Json::Value(*value) : Json::Value(Json::nullValue);
-  }
-  json["modify"] = modify;
-  json["priority"] = route.priority;
-  return json;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -233,7 +215,7 @@ int main(int argc, char** argv) {
         exitCode = 1;
       } else {
         Json::Value routes(Json::arrayValue);
-        for (const router::Route& route : decision.routes) routes.append(routeJson(route));
+        for (const router::Route& route : decision.routes) routes.append(router::lua::routeToJson(route));
         line["routes"] = routes;
       }
     } catch (const std::exception& e) {

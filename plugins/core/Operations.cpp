@@ -2,9 +2,60 @@
 
 namespace router {
 
-Operations::Operations(const Config& config, AdminQueue& queue, Delivery& delivery, Wakeup& routingWakeup,
-                       RuleBook& rules, Log& log)
-    : config_(config), queue_(queue), delivery_(delivery), routingWakeup_(routingWakeup), rules_(rules), log_(log) {}
+Operations::Operations(const Config& config, AdminQueue& queue, BatchQueue& batches, Delivery& delivery,
+                       Wakeup& routingWakeup, RuleBook& rules, Log& log, AuditLog* audit)
+    : config_(config),
+      queue_(queue),
+      batches_(batches),
+      delivery_(delivery),
+      routingWakeup_(routingWakeup),
+      rules_(rules),
+      log_(log),
+      audit_(audit) {}
+
+const char* toString(BatchAction action) {
+  switch (action) {
+    case BatchAction::Release: return "release";
+    case BatchAction::Hold: return "hold";
+    case BatchAction::Resume: return "resume";
+    case BatchAction::Cancel: return "cancel";
+  }
+  return "unknown";
+}
+
+std::vector<Batch> Operations::listBatches(std::optional<BatchState> state, int limit) {
+  return batches_.listBatches(state, limit);
+}
+
+std::optional<Batch> Operations::batch(int64_t id) { return batches_.getBatch(id); }
+
+BatchActionResult Operations::actOnBatch(int64_t id, BatchAction action) {
+  BatchActionResult result;
+  result.batch = batches_.getBatch(id);
+  result.found = result.batch.has_value();
+  if (!result.found) return result;
+  switch (action) {
+    case BatchAction::Release: result.done = batches_.releaseBatch(id, Clock::now()); break;
+    case BatchAction::Hold: result.done = batches_.holdBatch(id); break;
+    case BatchAction::Resume: result.done = batches_.resumeBatch(id); break;
+    case BatchAction::Cancel: result.done = batches_.cancelBatch(id); break;
+  }
+  if (!result.done) return result;
+  const Batch before = *result.batch;
+  result.batch = batches_.getBatch(id);
+  if (action == BatchAction::Release) delivery_.notify(before.destination);
+  const std::string what = std::string(toString(before.level)) + " " + before.uid + " for " + before.destination +
+                           " (" + std::to_string(before.instances) + " instance(s), batch " + std::to_string(id) + ")";
+  log_.warning(std::string("batches: ") + toString(action) + " of " + what + " by an operator");
+  if (audit_ != nullptr) {
+    AuditEntry entry;
+    entry.outcome = std::string("batch-") + toString(action);
+    entry.destination = before.destination;
+    entry.detail = what + " by an operator";
+    audit_->record(entry);
+  }
+  return result;
+}
 
 void Operations::checkDestination(const std::string& destination) const {
   if (!config_.destinations.count(destination)) throw UnknownDestinationError(destination);

@@ -19,6 +19,7 @@
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/config/Config.h"
+#include "plugins/core/delivery/AuditLog.h"
 #include "plugins/core/delivery/Delivery.h"
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/routing/RuleBook.h"
@@ -40,10 +41,20 @@ struct JobActionResult {
   std::optional<Job> job;  // as the action left it (or as found, when refused)
 };
 
+enum class BatchAction { Release, Hold, Resume, Cancel };
+const char* toString(BatchAction action);  // release, hold, resume, cancel
+
+struct BatchActionResult {
+  bool found = false;
+  bool done = false;           // false: the batch is not in a state the action applies to
+  std::optional<Batch> batch;  // as the action left it
+};
+
 class Operations {
  public:
-  Operations(const Config& config, AdminQueue& queue, Delivery& delivery, Wakeup& routingWakeup, RuleBook& rules,
-             Log& log);
+  // audit: Router.AuditLog, if set (operators' actions on batches go there).
+  Operations(const Config& config, AdminQueue& queue, BatchQueue& batches, Delivery& delivery, Wakeup& routingWakeup,
+             RuleBook& rules, Log& log, AuditLog* audit = nullptr);
 
   // Throws UnknownDestinationError.
   void checkDestination(const std::string& destination) const;
@@ -67,13 +78,22 @@ class Operations {
   // rules are refused; the previous rules then stay in force.
   std::string reloadRules();
 
+  // Series and studies (batches): newest first, all states when nullopt.
+  std::vector<Batch> listBatches(std::optional<BatchState> state, int limit);
+  std::optional<Batch> batch(int64_t id);
+  // Release now, hold, let completion apply again, or cancel (its held jobs
+  // are dropped). Logged and written to the audit log.
+  BatchActionResult actOnBatch(int64_t id, BatchAction action);
+
  private:
   const Config& config_;
   AdminQueue& queue_;
+  BatchQueue& batches_;
   Delivery& delivery_;
   Wakeup& routingWakeup_;
   RuleBook& rules_;
   Log& log_;
+  AuditLog* audit_;
 };
 
 }  // namespace router

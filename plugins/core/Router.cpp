@@ -84,7 +84,7 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
       watcher_(config_.rulesDir, rules_, log_),
       history_(*queue_, config_.historyRetention, log_),
       lifecycle_([this] { halt(); }),
-      operations_(config_, *queue_, delivery_, routingWakeup_, rules_, log_) {}
+      operations_(config_, *queue_, *queue_, delivery_, routingWakeup_, rules_, log_, audit_.get()) {}
 
 Router::~Router() { stop(); }
 
@@ -160,6 +160,10 @@ RouterStatus Router::status() {
     auto counts = depth.jobs.find(name);
     for (JobState s : kJobStates) {
       entry.jobs[s] = counts != depth.jobs.end() && counts->second.count(s) ? counts->second.at(s) : 0;
+    }
+    auto batches = depth.batches.find(name);
+    for (BatchState s : {BatchState::Waiting, BatchState::OnHold, BatchState::Released}) {
+      entry.batches[s] = batches != depth.batches.end() && batches->second.count(s) ? batches->second.at(s) : 0;
     }
     auto oldest = depth.oldestPending.find(name);
     if (oldest != depth.oldestPending.end()) {

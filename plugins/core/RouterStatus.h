@@ -30,6 +30,7 @@ struct DestinationStatus {
   std::string failover;   // empty: none
   std::chrono::seconds failoverAfter{0};
   std::map<JobState, int64_t> jobs;  // every state, 0 included
+  std::map<BatchState, int64_t> batches;  // waiting, on-hold, released (being sent), 0 included
   double oldestJobAgeSeconds = 0;    // of its pending jobs; 0 when none
 };
 

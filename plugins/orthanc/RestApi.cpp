@@ -103,6 +103,58 @@ void refuse(JobRefusal refusal, int64_t id, const std::optional<Job>& job) {
   }
 }
 
+int64_t batchIdOf(const RestCall& call) {
+  try {
+    return std::stoll(call.group(0));
+  } catch (const std::exception&) {
+    throw HttpError(400, "batch id must be a number");
+  }
+}
+
+void handleBatches(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
+  std::optional<BatchState> state;
+  const std::string text = call.query("state");
+  if (!text.empty()) {
+    state = parseBatchState(text);
+    if (!state) throw HttpError(400, "state must be waiting, on-hold, released, delivered or cancelled");
+  }
+  int limit = 100;
+  try {
+    if (!call.query("limit").empty()) limit = std::stoi(call.query("limit"));
+  } catch (const std::exception&) {
+    throw HttpError(400, "limit must be a number");
+  }
+  if (limit < 1 || limit > 10000) throw HttpError(400, "limit must be between 1 and 10000");
+  Json::Value batches(Json::arrayValue);
+  for (const Batch& batch : operations().listBatches(state, limit)) batches.append(batchToJson(batch));
+  call.answer(batches);
+}
+
+void handleBatch(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
+  const int64_t id = batchIdOf(call);
+  std::optional<Batch> batch = operations().batch(id);
+  if (!batch) throw HttpError(404, "no batch " + std::to_string(id));
+  call.answer(batchToJson(*batch));
+}
+
+template <BatchAction action>
+void handleBatchAction(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
+  const int64_t id = batchIdOf(call);
+  BatchActionResult result = operations().actOnBatch(id, action);
+  if (!result.found) throw HttpError(404, "no batch " + std::to_string(id));
+  if (!result.done) {
+    throw HttpError(409, "batch " + std::to_string(id) + " is " + toString(result.batch->state) + ": " +
+                             toString(action) + " applies to " +
+                             (action == BatchAction::Hold ? "a waiting batch"
+                              : action == BatchAction::Resume ? "a batch on hold"
+                                                              : "a waiting batch or one on hold"));
+  }
+  call.answer(batchToJson(*result.batch));
+}
+
 void handleStatus(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
   call.answer(statusToJson(router().status()));
@@ -276,6 +328,16 @@ void registerRestRoutes(OrthancPluginContext* context) {
                                           restCallback<handleDestinationPause<true>>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/destinations/([^/]+)/resume",
                                           restCallback<handleDestinationPause<false>>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/batches", restCallback<handleBatches>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/batches/([0-9]+)", restCallback<handleBatch>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/batches/([0-9]+)/release",
+                                          restCallback<handleBatchAction<BatchAction::Release>>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/batches/([0-9]+)/hold",
+                                          restCallback<handleBatchAction<BatchAction::Hold>>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/batches/([0-9]+)/resume",
+                                          restCallback<handleBatchAction<BatchAction::Resume>>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/batches/([0-9]+)/cancel",
+                                          restCallback<handleBatchAction<BatchAction::Cancel>>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/reload", restCallback<handleReload>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/reroute", restCallback<handleReroute>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/test", restCallback<handleTest>);

@@ -1,8 +1,10 @@
 #include "plugins/orthanc/RestJson.h"
 
+#include <algorithm>
 #include <ctime>
 #include <variant>
 
+#include "lua/RouteJson.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router::orthanc {
@@ -32,6 +34,9 @@ Json::Value destinationToJson(const DestinationStatus& d) {
   Json::Value jobs(Json::objectValue);
   for (const auto& [state, n] : d.jobs) jobs[toString(state)] = static_cast<Json::Int64>(n);
   entry["Queue"] = jobs;
+  Json::Value batches(Json::objectValue);
+  for (const auto& [state, n] : d.batches) batches[toString(state)] = static_cast<Json::Int64>(n);
+  entry["Batches"] = batches;
   entry["OldestJobAgeSeconds"] = d.oldestJobAgeSeconds;
   return entry;
 }
@@ -100,6 +105,41 @@ Json::Value intakeToJson(const IntakeItem& item) {
   return out;
 }
 
+Json::Value batchToJson(const Batch& batch) {
+  Json::Value out(Json::objectValue);
+  const auto now = Clock::now();
+  auto age = [&](Clock::time_point t) { return std::chrono::duration<double>(now - t).count(); };
+  out["Id"] = static_cast<Json::Int64>(batch.id);
+  out["Level"] = toString(batch.level);
+  out[batch.level == RouteLevel::Study ? "StudyInstanceUID" : "SeriesInstanceUID"] = batch.uid;
+  if (batch.level == RouteLevel::Series) out["StudyInstanceUID"] = batch.studyInstanceUid;
+  out["Destination"] = batch.destination;
+  out["State"] = toString(batch.state);
+  out["Instances"] = batch.instances;
+  if (batch.expected > 0) out["Expected"] = batch.expected;
+  out["JobsLeft"] = batch.jobsLeft;
+  Json::Value senders(Json::arrayValue);
+  for (const std::string& s : batch.senders) senders.append(s);
+  out["Senders"] = senders;
+  out["FirstArrival"] = isoTime(batch.firstAt);
+  out["LastArrival"] = isoTime(batch.lastAt);
+  out["SecondsSinceLast"] = age(batch.lastAt);
+  out["QuietSeconds"] = static_cast<Json::Int64>(batch.quiet.count());
+  out["MaxWaitSeconds"] = static_cast<Json::Int64>(batch.maxWait.count());
+  if (batch.state == BatchState::Waiting) {
+    const Clock::time_point due = std::min(batch.lastAt + batch.quiet, batch.firstAt + batch.maxWait);
+    out["CompleteInSeconds"] = std::max(0.0, -age(due));
+  }
+  if (batch.releasedAt) {
+    out["Released"] = isoTime(*batch.releasedAt);
+    out["ReleasedBecause"] = batch.releasedBecause;
+    out["SecondsToComplete"] = std::chrono::duration<double>(*batch.releasedAt - batch.firstAt).count();
+  }
+  if (batch.deliveredAt) out["Delivered"] = isoTime(*batch.deliveredAt);
+  out["Late"] = batch.late;
+  return out;
+}
+
 Json::Value decisionToJson(const RouteDecision& decision) {
   Json::Value out(Json::objectValue);
   if (decision.failure) {
@@ -109,18 +149,7 @@ Json::Value decisionToJson(const RouteDecision& decision) {
     return out;
   }
   Json::Value routes(Json::arrayValue);
-  for (const Route& route : decision.routes) {
-    Json::Value r(Json::objectValue);
-    r["destination"] = route.destination;
-    r["transfer_syntax"] = route.transferSyntax.empty() ? Json::Value() : Json::Value(route.transferSyntax);
-    r["transfer_syntax_keyword"] =
-        route.transferSyntax.empty() ? Json::Value() : Json::Value(transferSyntaxName(route.transferSyntax));
-    r["priority"] = route.priority;
-    Json::Value modify(Json::objectValue);
-    for (const auto& [key, value] : route.modify) modify[key] = value ? Json::Value(*value) : Json::Value();
-    r["modify"] = modify;
-    routes.append(r);
-  }
+  for (const Route& route : decision.routes) routes.append(lua::routeToJson(route));
   out["routes"] = routes;
   return out;
 }

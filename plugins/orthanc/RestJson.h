@@ -14,6 +14,7 @@ Json::Value statusToJson(const RouterStatus& status);
 Json::Value rulesToJson(const RulesStatus& rules);
 Json::Value jobToJson(const Job& job);
 Json::Value intakeToJson(const IntakeItem& item);
+Json::Value batchToJson(const Batch& batch);
 // The same shape as the orthanc-router-rules CLI prints, so a rule set
 // tried offline and through the API reads the same.
 Json::Value decisionToJson(const RouteDecision& decision);

@@ -38,7 +38,7 @@ TEST_F(OperationsTest, ADeadJobRetriedIsDeliveredAndDeadLettersArePurgedWithALog
   route("c", std::vector<std::string>{"pacs"});
   auto delivery = makeDelivery();
   auto rules = makeRules();
-  Operations ops(config_, *queue_, *delivery, routingWakeup_, *rules, log_);
+  Operations ops(config_, *queue_, *queue_, *delivery, routingWakeup_, *rules, log_);
   delivery->start();
   ASSERT_TRUE(eventually([&] { return jobs("pacs", JobState::Dead) == 3; }));
 
@@ -68,7 +68,7 @@ TEST_F(OperationsTest, RefusalsSayWhyAndChangeNothing) {
   route("a", std::vector<std::string>{"pacs"});
   auto delivery = makeDelivery();  // not started: the job stays pending
   auto rules = makeRules();
-  Operations ops(config_, *queue_, *delivery, routingWakeup_, *rules, log_);
+  Operations ops(config_, *queue_, *queue_, *delivery, routingWakeup_, *rules, log_);
   std::optional<Job> pending = onlyJob("pacs", JobState::Pending);
   ASSERT_TRUE(pending);
 
@@ -94,7 +94,7 @@ TEST_F(OperationsTest, PauseHoldsTheDestinationUntilResumed) {
   destination("pacs");
   auto delivery = makeDelivery();
   auto rules = makeRules();
-  Operations ops(config_, *queue_, *delivery, routingWakeup_, *rules, log_);
+  Operations ops(config_, *queue_, *queue_, *delivery, routingWakeup_, *rules, log_);
   ops.pause("pacs", true);
   delivery->start();
   route("a", std::vector<std::string>{"pacs"});
@@ -111,7 +111,7 @@ TEST_F(OperationsTest, ARefusedReloadKeepsTheRulesInForceAndSaysWhere) {
   destination("pacs");
   auto delivery = makeDelivery();
   auto rules = makeRules();
-  Operations ops(config_, *queue_, *delivery, routingWakeup_, *rules, log_);
+  Operations ops(config_, *queue_, *queue_, *delivery, routingWakeup_, *rules, log_);
   const std::string before = rules->current()->version;
   writeRules("function route(i) return {{ destination = \"pacs\" } end\n");
   try {
@@ -134,7 +134,7 @@ TEST_F(OperationsTest, RerouteMovesRuleFailedInstancesBackAndWakesRouting) {
   queue_->failRouting(item->id, "rule error");
   auto delivery = makeDelivery();
   auto rules = makeRules();
-  Operations ops(config_, *queue_, *delivery, routingWakeup_, *rules, log_);
+  Operations ops(config_, *queue_, *queue_, *delivery, routingWakeup_, *rules, log_);
   ASSERT_EQ(ops.listRuleFailed(10).size(), 1u);
   const uint64_t generation = routingWakeup_.generation();
   EXPECT_EQ(ops.rerouteFailed(), 1);

@@ -18,7 +18,7 @@
 namespace router {
 
 struct AuditEntry {
-  std::string outcome;  // delivered, retry, dead, failed-over
+  std::string outcome;  // delivered, retry, dead, failed-over; batch-release/hold/resume/cancel (operators)
   int64_t job = 0;
   std::string destination;
   std::string sopInstanceUid;

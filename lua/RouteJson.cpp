@@ -1,0 +1,34 @@
+#include "lua/RouteJson.h"
+
+#include "transcoders/TransferSyntax.h"
+
+namespace router::lua {
+
+Json::Value routeToJson(const Route& route) {
+  Json::Value json(Json::objectValue);
+  json["destination"] = route.destination;
+  if (route.transferSyntax.empty()) {
+    json["transfer_syntax"] = Json::nullValue;
+    json["transfer_syntax_keyword"] = Json::nullValue;
+  } else {
+    json["transfer_syntax"] = route.transferSyntax;
+    json["transfer_syntax_keyword"] = transferSyntaxName(route.transferSyntax);
+  }
+  Json::Value modify(Json::objectValue);
+  for (const auto& [name, value] : route.modify) {
+    modify[name] = value ? Json::Value(*value) : Json::Value(Json::nullValue);
+  }
+  json["modify"] = modify;
+  json["priority"] = route.priority;
+  const Completion& c = route.completion;
+  if (c.level != RouteLevel::Instance) {
+    json["when"] = toString(c.level);
+    json["quiet"] = static_cast<Json::Int64>(c.quiet.count());
+    json["max_wait"] = static_cast<Json::Int64>(c.maxWait.count());
+    if (c.expected > 0) json["expected"] = c.expected;
+    json["late"] = toString(c.late);
+  }
+  return json;
+}
+
+}  // namespace router::lua
