@@ -8,6 +8,10 @@
 // IOD and, for macros, on where it sits, which this code does not model):
 //   X/Z             -> Z: zero length satisfies a Type 2 attribute and is
 //                      allowed for a Type 3 one; nothing identifying is left.
+//                      A sequence without items, though, is valid only where
+//                      it is Type 2: X/Z on a sequence is Z for Acquisition
+//                      Context Sequence (Type 2) and X for Referenced Study
+//                      Sequence (Type 3), the table's only two such rows.
 //   X/D, Z/D, X/Z/D -> D: a dummy satisfies Type 1, 2 and 3 alike. An element
 //                      that is already empty stays empty (nothing to hide,
 //                      and it was acceptable to the IOD before).
@@ -105,6 +109,14 @@ bool isTextVr(DcmEVR vr) {
     default:
       return false;
   }
+}
+
+// Of the two X/Z sequences of the table, the one that is Type 2 in the
+// modules that hold it (Acquisition Context Module, and the SR and enhanced
+// IODs that include it). The other, Referenced Study Sequence, is Type 3
+// (General Study Module), and a Type 3 sequence without items is invalid.
+bool isType2Sequence(const DcmTagKey& tag) {
+  return tag == DCM_AcquisitionContextSequence;
 }
 
 bool isTemporalVr(DcmEVR vr) {
@@ -269,7 +281,10 @@ class Walk {
       case Code::X:
         return Act::Remove;
       case Code::Z:
+        return Act::Empty;
       case Code::XZ:
+        // An empty sequence is valid only where the attribute is Type 2.
+        if (sequence) return isType2Sequence(e.getTag()) ? Act::Empty : Act::Remove;
         return Act::Empty;
       case Code::D:
       case Code::XD:

@@ -6,8 +6,9 @@
 // the same for users):
 //   - every element at every depth (every item of every sequence) gets the
 //     action of its row in Table E.1-1, as the options change it; compound
-//     actions are resolved without knowing the IOD (see resolve() in
-//     Deidentifier.cpp): X/Z -> zero length, anything offering D -> a dummy
+//     actions are resolved without knowing the IOD (see the head of
+//     Deidentifier.cpp): X/Z -> zero length (on a sequence: no items where
+//     the sequence is Type 2, else removed), anything offering D -> a dummy
 //     of the VR (an empty value stays empty), X/Z/U* -> every UID inside
 //     replaced;
 //   - private elements and private creators go, except the tags listed as

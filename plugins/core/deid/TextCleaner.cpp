@@ -55,14 +55,14 @@ TextCleaner::TextCleaner(DcmItem& dataset, const ProfileOptions& options) {
   for (const DcmTagKey& key :
        {DCM_PatientName, DCM_OtherPatientNames, DCM_PatientBirthName, DCM_PatientMotherBirthName,
         DCM_ReferringPhysicianName, DCM_PerformingPhysicianName, DCM_NameOfPhysiciansReadingStudy,
-        DCM_OperatorsName, DCM_PhysiciansOfRecord, DCM_RequestingPhysician, DCM_PatientAddress,
+        DCM_OperatorsName, DCM_PhysiciansOfRecord, DCM_RequestingPhysician,
         DCM_ResponsiblePerson}) {
     collect(dataset, key, /*words=*/true, found);
   }
   for (const DcmTagKey& key :
        {DCM_PatientID, DCM_RETIRED_OtherPatientIDs, DCM_AccessionNumber, DCM_PatientBirthDate,
         DCM_RETIRED_MedicalRecordLocator, DCM_AdmissionID, DCM_PatientTelephoneNumbers, DCM_StudyID,
-        DCM_IssuerOfPatientID}) {
+        DCM_IssuerOfPatientID, DCM_PatientAddress}) {
     collect(dataset, key, /*words=*/false, found);
   }
   if (!options.count(ProfileOption::RetainInstitutionIdentity)) {
