@@ -7,6 +7,9 @@
 // burned-in refusal; pixels bit-exact. dciodvfy: deid_validator_test.cpp.
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <gtest/gtest.h>
 
@@ -669,6 +672,57 @@ TEST(Deid, PixelsStayBitExact) {
     EXPECT_EQ(testdata::nativePixelBytes(*out.file->getDataset()),
               testdata::nativePixelBytes(*original->getDataset()));
     EXPECT_FALSE(testdata::nativePixelBytes(*original->getDataset()).empty());
+  }
+}
+
+// The pixel data as stored: native bytes, or every fragment of encapsulated
+// pixel data one after the other (Basic Offset Table included).
+std::vector<uint8_t> storedPixels(DcmDataset& dataset) {
+  std::vector<uint8_t> native = testdata::nativePixelBytes(dataset);
+  DcmElement* element = nullptr;
+  if (!native.empty() || dataset.findAndGetElement(DCM_PixelData, element).bad()) return native;
+  auto* pixels = static_cast<DcmPixelData*>(element);
+  E_TransferSyntax xfer = EXS_Unknown;
+  const DcmRepresentationParameter* parameter = nullptr;
+  pixels->getCurrentRepresentationKey(xfer, parameter);
+  DcmPixelSequence* fragments = nullptr;
+  if (pixels->getEncapsulatedRepresentation(xfer, parameter, fragments).bad() || !fragments)
+    return {};
+  std::vector<uint8_t> out;
+  for (unsigned long i = 0; i < fragments->card(); ++i) {
+    DcmPixelItem* fragment = nullptr;
+    Uint8* bytes = nullptr;
+    if (fragments->getItem(fragment, i).good() && fragment->getUint8Array(bytes).good() && bytes)
+      out.insert(out.end(), bytes, bytes + fragment->getLength());
+  }
+  return out;
+}
+
+// The generator's hostile files (padded and NUL-padded values, UIDs encoded
+// as UN, private sequences of undefined length, broken pixel data): each is
+// de-identified with its pixel data untouched, or, unreadable, refused with
+// a RouterError; none crashes.
+TEST(Deid, HostileFilesAreDeidentifiedOrRefused) {
+  DeidOptions options = optionsWith();
+  options.refuseBurnedIn = false;
+  const Deidentifier deidentifier(options);
+  for (const testdata::HostileCase& hostile : testdata::hostileSuite()) {
+    SCOPED_TRACE(hostile.name);
+    if (hostile.name == "truncated-file") {
+      EXPECT_THROW(deidentifyPart10(hostile.bytes, deidentifier), RouterError);
+      continue;
+    }
+    DeidentifiedFile out = deidentifyPart10(hostile.bytes, deidentifier);
+    std::unique_ptr<DcmFileFormat> in = parseDicom(hostile.bytes);
+    std::unique_ptr<DcmFileFormat> result = parseDicom(out.part10);
+    EXPECT_EQ(readUid(*result->getDataset(), DCM_SOPInstanceUID),
+              expectedUid(hostile.sopInstanceUid));
+    EXPECT_EQ(readUid(*result->getMetaInfo(), DCM_TransferSyntaxUID), hostile.transferSyntax);
+    EXPECT_EQ(storedPixels(*result->getDataset()), storedPixels(*in->getDataset()));
+    EXPECT_FALSE(storedPixels(*in->getDataset()).empty());
+    std::vector<std::string> forbidden;
+    collectForbiddenTags(*result->getDataset(), "", forbidden);
+    EXPECT_TRUE(forbidden.empty()) << forbidden.front();
   }
 }
 
