@@ -1,0 +1,165 @@
+"""Series and studies routed as units, end to end: a 3-series study comes
+from two senders in bursts, with pauses shorter and longer than the quiet
+time. Checked at the storescp peers: nothing of a series or study arrives
+before its quiet time has passed since its last instance, everything
+arrives, in instance order, on one association per destination; a late
+series follows its route's policy; a kill -9 while a study waits loses
+nothing and its wait goes on after the restart; an operator's force-complete
+and cancel act on waiting batches."""
+
+import os
+import textwrap
+import time
+import unittest
+
+import pydicom
+
+import harness
+
+RULE = textwrap.dedent("""\
+    function route(instance)
+      return { { destination = "ai", when = "series", quiet = 3 },
+               { destination = "tele", when = "study", quiet = 6, late = "alone" } }
+    end
+    """)
+
+
+class BatchesTest(harness.RouterTestCase):
+    def study(self, name, series_counts, seed):
+        """Generated series of one study: [[(path, uid, instance number)], ...]."""
+        out, study_uid = [], None
+        for n, count in enumerate(series_counts):
+            files = harness.generate(self.path(name, f"s{n}", "x"), suite="ct-series", count=count,
+                                     seed=seed + n, rows=32, columns=32)
+            series = []
+            for path, uid in files:
+                ds = pydicom.dcmread(path)
+                study_uid = study_uid or ds.StudyInstanceUID
+                ds.StudyInstanceUID = study_uid
+                ds.SeriesNumber = n + 1
+                ds.save_as(path, write_like_original=True)
+                series.append((path, uid, int(ds.InstanceNumber)))
+            out.append(series)
+        return out
+
+    def start_appliance(self, rule=RULE):
+        rules = os.path.dirname(self.path("rules", "route.lua"))
+        with open(os.path.join(rules, "route.lua"), "w") as f:
+            f.write(rule)
+        self.peers = {name: self.start_storescp(name.upper(), extra_args=("-v",)) for name in ("ai", "tele")}
+        return self.start_orthanc(plugin=harness.plugin_path(), router={
+            "Rules": rules,
+            "QueueDatabase": self.path("queue", "queue.sqlite"),
+            "Destinations": {name: {"Type": "dicom", "AET": p.aet, "Host": "127.0.0.1", "Port": p.port}
+                             for name, p in self.peers.items()},
+            "Retry": {"InitialDelay": 1, "MaxDelay": 2},
+        })
+
+    def arrivals(self, peer, uids):
+        """{uid: mtime} of the given instances at the peer."""
+        have = self.peers[peer].received()
+        return {uid: os.stat(have[uid]).st_mtime for uid in uids if uid in have}
+
+    def associations(self, peer):
+        return self.peers[peer].log_text().count("Association Received")
+
+    def test_a_study_in_bursts_from_two_senders(self):
+        orthanc = self.start_appliance()
+        a, b, c = self.study("study", [5, 5, 4], seed=61)
+        port = orthanc.dicom_port
+
+        harness.send([p for p, _, _ in a], port, calling="CT01")
+        harness.send([p for p, _, _ in b[:3]], port, calling="CT02")
+        time.sleep(1)  # shorter than either quiet time
+        harness.send([p for p, _, _ in b[3:]], port, calling="CT02")
+        last_of_b = time.time()
+        first_ten = {uid: path for path, uid, _ in a + b}
+        harness.wait_for_files(first_ten, self.peers["tele"].received, 60, "the study's first two series at tele")
+        tele = self.arrivals("tele", first_ten)
+        ai = self.arrivals("ai", first_ten)
+        self.assertGreaterEqual(min(tele.values()), last_of_b + 6 - 0.5, "tele got the study before it was quiet")
+        self.assertGreaterEqual(min(ai[uid] for _, uid, _ in b), last_of_b + 3 - 0.5,
+                                "ai got series 2 before it was quiet")
+        harness.wait_for_files(first_ten, self.peers["ai"].received, 30, "series 1 and 2 at ai")
+        # In series, then instance order.
+        for peer in ("ai", "tele"):
+            got = self.arrivals(peer, first_ten)
+            order = sorted(first_ten, key=lambda uid: got[uid])
+            wanted = [uid for _, uid, _ in sorted(a, key=lambda x: x[2]) + sorted(b, key=lambda x: x[2])]
+            if peer == "ai":  # two series released apart: each in its own order
+                order = [u for u in order if u in {x[1] for x in a}] + [u for u in order if u in {x[1] for x in b}]
+            self.assertEqual(order, wanted, f"order of arrival at {peer}")
+
+        batches = orthanc.get("/router/batches")
+        study = [x for x in batches if x["Destination"] == "tele"]
+        self.assertEqual(len(study), 1)
+        self.assertEqual(study[0]["Level"], "study")
+        self.assertEqual(study[0]["Instances"], 10)
+        self.assertEqual(sorted(study[0]["Senders"]), ["CT01", "CT02"])
+        self.assertEqual(study[0]["ReleasedBecause"], "quiet time")
+        harness.wait_for(lambda: orthanc.get(f"/router/batches/{study[0]['Id']}")["State"] == "delivered", 30,
+                         "the study batch to count as delivered")
+
+        # Series 3 after a pause longer than the study's quiet time: for tele
+        # it is late ("alone": sent at once), for ai a series of its own.
+        time.sleep(1)
+        harness.send([p for p, _, _ in c], port, calling="CT01")
+        sent_c = time.time()
+        everything = {uid: path for path, uid, _ in a + b + c}
+        harness.wait_for_files(everything, self.peers["tele"].received, 60, "the late series at tele")
+        harness.wait_for_files(everything, self.peers["ai"].received, 60, "series 3 at ai")
+        self.assertLess(min(self.arrivals("tele", {u for _, u, _ in c}).values()), sent_c + 3,
+                        "a late instance with late = alone does not wait")
+        self.assertGreaterEqual(min(self.arrivals("ai", {u for _, u, _ in c}).values()), sent_c + 3 - 0.5)
+        self.assertEqual(len([x for x in orthanc.get("/router/batches") if x["Destination"] == "tele"]), 1)
+        # One association per destination (kept open between releases).
+        self.assertEqual(self.associations("tele"), 1)
+        self.assertEqual(self.associations("ai"), 1)
+        metrics = orthanc.request("GET", "/router/metrics")[2].decode()
+        self.assertIn('orthanc_router_batches_released_total{destination="ai",level="series",reason="quiet_time"} 3',
+                      metrics)
+
+    def test_a_waiting_study_survives_kill9_and_operators_act_on_batches(self):
+        orthanc = self.start_appliance(textwrap.dedent("""\
+            function route(instance)
+              return { { destination = "tele", when = "study", quiet = 8 },
+                       { destination = "ai", when = "series", quiet = 600 } }
+            end
+            """))
+        (a,) = self.study("study", [4], seed=71)
+        harness.send([p for p, _, _ in a], orthanc.dicom_port, calling="CT01")
+        sent = time.time()
+        harness.wait_for(lambda: len(orthanc.get("/router/batches?state=waiting")) == 2, 30, "two waiting batches")
+        orthanc.kill9()
+        time.sleep(2)
+        orthanc.start()
+        expected = {uid: path for path, uid, _ in a}
+        harness.wait_for_files(expected, self.peers["tele"].received, 60, "the study at tele after the restart")
+        self.assertGreaterEqual(min(self.arrivals("tele", expected).values()), sent + 8 - 0.5,
+                                "the quiet time restarted or was skipped")
+
+        # ai's series waits 10 minutes: an operator holds, then forces it.
+        (waiting,) = orthanc.get("/router/batches?state=waiting")
+        self.assertEqual(waiting["Destination"], "ai")
+        held = orthanc.post(f"/router/batches/{waiting['Id']}/hold")
+        self.assertEqual(held["State"], "on-hold")
+        status, _, body = orthanc.request("POST", f"/router/batches/{waiting['Id']}/hold", b"")
+        self.assertEqual(status, 409, body)
+        self.assertEqual(orthanc.post(f"/router/batches/{waiting['Id']}/release")["ReleasedBecause"], "operator")
+        harness.wait_for_files(expected, self.peers["ai"].received, 30, "the forced series at ai")
+
+        # A cancelled batch sends nothing.
+        (b,) = self.study("second", [2], seed=81)
+        harness.send([p for p, _, _ in b], orthanc.dicom_port, calling="CT01")
+        harness.wait_for(lambda: any(x["Destination"] == "ai" for x in orthanc.get("/router/batches?state=waiting")),
+                         30, "the second series waiting")
+        second = [x for x in orthanc.get("/router/batches?state=waiting") if x["Destination"] == "ai"][0]
+        self.assertEqual(orthanc.post(f"/router/batches/{second['Id']}/cancel")["State"], "cancelled")
+        status = orthanc.get("/router/status")["Destinations"]["ai"]
+        self.assertEqual(status["Queue"]["held"], 0)
+        self.assertNotIn(b[0][1], self.peers["ai"].received())
+        self.assertIn("batches: cancel of series", orthanc.log_text())
+
+
+if __name__ == "__main__":
+    unittest.main()
