@@ -177,7 +177,7 @@ void handleQueue(RestCall& call) {
   }
   if (!state.empty()) {
     filter.state = parseJobState(state);
-    if (!filter.state) throw HttpError(400, "state must be pending, sending, failed, dead or rule-failed");
+    if (!filter.state) throw HttpError(400, "state must be pending, sending, failed, dead, held or rule-failed");
   }
   try {
     if (!call.query("after").empty()) filter.afterId = std::stoll(call.query("after"));

@@ -80,6 +80,22 @@ TEST_F(Examples, CtToPacsAsJpegLsAndToAiFirst) {
   EXPECT_EQ(mr["pacs"].transferSyntax, "");
 }
 
+TEST_F(Examples, SeriesToAiStudiesToTeleradiologyAndPriorsResent) {
+  auto engine = load("studies", {"ai", "tele", "pacs"});
+  auto ct = routesOf(*engine, viewOf(spec("ct", "CT"), "CT01"));
+  ASSERT_EQ(namesOf(ct), (std::set<std::string>{"ai", "tele"}));
+  EXPECT_EQ(ct["ai"].completion.level, RouteLevel::Series);
+  EXPECT_EQ(ct["ai"].completion.quiet, std::chrono::seconds(30));
+  EXPECT_EQ(ct["ai"].completion.expected, 0);  // the generator's CT states no ImagesInAcquisition
+  EXPECT_EQ(ct["tele"].completion.level, RouteLevel::Study);
+  EXPECT_EQ(ct["tele"].completion.maxWait, std::chrono::seconds(3600));
+  EXPECT_EQ(ct["tele"].completion.late, LatePolicy::Alone);
+  EXPECT_EQ(ct["tele"].transferSyntax, ts::kJPEGLSLossless);
+  auto prior = routesOf(*engine, viewOf(spec("mr", "MR"), "ARCHIVE"));
+  ASSERT_EQ(namesOf(prior), (std::set<std::string>{"tele", "pacs"}));
+  EXPECT_EQ(prior["pacs"].completion.late, LatePolicy::Resend);
+}
+
 TEST_F(Examples, DoseReportsToTheRegistryWithoutPatientName) {
   auto engine = load("dose-registry", {"registry", "pacs"});
   testdata::ImageSpec dose = spec("dose", "SR");
