@@ -18,6 +18,9 @@ are sent with one storescu association (TCP_NODELAY=1) to:
      with DCMTK 3.6.7) and as received to storescp peer B
   h  as g with JPEG-LS lossless to the folder: g against h compares the two
      codecs in the same shape of run
+  s  as b, both routes when = "series" with a 5 s quiet time: the series is
+     held, then released as one unit; prints how long after the quiet time
+     ended delivery finished, and the queue rows the waiting series held
 and prints seconds, ratios against a, and the Orthanc process's peak RSS
 (VmHWM, read before stopping it). Every run gets fresh temp storage; every
 process is ended by its PID. Timings are reported, never asserted.
@@ -26,7 +29,7 @@ With --repeat R the scenarios run R rounds, interleaved (abcd abcd), and the
 table shows each scenario's best (lowest) time, every round's time beside it:
 the machine may be shared, and the best round is the least disturbed one.
 
-usage: e2e_bench.py BUILD_DIR [--count N] [--scenarios abcdegh] [--repeat R] [--threads T]
+usage: e2e_bench.py BUILD_DIR [--count N] [--scenarios abcdeghs] [--repeat R] [--threads T]
                     [--plugin PATH] [--keep] [--json FILE]
 Standard library only.
 """
@@ -35,6 +38,7 @@ import argparse
 import ctypes
 import json
 import os
+import sqlite3
 import shutil
 import signal
 import socket
@@ -224,15 +228,17 @@ def scenario_config(kind, work, peers, plugin, threads):
         "Plugins": [],
         "DicomModalities": {},
     }
-    if kind in ("b", "c", "e", "g", "h"):
+    if kind in ("b", "c", "e", "g", "h", "s"):
         rules = os.path.join(work, "rules")
         os.makedirs(rules)
         syntax = {"c": ', transfer_syntax = "JPEGLSLossless"', "h": ', transfer_syntax = "JPEGLSLossless"',
-                  "g": ', transfer_syntax = "HTJ2KLossless"'}.get(kind, "")
+                  "g": ', transfer_syntax = "HTJ2KLossless"',
+                  "s": ', when = "series", quiet = %d' % SERIES_QUIET}.get(kind, "")
+        other = ', when = "series", quiet = %d' % SERIES_QUIET if kind == "s" else ""
         dead = ', { destination = "dead" }' if kind == "e" else ""
         with open(os.path.join(rules, "10-route.lua"), "w") as f:
-            f.write('function route(i) return { { destination = "peera"%s }, { destination = "peerb" }%s } end\n'
-                    % (syntax, dead))
+            f.write('function route(i) return { { destination = "peera"%s }, { destination = "peerb"%s }%s } end\n'
+                    % (syntax, other, dead))
         config["Plugins"] = [plugin]
         config["Router"] = {
             "Rules": rules,
@@ -304,6 +310,15 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
         if sent.returncode != 0 or any(l.startswith(("E:", "F:")) for l in out.splitlines()):
             raise RuntimeError(f"storescu failed in scenario {kind} ({sent.returncode}):\n{out[-3000:]}")
         delivered = None
+        waiting_rows = None
+        if kind == "s":  # the series waits now: what it holds in the queue
+            db = sqlite3.connect(f"file:{config['Router']['QueueDatabase']}?mode=ro", uri=True)
+            try:
+                waiting_rows = {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                                for table in ("batches", "batch_members")}
+                waiting_rows["held jobs"] = db.execute("SELECT COUNT(*) FROM jobs WHERE state=4").fetchone()[0]
+            finally:
+                db.close()
         if peers:
             wait_for(lambda: all(p.count() >= count for p in peers), timeout,
                      f"both peers to hold {count} files (scenario {kind}; now "
@@ -322,6 +337,8 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
                   "cpu_s": cpu, "orthanc_minor_faults": minor_faults}
         if kind in ("c", "g", "h"):
             result["peera_syntax"] = peers[0].syntax_of_one().decode()
+        if kind == "s":
+            result["waiting_rows"] = waiting_rows
         return result
     finally:
         end(orthanc, timeout=60)
@@ -343,14 +360,16 @@ DESCRIPTIONS = {
     "f": "as a, Orthanc without TCP_NODELAY",
     "g": "router -> folder HTJ2K lossless + peer B",
     "h": "router -> folder JPEG-LS lossless + peer B",
+    "s": "as b, routed as series (5 s quiet time)",
 }
+SERIES_QUIET = 5
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build_dir")
     parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--scenarios", default="abcdegh")
+    parser.add_argument("--scenarios", default="abcdeghs")
     parser.add_argument("--threads", type=int, default=2, help="Router Threads (default 2: a 2-core machine)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the best round per scenario is shown")
     parser.add_argument("--plugin", help="plugin to load (default BUILD_DIR/plugins/orthanc/libOrthancRouter.so)")
@@ -416,6 +435,16 @@ def main():
     if "a" in results and "f" in results:
         print(f"f/a = {total(results['f']) / total(results['a']):.2f} (Orthanc's own DICOM sockets with Nagle's "
               f"algorithm on; 1.00 = TCP_NODELAY does not matter for ingest)")
+    if "s" in results:
+        r = results["s"]
+        after = r["delivered_s"] - (r["ingest_s"] + SERIES_QUIET)
+        print(f"s: delivery ended {after:.2f} s after the quiet time ended (target <= 1.00: "
+              f"{'met' if after <= 1.0 else 'NOT met'}); the waiting series held {r['waiting_rows']} queue rows "
+              f"for {args.count} instances x 2 destinations")
+        if "b" in results:
+            print(f"s - quiet vs b: {r['delivered_s'] - SERIES_QUIET:.2f} s against {results['b']['delivered_s']:.2f} s "
+                  f"(series against instance routing, the quiet time taken out); VmHWM {r['vm_hwm_mb']:.0f} MB "
+                  f"against {results['b']['vm_hwm_mb']:.0f} MB")
     if "g" in results and "h" in results:
         print(f"g/h = {total(results['g']) / total(results['h']):.2f} (HTJ2K lossless against JPEG-LS lossless, "
               f"same shape of run)")
