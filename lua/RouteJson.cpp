@@ -20,6 +20,7 @@ Json::Value routeToJson(const Route& route) {
   }
   json["modify"] = modify;
   json["priority"] = route.priority;
+  if (route.urgent) json["urgent"] = true;
   const Completion& c = route.completion;
   if (c.level != RouteLevel::Instance) {
     json["when"] = toString(c.level);

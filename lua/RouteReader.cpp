@@ -138,7 +138,7 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
       std::string key = describeValue(L, -1);
       lua_pop(L, 3);
       return where() + "unexpected key " + key +
-             " (known fields: destination, transfer_syntax, modify, priority, when, quiet, max_wait, expected, late)";
+             " (known fields: destination, transfer_syntax, modify, priority, when, quiet, max_wait, expected, late, urgent)";
     }
     size_t fieldLength = 0;
     const char* fieldText = lua_tolstring(L, -2, &fieldLength);  // a string key: no conversion
@@ -225,6 +225,12 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
         route.completion.maxWait = std::chrono::seconds(static_cast<long long>(n));
       }
       batchOnly = std::string(field);
+    } else if (field == "urgent") {
+      if (lua_type(L, value) != LUA_TBOOLEAN) {
+        problem = where() + "urgent must be true or false, not " + describeValue(L, value);
+      } else {
+        route.urgent = lua_toboolean(L, value) != 0;
+      }
     } else if (field == "late") {
       const std::string text = lua_type(L, value) == LUA_TSTRING ? stringAt(L, value) : std::string();
       if (text == "batch") {
@@ -239,7 +245,7 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
       batchOnly = "late";
     } else {
       problem = where() + "unknown field \"" + std::string(field) +
-                "\" (known fields: destination, transfer_syntax, modify, priority, when, quiet, max_wait, expected, late)";
+                "\" (known fields: destination, transfer_syntax, modify, priority, when, quiet, max_wait, expected, late, urgent)";
     }
     lua_pop(L, 1);
     if (problem) {

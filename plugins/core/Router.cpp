@@ -165,6 +165,12 @@ RouterStatus Router::status() {
     for (BatchState s : {BatchState::Waiting, BatchState::OnHold, BatchState::Released}) {
       entry.batches[s] = batches != depth.batches.end() && batches->second.count(s) ? batches->second.at(s) : 0;
     }
+    if (!d.windows.empty()) {
+      const Clock::time_point now = Clock::now();
+      entry.window = describe(d.windows);
+      entry.windowOpen = windowOpen(d.windows, now);
+      entry.opensAt = nextOpening(d.windows, now);
+    }
     auto oldest = depth.oldestPending.find(name);
     if (oldest != depth.oldestPending.end()) {
       entry.oldestJobAgeSeconds = std::chrono::duration<double>(Clock::now() - oldest->second).count();

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct DestinationStatus {
   std::map<JobState, int64_t> jobs;  // every state, 0 included
   std::map<BatchState, int64_t> batches;  // waiting, on-hold, released (being sent), 0 included
   double oldestJobAgeSeconds = 0;    // of its pending jobs; 0 when none
+  std::string window;                // its delivery windows; empty: always open
+  bool windowOpen = true;
+  std::optional<std::chrono::system_clock::time_point> opensAt;  // when closed
 };
 
 struct TranscodingStatus {

@@ -38,6 +38,13 @@ Json::Value destinationToJson(const DestinationStatus& d) {
   for (const auto& [state, n] : d.batches) batches[toString(state)] = static_cast<Json::Int64>(n);
   entry["Batches"] = batches;
   entry["OldestJobAgeSeconds"] = d.oldestJobAgeSeconds;
+  if (!d.window.empty()) {
+    Json::Value window(Json::objectValue);
+    window["Hours"] = d.window;
+    window["Open"] = d.windowOpen;
+    if (d.opensAt) window["OpensAt"] = isoTime(*d.opensAt);
+    entry["Window"] = window;
+  }
   return entry;
 }
 

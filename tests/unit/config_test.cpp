@@ -161,6 +161,14 @@ TEST_F(ConfigTest, EveryMistakeNamesItsKey) {
       {R"("Destinations": { "a": { "Type": "dicom", "AET": "P", "Host": "h", "Port": 1, "StorageCommitment": 1 } })",
        "Router.Destinations.a.StorageCommitment: must be true or false"},
       {R"("Transcoding": { "Quality": 80 })", "Router.Transcoding.Quality: must be an object"},
+      {R"("Destinations": { "a": { "Type": "folder", "Path": "/x", "Window": { "From": "8:00", "To": "18:00" } } })",
+       "Router.Destinations.a.Window.From: must be a local time \"HH:MM\""},
+      {R"("Destinations": { "a": { "Type": "folder", "Path": "/x", "Window": [{ "From": "08:00", "To": "18:00", "Days": ["Sunday", "Mo"] }] } })",
+       "Router.Destinations.a.Window[0].Days: unknown day \"Mo\""},
+      {R"("Destinations": { "a": { "Type": "folder", "Path": "/x", "Window": { "From": "08:00", "To": "08:00" } } })",
+       "Router.Destinations.a.Window.To: must differ from From"},
+      {R"("Destinations": { "a": { "Type": "folder", "Path": "/x", "Window": { "From": "08:00", "Until": "09:00" } } })",
+       "Router.Destinations.a.Window.Until: unknown key"},
       {R"("Transcoding": { "Quality": { "JPEGLSLossless": 2 } })",
        "Router.Transcoding.Quality.JPEGLSLossless: not a lossy target the appliance encodes (JPEGBaseline8Bit, "
        "JPEGExtended12Bit, HTJ2K, JPEG2000, JPEGLSNearLossless)"},
@@ -184,6 +192,22 @@ TEST_F(ConfigTest, LossyQualityByKeywordOrUid) {
       {ts::kHTJ2K, 70}, {ts::kJPEGBaseline8Bit, 85}, {ts::kJPEGLSNearLossless, 3}};
   EXPECT_EQ(c.transcoding.quality, expected);
   EXPECT_TRUE(parseConfig(doc("")).transcoding.quality.empty());
+}
+
+TEST_F(ConfigTest, DeliveryWindows) {
+  Config c = parseConfig(doc(R"("Destinations": {
+      "research": { "Type": "folder", "Path": "/x", "Window": [ { "From": "20:00", "To": "06:00" },
+                                                                { "From": "00:00", "To": "24:00", "Days": ["Sat", "sun"] } ] },
+      "pacs": { "Type": "folder", "Path": "/y" } })"));
+  const std::vector<DeliveryWindow>& w = c.destinations.at("research").windows;
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].fromMinute, 20 * 60);
+  EXPECT_EQ(w[0].toMinute, 6 * 60);
+  EXPECT_TRUE(w[0].weekdays.empty());
+  EXPECT_EQ(w[1].toMinute, 24 * 60);
+  EXPECT_EQ(w[1].weekdays, (std::set<int>{6, 0}));
+  EXPECT_EQ(describe(w), "20:00-06:00; Sat,sun 00:00-24:00");
+  EXPECT_TRUE(c.destinations.at("pacs").windows.empty());
 }
 
 TEST_F(ConfigTest, MissingRulesFolderOrSection) {

@@ -136,7 +136,7 @@ class DeliveryTest : public ::testing::Test {
     return std::make_unique<Delivery>(
         config_, store_, *queue_, *transcoder_, cache_, log_, metrics_, nullptr, nullptr,
         [this](const DestinationConfig& d) { return std::make_unique<FakeDestination>(peers_[d.name]); },
-        clock_.now(), idlePoll);
+        clock_.now(), idlePoll, [this] { return Clock::time_point(std::chrono::milliseconds(wallMs_.load())); });
   }
 
   int64_t jobs(const std::string& destination, JobState state) {
@@ -171,6 +171,9 @@ class DeliveryTest : public ::testing::Test {
   Metrics metrics_;
   LinesLog log_;
   FakeClock clock_;
+  // The wall clock of the delivery windows (ms since the epoch); the real time unless a test sets it.
+  std::atomic<int64_t> wallMs_{std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   Clock::now().time_since_epoch()).count()};
   std::map<std::string, Peer> peers_;  // every destination's, made before start
   int64_t seq_ = 0;
 };

@@ -95,6 +95,63 @@ TEST_F(DeliveryTest, APausedDestinationTakesNoJobUntilItIsResumed) {
   EXPECT_EQ(log_.count("destination pacs resumed"), 1);
 }
 
+TEST_F(DeliveryTest, OutsideItsWindowADestinationTakesOnlyUrgentJobsAndUsesNoAttempts) {
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
+  DeliveryWindow night;
+  night.fromMinute = 20 * 60;
+  night.toMinute = 6 * 60;
+  night.text = "20:00-06:00";
+  destination("archive").windows = {night};
+  peers_["archive"];
+  wallMs_ = 1795867200000;  // Saturday 2026-11-28 12:00 UTC: closed
+  auto delivery = makeDelivery();
+  delivery->start();
+  const std::string routine = route("a", std::vector<std::string>{"archive"});
+  Route urgent{"archive", "", {}, 0, {}};
+  urgent.urgent = true;
+  const std::string stat = route("b", std::vector<Route>{urgent});
+  delivery->notifyAll();
+  ASSERT_TRUE(eventually([&] { return peers_["archive"].sentCount() == 1; }));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(peers_["archive"].sentCount(), 1u);
+  EXPECT_EQ(peers_["archive"].sent.at(0).first, stat);
+  EXPECT_EQ(queue_->listJobs(JobFilter{"archive", std::nullopt, 0, 10}).at(0).attempts, 0);  // none used
+
+  wallMs_ = 1795867200000 + 9 * 3600 * 1000;  // 21:00: open
+  delivery->notifyAll();
+  ASSERT_TRUE(eventually([&] { return peers_["archive"].sentCount() == 2 && waiting("archive") == 0; }));
+  EXPECT_EQ(peers_["archive"].sent.at(1).first, routine);
+  delivery->stop();
+}
+
+TEST(DeliveryWindowTest, HoursDaysAndPastMidnight) {
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  const Clock::time_point saturdayNoon{std::chrono::seconds(1795867200)};
+  DeliveryWindow weekend;
+  weekend.weekdays = {6, 0};
+  weekend.fromMinute = 0;
+  weekend.toMinute = 24 * 60;
+  DeliveryWindow night;
+  night.weekdays = {5};  // Friday night, into Saturday morning
+  night.fromMinute = 22 * 60;
+  night.toMinute = 6 * 60;
+  EXPECT_TRUE(windowOpen({}, saturdayNoon));
+  EXPECT_TRUE(windowOpen({weekend}, saturdayNoon));
+  EXPECT_FALSE(windowOpen({weekend}, saturdayNoon + hours(36)));  // Monday 00:00
+  EXPECT_TRUE(windowOpen({night}, saturdayNoon - hours(7)));      // Saturday 05:00
+  EXPECT_FALSE(windowOpen({night}, saturdayNoon - hours(6)));     // Saturday 06:00
+  EXPECT_TRUE(windowOpen({night}, saturdayNoon - hours(14)));     // Friday 22:00
+  EXPECT_FALSE(windowOpen({night}, saturdayNoon + hours(10)));    // Saturday 22:00: not Friday
+  EXPECT_FALSE(nextOpening({weekend}, saturdayNoon).has_value());  // open now
+  EXPECT_EQ(nextOpening({night}, saturdayNoon), saturdayNoon + hours(24 * 6 + 10));  // next Friday 22:00
+  EXPECT_EQ(nextOpening({night}, saturdayNoon + minutes(30) + std::chrono::seconds(10)),
+            saturdayNoon + hours(24 * 6 + 10));
+}
+
 TEST_F(DeliveryTest, ASilentDestinationIsHeldDownFailsOverOnceAndComesBack) {
   DestinationConfig& pacs = destination("pacs");
   pacs.circuitBreaker.failures = 1;

@@ -52,7 +52,7 @@ class FullDiskQueue : public Queue {
   void postponeRouting(int64_t id, const std::string& e) override { real_->postponeRouting(id, e); }
   int rerouteFailed() override { return real_->rerouteFailed(); }
   std::vector<IntakeItem> listIntake(IntakeState s, int limit) override { return real_->listIntake(s, limit); }
-  std::optional<Job> claimJob(const std::string& d) override { return real_->claimJob(d); }
+  std::optional<Job> claimJob(const std::string& d, bool urgentOnly) override { return real_->claimJob(d, urgentOnly); }
   std::optional<Clock::time_point> nextRetry(const std::string& d) override { return real_->nextRetry(d); }
   InstanceLeft completeJob(int64_t id) override { return real_->completeJob(id); }
   void retryJob(int64_t id, const std::string& e, Clock::time_point t) override { real_->retryJob(id, e, t); }

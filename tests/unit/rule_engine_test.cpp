@@ -158,7 +158,7 @@ TEST_F(Fixture, RoutesMayWaitForTheirSeriesOrStudy) {
     function route(instance)
       return { { destination = "ai", when = "series", quiet = 20, expected = 120 },
                { destination = "pacs", when = "study", max_wait = 900, late = "resend", priority = 2 },
-               { destination = "cloud", when = "instance" },
+               { destination = "cloud", when = "instance", urgent = true },
                { destination = "export" } }
     end)");
   RouteDecision decision = rules.route(viewOf(spec("ct", "CT")));
@@ -177,6 +177,8 @@ TEST_F(Fixture, RoutesMayWaitForTheirSeriesOrStudy) {
   EXPECT_EQ(pacs.late, LatePolicy::Resend);
   EXPECT_EQ(decision.routes[1].priority, 2);
   EXPECT_EQ(decision.routes[2].completion.level, RouteLevel::Instance);
+  EXPECT_TRUE(decision.routes[2].urgent);
+  EXPECT_FALSE(decision.routes[3].urgent);
   EXPECT_EQ(decision.routes[3].completion.level, RouteLevel::Instance);
 }
 
@@ -231,6 +233,7 @@ TEST_F(Fixture, MalformedAnswersFailWithTheRouteFunctionsFileAndLine) {
       {R"({ { destination = "pacs", when = "series", max_wait = 0/0 } })", "max_wait must be a whole number of seconds"},
       {R"({ { destination = "pacs", when = "study", expected = 2.5 } })", "expected must be a whole number of instances"},
       {R"({ { destination = "pacs", when = "study", late = "again" } })", "late must be \"batch\", \"alone\" or \"resend\""},
+      {R"({ { destination = "pacs", urgent = "yes" } })", "urgent must be true or false, not \"yes\""},
   };
   for (const Malformed& c : cases) {
     RuleEngine rules = engine(std::string("\n\nfunction route(instance)\n  return ") + c.answer + "\nend\n");

@@ -1,7 +1,9 @@
 #include "plugins/core/config/Config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -100,6 +102,55 @@ TranscodingConfig parseTranscoding(const ConfigSection& parent, const std::strin
   return t;
 }
 
+// "HH:MM" -> minutes after midnight; "24:00" ends a day.
+int parseClock(const Json::Value& value, const std::string& key) {
+  const std::string text = value.isString() ? value.asString() : "";
+  int hours = -1, minutes = -1;
+  char colon = 0;
+  if (text.size() == 5 && std::sscanf(text.c_str(), "%2d%c%2d", &hours, &colon, &minutes) == 3 && colon == ':' &&
+      hours >= 0 && minutes >= 0 && minutes < 60 && (hours < 24 || (hours == 24 && minutes == 0))) {
+    return hours * 60 + minutes;
+  }
+  ConfigSection::fail(key, "must be a local time \"HH:MM\" (00:00 to 24:00)");
+}
+
+// Router.Destinations.X.Window: { "From": "20:00", "To": "06:00", "Days": ["Sat", "Sun"] }, or a list of them.
+std::vector<DeliveryWindow> parseWindows(const Json::Value& value, const std::string& key) {
+  static const char* const kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  std::vector<DeliveryWindow> windows;
+  const bool list = value.isArray();
+  for (Json::ArrayIndex i = 0; i < (list ? value.size() : 1); ++i) {
+    const Json::Value& item = list ? value[i] : value;
+    const std::string at = list ? key + "[" + std::to_string(i) + "]" : key;
+    if (!item.isObject()) ConfigSection::fail(at, "must be { \"From\": \"HH:MM\", \"To\": \"HH:MM\", \"Days\": [...] }");
+    ConfigSection w(item, at, {"From", "To", "Days"});
+    DeliveryWindow window;
+    window.fromMinute = parseClock(w.raw("From"), w.key("From"));
+    window.toMinute = parseClock(w.raw("To"), w.key("To"));
+    if (window.fromMinute == window.toMinute) ConfigSection::fail(w.key("To"), "must differ from From");
+    std::string days;
+    if (w.has("Days")) {
+      const Json::Value& named = w.raw("Days");
+      if (!named.isArray() || named.empty()) ConfigSection::fail(w.key("Days"), "must be a list such as [\"Sat\", \"Sun\"]");
+      for (const Json::Value& day : named) {
+        std::string name = day.isString() ? day.asString() : "";
+        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+        const auto found = std::find(std::begin(kDays), std::end(kDays), name.substr(0, 3));
+        if (name.size() < 3 || found == std::end(kDays)) {
+          ConfigSection::fail(w.key("Days"), "unknown day \"" + (day.isString() ? day.asString() : "?") +
+                                                 "\" (Mon, Tue, Wed, Thu, Fri, Sat, Sun)");
+        }
+        window.weekdays.insert(static_cast<int>(found - std::begin(kDays)));
+        days += (days.empty() ? "" : ",") + day.asString();
+      }
+    }
+    window.text = (days.empty() ? "" : days + " ") + w.raw("From").asString() + "-" + w.raw("To").asString();
+    windows.push_back(std::move(window));
+  }
+  if (windows.empty()) ConfigSection::fail(key, "an empty list: leave Window out for a destination always open");
+  return windows;
+}
+
 void checkName(const std::string& name, const std::string& key) {
   bool ok = !name.empty() && name.size() <= 64 &&
             std::all_of(name.begin(), name.end(), [](char c) {
@@ -122,7 +173,7 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
   }
 
   std::set<std::string> known = {"Type", "Retry", "OnTranscodeFailure", "CircuitBreaker", "Failover",
-                                 "FailoverAfter"};
+                                 "FailoverAfter", "Window"};
   for (const std::string& key : kind->keys()) known.insert(key);
   ConfigSection s(value, path, known);
   DestinationConfig d;
@@ -140,6 +191,7 @@ DestinationConfig parseDestination(const std::string& name, const Json::Value& v
   d.failover = s.string("Failover", "");
   if (d.failover == name) ConfigSection::fail(s.key("Failover"), "cannot name the destination itself");
   d.failoverAfter = std::chrono::seconds(s.integer("FailoverAfter", 300, 0, 7 * 24 * 3600));
+  if (s.has("Window")) d.windows = parseWindows(s.raw("Window"), s.key("Window"));
   d.settings = kind->parse(s, baseDir);
   return d;
 }

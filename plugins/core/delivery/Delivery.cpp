@@ -18,13 +18,14 @@ constexpr auto kIdleClose = std::chrono::seconds(30);
 Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
                    PreparedCache& cache, Log& log, Metrics& metrics, CommitmentReports* commitments,
                    AuditLog* audit, DestinationFactory makeDestination, SteadyNow now,
-                   std::chrono::milliseconds idlePoll)
+                   std::chrono::milliseconds idlePoll, WallNow wallNow)
     : config_(config),
       queue_(queue),
       log_(log),
       metrics_(metrics),
       makeDestination_(std::move(makeDestination)),
       idlePoll_(idlePoll),
+      wallNow_(std::move(wallNow)),
       preparation_(store, transcoder, cache, metrics, log, now, config.transcoding.quality),
       outcomes_(config, queue, store, cache, metrics, log, audit,
                 [this](const std::string& destination) { return isDown(destination) || isPaused(destination); }),
@@ -104,7 +105,10 @@ void Delivery::run(Lane& lane) {
         lane.wakeup.waitFor(seen, std::chrono::seconds(1));
         continue;
       }
-      std::optional<Job> job = queue_.claimJob(config.name);
+      // Outside its delivery windows a destination takes urgent jobs only;
+      // the others wait without using attempts.
+      const bool closed = !windowOpen(config.windows, wallNow_());
+      std::optional<Job> job = queue_.claimJob(config.name, closed);
       if (job) claimed.push_back(job->id);
       if (!job) {
         if (!idleClosed && SteadyClock::now() - lastUse > kIdleClose) {
@@ -123,7 +127,7 @@ void Delivery::run(Lane& lane) {
         // Batching destinations (STOW-RS): take what else is due, up to the batch size.
         std::vector<Job> jobs{*job};
         while (static_cast<int>(jobs.size()) < destination->maxBatch()) {
-          std::optional<Job> more = queue_.claimJob(config.name);
+          std::optional<Job> more = queue_.claimJob(config.name, closed);
           if (!more) break;
           claimed.push_back(more->id);
           jobs.push_back(std::move(*more));

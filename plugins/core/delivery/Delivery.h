@@ -55,10 +55,12 @@ class Delivery {
   // commitments); tests give fakes. now: the clock of the circuit breakers
   // and of the crash memo. idlePoll: how often an idle lane looks at the
   // queue without being notified (it wakes earlier for a retry that is due).
+  // wallNow: the wall clock the destinations' delivery windows are read on.
+  using WallNow = std::function<Clock::time_point()>;
   Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
            PreparedCache& cache, Log& log, Metrics& metrics, CommitmentReports* commitments = nullptr,
            AuditLog* audit = nullptr, DestinationFactory makeDestination = {}, SteadyNow now = realSteadyNow(),
-           std::chrono::milliseconds idlePoll = std::chrono::seconds(2));
+           std::chrono::milliseconds idlePoll = std::chrono::seconds(2), WallNow wallNow = Clock::now);
   ~Delivery();
   Delivery(const Delivery&) = delete;
   Delivery& operator=(const Delivery&) = delete;
@@ -119,6 +121,7 @@ class Delivery {
   Metrics& metrics_;
   DestinationFactory makeDestination_;
   const std::chrono::milliseconds idlePoll_;
+  const WallNow wallNow_;
   Preparation preparation_;
   Outcomes outcomes_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "plugins/core/destinations/DeliveryWindow.h"
 #include "plugins/core/Error.h"
 #include "plugins/core/model/StatusField.h"
 
@@ -78,6 +79,8 @@ struct DestinationConfig {
   // waiting jobs move to the destination named here; empty = no failover.
   std::string failover;
   std::chrono::seconds failoverAfter{300};
+  // When it receives (local time); empty = always. Urgent routes go anyway.
+  std::vector<DeliveryWindow> windows;
 
   std::string kind() const { return settings ? settings->kind() : "none"; }
   // The settings as the kind that made them knows them; throws RouterError

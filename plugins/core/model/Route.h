@@ -42,6 +42,7 @@ struct Route {
   TagEdits modify;
   int priority = 0;  // higher is sent first
   Completion completion;
+  bool urgent = false;  // sent outside the destination's delivery windows too
 };
 
 inline const char* toString(RouteLevel level) {

@@ -171,8 +171,11 @@ class DeliveryQueue {
  public:
   virtual ~DeliveryQueue() = default;
   // The next due job of a destination (Pending, or Failed whose retry time has
-  // come), highest priority first then oldest; -> Sending, attempts + 1.
-  virtual std::optional<Job> claimJob(const std::string& destination) = 0;
+  // come), highest priority first, then by batch and place in it, then
+  // oldest; -> Sending, attempts + 1. urgentOnly: only urgent routes' jobs
+  // (the destination's delivery window is closed).
+  virtual std::optional<Job> claimJob(const std::string& destination, bool urgentOnly) = 0;
+  std::optional<Job> claimJob(const std::string& destination) { return claimJob(destination, false); }
   // When the next Failed job of the destination is due, if any.
   virtual std::optional<Clock::time_point> nextRetry(const std::string& destination) = 0;
   // Delivered: the job is removed. Returns what is left of its instance.

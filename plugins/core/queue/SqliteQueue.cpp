@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   last_error TEXT NOT NULL DEFAULT '',
   interrupted INTEGER NOT NULL DEFAULT 0,
   batch_id INTEGER NOT NULL DEFAULT 0,
-  sort_key INTEGER NOT NULL DEFAULT 0);
+  sort_key INTEGER NOT NULL DEFAULT 0,
+  urgent INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_next ON jobs(destination, state, priority DESC, batch_id, sort_key, id);
 CREATE INDEX IF NOT EXISTS jobs_instance ON jobs(instance_id);
 )SQL";
@@ -61,10 +62,12 @@ ALTER TABLE intake ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;
 )SQL";
 // Version 1 -> 2: series and study batches (SqliteBatches.cpp makes their
-// tables); a job's batch (0: none) and its place in it, in the claim order.
+// tables); a job's batch (0: none) and its place in it, in the claim order;
+// urgent jobs, which go outside the destination's delivery windows.
 constexpr const char* kMigrateTo2 = R"SQL(
 ALTER TABLE jobs ADD COLUMN batch_id INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN sort_key INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0;
 DROP INDEX IF EXISTS jobs_due;
 )SQL";
 
@@ -112,7 +115,7 @@ TagEdits decodeEdits(const std::string& text) {
 
 constexpr const char* kJobColumns =
     "id, instance_id, sop_instance_uid, destination, transfer_syntax, modify, priority, state, "
-    "attempts, created_at, next_attempt_at, last_error";
+    "attempts, created_at, next_attempt_at, last_error, urgent";
 
 Job readJob(Statement& s) {
   Job job;
@@ -128,6 +131,7 @@ Job readJob(Statement& s) {
   job.createdAt = fromMs(s.int64(9));
   job.nextAttemptAt = fromMs(s.int64(10));
   job.lastError = s.text(11);
+  job.route.urgent = s.int64(12) != 0;
   return job;
 }
 
@@ -287,13 +291,14 @@ class SqliteQueue : public Queue {
     return items;
   }
 
-  std::optional<Job> claimJob(const std::string& destination) override {
+  std::optional<Job> claimJob(const std::string& destination, bool urgentOnly) override {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction tx(db_);
     Statement s(db_, (std::string("SELECT ") + kJobColumns +
                       " FROM jobs WHERE destination=?1 AND (state=?2 OR (state=?3 AND next_attempt_at<=?4)) "
-                      "ORDER BY priority DESC, batch_id, sort_key, id LIMIT 1").c_str());
-    s.bind(1, destination).bind(2, asInt(JobState::Pending)).bind(3, asInt(JobState::Failed)).bind(4, nowMs());
+                      "AND (?5=0 OR urgent=1) ORDER BY priority DESC, batch_id, sort_key, id LIMIT 1").c_str());
+    s.bind(1, destination).bind(2, asInt(JobState::Pending)).bind(3, asInt(JobState::Failed)).bind(4, nowMs())
+        .bind(5, urgentOnly ? 1 : 0);
     if (!s.step()) return std::nullopt;
     Job job = readJob(s);
     Statement(db_, "UPDATE jobs SET state=?1, attempts=attempts+1 WHERE id=?2")
@@ -544,11 +549,11 @@ class SqliteQueue : public Queue {
 void sqlite_batches::insertJob(sqlite::Database& db, const std::string& instanceId, const std::string& sopInstanceUid,
                                const Route& route, JobState state, int64_t batchId, int64_t sortKey, int64_t nowMs) {
   Statement(db, "INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, modify, "
-                "priority, state, created_at, next_attempt_at, batch_id, sort_key) "
-                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?9,?10)")
+                "priority, state, created_at, next_attempt_at, batch_id, sort_key, urgent) "
+                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?9,?10,?11)")
       .bind(1, instanceId).bind(2, sopInstanceUid).bind(3, route.destination)
       .bind(4, route.transferSyntax).bind(5, encodeEdits(route.modify)).bind(6, route.priority)
-      .bind(7, asInt(state)).bind(8, nowMs).bind(9, batchId).bind(10, sortKey).run();
+      .bind(7, asInt(state)).bind(8, nowMs).bind(9, batchId).bind(10, sortKey).bind(11, route.urgent ? 1 : 0).run();
 }
 
 std::unique_ptr<Queue> openSqliteQueue(const std::string& path) {
