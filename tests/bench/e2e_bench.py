@@ -465,6 +465,14 @@ def main():
             print(f"{kind}: {cpu:.2f} CPU s in all (router threads {r['cpu_s']['of which router threads']:.2f}, "
                   f"transcoder workers {r['cpu_s']['transcoder workers']:.2f}); "
                   f"on {cores} cores it cannot end before {cpu / cores:.2f} s = {cpu / cores / base:.2f}x a")
+    # The ingest path: Orthanc's own threads (its DICOM server storing each
+    # instance, the stored-instance callback included) against bare Orthanc.
+    # Equal CPU with a longer ingest means the C-STORE waited for a core, not
+    # for more work of its own.
+    if "a" in results:
+        own = {k: r["cpu_s"]["orthanc"] - r["cpu_s"]["of which router threads"] for k, r in results.items()}
+        line = ", ".join(f"{k} {v:.2f} s ({v / own['a']:.2f}x)" for k, v in own.items() if own["a"] > 0)
+        print(f"Orthanc's own threads (not the router's), CPU: {line}")
     if "a" in results and "b" in results:
         print(f"peak RSS of Orthanc: {results['a']['vm_hwm_mb']:.0f} MB without the plugin, "
               f"{results['b']['vm_hwm_mb']:.0f} MB with it (b), "
