@@ -5,7 +5,8 @@ before its quiet time has passed since its last instance, everything
 arrives, in instance order, on one association per destination; a late
 series follows its route's policy; a kill -9 while a study waits loses
 nothing and its wait goes on after the restart; an operator's force-complete
-and cancel act on waiting batches."""
+and cancel act on waiting batches; a 1000-instance study goes once, on one
+association."""
 
 import os
 import textwrap
@@ -159,6 +160,25 @@ class BatchesTest(harness.RouterTestCase):
         self.assertEqual(status["Queue"]["held"], 0)
         self.assertNotIn(b[0][1], self.peers["ai"].received())
         self.assertIn("batches: cancel of series", orthanc.log_text())
+
+    def test_a_study_of_a_thousand_instances_goes_once_on_one_association(self):
+        orthanc = self.start_appliance(textwrap.dedent("""\
+            function route(instance)
+              return { { destination = "tele", when = "study", quiet = 3 } }
+            end
+            """))
+        files = harness.generate(self.path("big", "x"), suite="ct-series", count=1000, seed=91, rows=8, columns=8)
+        harness.send([p for p, _ in files], orthanc.dicom_port, calling="CT01", timeout=300)
+        expected = {uid: path for path, uid in files}
+        harness.wait_for_files(expected, self.peers["tele"].received, 240, "the 1000-instance study at tele",
+                               pixels=False)
+        (batch,) = orthanc.get("/router/batches")
+        self.assertEqual(batch["Instances"], 1000)
+        self.assertEqual(batch["ReleasedBecause"], "quiet time")
+        harness.wait_for(lambda: orthanc.get(f"/router/batches/{batch['Id']}")["State"] == "delivered", 30,
+                         "the study to count as delivered")
+        self.assertEqual(self.associations("tele"), 1)
+        self.assertEqual(len(self.peers["tele"].received()), 1000)
 
 
 if __name__ == "__main__":
