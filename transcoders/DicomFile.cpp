@@ -16,10 +16,12 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <gdcmFileExplicitFilter.h>
 #include <gdcmReader.h>
+#include <gdcmSequenceOfFragments.h>
 #include <gdcmTransferSyntax.h>
 #include <gdcmWriter.h>
 
 #include "plugins/core/dicom/DicomBuffer.h"
+#include "transcoders/ByteStreams.h"
 #include "transcoders/Transcoder.h"
 
 namespace router::codecs {
@@ -334,6 +336,23 @@ std::string metaTransferSyntax(const std::string& part10) {
   return "";
 }
 
+// About what a Part-10 file of ds takes: its pixel data and room for the
+// other elements (the output grows if that is too little).
+size_t expectedPart10Size(const gdcm::DataSet& ds) {
+  size_t pixels = 0;
+  if (ds.FindDataElement(kPixelDataTag)) {
+    const gdcm::DataElement& element = ds.GetDataElement(kPixelDataTag);
+    if (const gdcm::ByteValue* value = element.GetByteValue()) pixels = uint32_t(value->GetLength());
+    if (const gdcm::SequenceOfFragments* fragments = element.GetSequenceOfFragments()) {
+      for (size_t i = 0; i < fragments->GetNumberOfFragments(); ++i) {
+        const gdcm::ByteValue* value = fragments->GetFragment(i).GetByteValue();
+        pixels += 8 + (value ? uint32_t(value->GetLength()) : 0u);
+      }
+    }
+  }
+  return pixels + 64 * 1024;
+}
+
 }  // namespace
 
 DicomFile parsePart10(const std::string& part10) {
@@ -358,9 +377,11 @@ DicomFile parsePart10(const std::string& part10) {
   // labelled as JPEG 2000, whose dataset encoding is the same.
   const std::string declared = metaTransferSyntax(part10);
   const bool relabelled = isUnknownToGdcmEncapsulated(declared);
-  std::istringstream in(relabelled ? withMetaTransferSyntax(part10, gdcm::TransferSyntax::GetTSString(
-                                                                        gdcm::TransferSyntax::JPEG2000Lossless))
-                                   : part10);
+  const std::string relabelledBytes =
+      relabelled ? withMetaTransferSyntax(part10, gdcm::TransferSyntax::GetTSString(gdcm::TransferSyntax::JPEG2000Lossless))
+                 : std::string();
+  BytesInput bytes(relabelled ? relabelledBytes : part10);
+  std::istream in(&bytes);
   reader.SetStream(in);
   if (!reader.Read()) throw TranscodeError("the input is not a readable DICOM file (GDCM could not parse it)");
   DicomFile dicom;
@@ -393,12 +414,13 @@ std::string serializePart10(DicomFile& dicom, const std::string& targetSyntax) {
   for (uint16_t element : {0x0000, 0x0002, 0x0003, 0x0010}) header.Remove(gdcm::Tag(0x0002, element));
   header.SetDataSetTransferSyntax(ts);
 
-  std::ostringstream out;
+  StringOutput bytes(expectedPart10Size(dicom.dataset()));
+  std::ostream out(&bytes);
   gdcm::Writer writer;
   writer.SetStream(out);
   writer.SetFile(*dicom.file);
-  if (!writer.Write()) throw TranscodeError("GDCM could not write the result as " + targetSyntax);
-  return std::move(out).str();
+  if (!writer.Write() || !out) throw TranscodeError("GDCM could not write the result as " + targetSyntax);
+  return bytes.take();
 }
 
 PixelLayout readPixelLayout(const gdcm::DataSet& ds) {
