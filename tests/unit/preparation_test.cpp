@@ -46,7 +46,7 @@ class FakeTranscoder : public Transcoder {
   enum class Mode { Convert, Fail, Crash };
   std::atomic<Mode> mode{Mode::Convert};
   mutable std::atomic<int> calls{0};
-  std::string transcode(const std::string& part10, const std::string& target,
+  std::string transcode(std::string_view part10, const std::string& target,
                         const TranscodeOptions& options = {}) const override {
     ++calls;
     switch (mode.load()) {
