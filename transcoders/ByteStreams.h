@@ -27,10 +27,13 @@ class BytesInput final : public std::streambuf {
   }
 
  protected:
-  pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode which) override {
+  pos_type seekoff(off_type off, std::ios_base::seekdir dir,
+                   std::ios_base::openmode which) override {
     if (!(which & std::ios_base::in)) return pos_type(off_type(-1));
     const off_type size = egptr() - eback();
-    const off_type base = dir == std::ios_base::beg ? 0 : dir == std::ios_base::cur ? gptr() - eback() : size;
+    const off_type base = dir == std::ios_base::beg   ? 0
+                          : dir == std::ios_base::cur ? gptr() - eback()
+                                                      : size;
     if (off < -base || off > size - base) return pos_type(off_type(-1));
     setg(eback(), eback() + (base + off), egptr());
     return pos_type(base + off);
@@ -68,10 +71,13 @@ class StringOutput final : public std::streambuf {
     xsputn(&byte, 1);
     return c;
   }
-  pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode which) override {
+  pos_type seekoff(off_type off, std::ios_base::seekdir dir,
+                   std::ios_base::openmode which) override {
     if (!(which & std::ios_base::out)) return pos_type(off_type(-1));
     const off_type size = off_type(bytes_.size());
-    const off_type base = dir == std::ios_base::beg ? 0 : dir == std::ios_base::cur ? off_type(at_) : size;
+    const off_type base = dir == std::ios_base::beg   ? 0
+                          : dir == std::ios_base::cur ? off_type(at_)
+                                                      : size;
     if (off < -base || off > size - base) return pos_type(off_type(-1));
     at_ = std::size_t(base + off);
     return pos_type(base + off);
