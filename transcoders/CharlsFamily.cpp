@@ -82,7 +82,8 @@ std::string toPlanar(const std::string& in, size_t pixels, size_t sampleBytes, b
   return out;
 }
 
-std::string encodeFrame(const PixelLayout& l, const char* frame, int bits, int nearLossless) {
+// The frame's JPEG-LS stream, written straight into its fragment's value.
+FragmentValue encodeFrame(const PixelLayout& l, const char* frame, int bits, int nearLossless) {
   // CharLS takes 1 byte per sample up to 8 bits, 2 above: narrow 16-bit
   // words whose values fit in 8 bits.
   std::string narrowed;
@@ -99,9 +100,9 @@ std::string encodeFrame(const PixelLayout& l, const char* frame, int bits, int n
       .near_lossless(nearLossless)
       .interleave_mode(l.samplesPerPixel == 1 || l.planarConfiguration == 1 ? charls::interleave_mode::none
                                                                               : charls::interleave_mode::sample);
-  std::string out(encoder.estimated_destination_size(), '\0');
-  encoder.destination(out.data(), out.size());
-  out.resize(encoder.encode(source, sourceBytes));
+  FragmentValue out = makeFragmentValue(encoder.estimated_destination_size());
+  encoder.destination(out->GetVoidPointer(), out->GetLength());
+  fitFragmentValue(*out, encoder.encode(source, sourceBytes));
   return out;
 }
 
@@ -166,7 +167,7 @@ void CharlsFamily::encode(DicomFile& dicom, const PixelLayout& layout, const std
 
   if (lossy && layout.pixelRepresentation == 1) checkSignedRange(layout, value->GetPointer(), needed, nearLossless);
   const int bits = codedBits(layout, value->GetPointer(), needed);
-  std::vector<std::string> streams;
+  std::vector<FragmentValue> streams;
   try {
     for (unsigned i = 0; i < layout.frames; ++i)
       streams.push_back(encodeFrame(layout, value->GetPointer() + i * layout.frameBytes(), bits, nearLossless));

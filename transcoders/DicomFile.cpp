@@ -16,10 +16,12 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <gdcmFileExplicitFilter.h>
 #include <gdcmReader.h>
+#include <gdcmSequenceOfFragments.h>
 #include <gdcmTransferSyntax.h>
 #include <gdcmWriter.h>
 
 #include "plugins/core/dicom/DicomBuffer.h"
+#include "transcoders/ByteStreams.h"
 #include "transcoders/Transcoder.h"
 
 namespace router::codecs {
@@ -53,12 +55,12 @@ unsigned readUS(const gdcm::DataSet& ds, uint16_t element, const char* keyword, 
 }
 
 // Explicit VRs with a 2-byte reserved field and a 4-byte length.
-bool isLongFormVr(const std::string& vr) {
+bool isLongFormVr(std::string_view vr) {
   return vr == "OB" || vr == "OW" || vr == "OF" || vr == "SQ" || vr == "UT" || vr == "UN" || vr == "UC" ||
          vr == "UR" || vr == "OD" || vr == "OL" || vr == "OV";
 }
 
-uint32_t readUint32(const std::string& bytes, size_t at) {
+uint32_t readUint32(std::string_view bytes, size_t at) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
   return uint32_t(p[3]) << 24 | uint32_t(p[2]) << 16 | uint32_t(p[1]) << 8 | p[0];
 }
@@ -68,7 +70,7 @@ uint32_t readUint32(const std::string& bytes, size_t at) {
 // in the input, in ascending order.
 // GDCM reads a meta group from offset 0 too when there is no preamble, and
 // takes implicit VR there as well.
-void refuseTruncatedMetaHeader(const std::string& bytes) {
+void refuseTruncatedMetaHeader(std::string_view bytes) {
   size_t at = bytes.size() > 132 && bytes.compare(128, 4, "DICM") == 0 ? 132 : 0;
   auto u16 = [&](size_t i) { return unsigned(uint8_t(bytes[i])) | unsigned(uint8_t(bytes[i + 1])) << 8; };
   // After the preamble PS3.10 puts the meta header; GDCM spends seconds and
@@ -130,7 +132,7 @@ void refuseInvalidVrs(DcmItem& item) {
 // content is implicit VR) ends it without a verdict.
 class NestingCheck {
  public:
-  explicit NestingCheck(const std::string& bytes) : b_(bytes) {}
+  explicit NestingCheck(std::string_view bytes) : b_(bytes) {}
 
   void dataset(size_t at) { (void)elements(at, b_.size(), 0, false); }
 
@@ -148,7 +150,7 @@ class NestingCheck {
         if (depth == 0) refuse("it has a sequence delimiter or item outside any sequence");
         return std::nullopt;
       }
-      const std::string vr = b_.substr(at + 4, 2);
+      const std::string_view vr = b_.substr(at + 4, 2);
       if (!std::isupper(static_cast<unsigned char>(vr[0])) || !std::isupper(static_cast<unsigned char>(vr[1])))
         return std::nullopt;
       const bool longForm = isLongFormVr(vr);
@@ -226,12 +228,12 @@ class NestingCheck {
     throw TranscodeError("the input is not a readable DICOM file: " + what);
   }
 
-  const std::string& b_;
+  const std::string_view b_;
 };
 
 // Where the dataset starts: after the preamble and the group 0002 elements
 // (refuseTruncatedMetaHeader() has checked that they fit, explicit VR).
-size_t datasetStart(const std::string& bytes) {
+size_t datasetStart(std::string_view bytes) {
   size_t at = bytes.size() > 132 && bytes.compare(128, 4, "DICM") == 0 ? 132 : 0;
   while (at + 8 <= bytes.size() && uint8_t(bytes[at]) == 0x02 && bytes[at + 1] == 0) {
     if (isLongFormVr(bytes.substr(at + 4, 2))) {
@@ -286,7 +288,7 @@ void putUint32(std::string& out, uint32_t v) {
 
 // The same Part-10 file with (0002,0010) set to uid and the group length
 // (0002,0000) recomputed. The meta header is explicit VR little endian.
-std::string withMetaTransferSyntax(const std::string& part10, std::string uid) {
+std::string withMetaTransferSyntax(std::string_view part10, std::string uid) {
   if (uid.size() % 2) uid.push_back('\0');
   const size_t start = 132, end = datasetStart(part10);
   std::string elements;
@@ -306,7 +308,7 @@ std::string withMetaTransferSyntax(const std::string& part10, std::string uid) {
     }
     at += header + length;
   }
-  std::string out = part10.substr(0, start);
+  std::string out(part10.substr(0, start));
   out.append("\x02\x00\x00\x00UL\x04\x00", 8);
   putUint32(out, uint32_t(elements.size()));
   out += elements;
@@ -315,7 +317,7 @@ std::string withMetaTransferSyntax(const std::string& part10, std::string uid) {
 }
 
 // The value of (0002,0010), without padding; "" when absent.
-std::string metaTransferSyntax(const std::string& part10) {
+std::string metaTransferSyntax(std::string_view part10) {
   if (part10.size() <= 132 || part10.compare(128, 4, "DICM") != 0) return "";
   const size_t end = datasetStart(part10);
   for (size_t at = 132; at < end;) {
@@ -325,7 +327,7 @@ std::string metaTransferSyntax(const std::string& part10) {
     const size_t length = longForm ? size_t(readUint32(part10, at + 8))
                                    : (unsigned(uint8_t(part10[at + 6])) | unsigned(uint8_t(part10[at + 7])) << 8);
     if (element == 0x0010 && !longForm) {
-      std::string uid = part10.substr(at + header, length);
+      std::string uid(part10.substr(at + header, length));
       while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
       return uid;
     }
@@ -334,9 +336,26 @@ std::string metaTransferSyntax(const std::string& part10) {
   return "";
 }
 
+// About what a Part-10 file of ds takes: its pixel data and room for the
+// other elements (the output grows if that is too little).
+size_t expectedPart10Size(const gdcm::DataSet& ds) {
+  size_t pixels = 0;
+  if (ds.FindDataElement(kPixelDataTag)) {
+    const gdcm::DataElement& element = ds.GetDataElement(kPixelDataTag);
+    if (const gdcm::ByteValue* value = element.GetByteValue()) pixels = uint32_t(value->GetLength());
+    if (const gdcm::SequenceOfFragments* fragments = element.GetSequenceOfFragments()) {
+      for (size_t i = 0; i < fragments->GetNumberOfFragments(); ++i) {
+        const gdcm::ByteValue* value = fragments->GetFragment(i).GetByteValue();
+        pixels += 8 + (value ? uint32_t(value->GetLength()) : 0u);
+      }
+    }
+  }
+  return pixels + 64 * 1024;
+}
+
 }  // namespace
 
-DicomFile parsePart10(const std::string& part10) {
+DicomFile parsePart10(std::string_view part10) {
   // GDCM's reader asserts (aborts the process) on many truncated or
   // corrupt files; DCMTK's, which Orthanc also uses to accept a file,
   // refuses them cleanly. GDCM reads only what DCMTK could.
@@ -358,9 +377,11 @@ DicomFile parsePart10(const std::string& part10) {
   // labelled as JPEG 2000, whose dataset encoding is the same.
   const std::string declared = metaTransferSyntax(part10);
   const bool relabelled = isUnknownToGdcmEncapsulated(declared);
-  std::istringstream in(relabelled ? withMetaTransferSyntax(part10, gdcm::TransferSyntax::GetTSString(
-                                                                        gdcm::TransferSyntax::JPEG2000Lossless))
-                                   : part10);
+  const std::string relabelledBytes =
+      relabelled ? withMetaTransferSyntax(part10, gdcm::TransferSyntax::GetTSString(gdcm::TransferSyntax::JPEG2000Lossless))
+                 : std::string();
+  BytesInput bytes(relabelled ? std::string_view(relabelledBytes) : part10);
+  std::istream in(&bytes);
   reader.SetStream(in);
   if (!reader.Read()) throw TranscodeError("the input is not a readable DICOM file (GDCM could not parse it)");
   DicomFile dicom;
@@ -393,12 +414,13 @@ std::string serializePart10(DicomFile& dicom, const std::string& targetSyntax) {
   for (uint16_t element : {0x0000, 0x0002, 0x0003, 0x0010}) header.Remove(gdcm::Tag(0x0002, element));
   header.SetDataSetTransferSyntax(ts);
 
-  std::ostringstream out;
+  StringOutput bytes(expectedPart10Size(dicom.dataset()));
+  std::ostream out(&bytes);
   gdcm::Writer writer;
   writer.SetStream(out);
   writer.SetFile(*dicom.file);
-  if (!writer.Write()) throw TranscodeError("GDCM could not write the result as " + targetSyntax);
-  return std::move(out).str();
+  if (!writer.Write() || !out) throw TranscodeError("GDCM could not write the result as " + targetSyntax);
+  return bytes.take();
 }
 
 PixelLayout readPixelLayout(const gdcm::DataSet& ds) {

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include <gdcmFile.h>
 #include <gdcmSmartPointer.h>
@@ -53,7 +54,7 @@ struct DicomFile {
 // DCMTK cannot read (GDCM's reader aborts on many truncated or corrupt
 // files), or one whose meta header is cut off. UID elements encoded with VR
 // UN or OB are turned back into UI.
-DicomFile parsePart10(const std::string& part10);
+DicomFile parsePart10(std::string_view part10);
 
 // Writes a Part-10 file whose meta header (rebuilt from the dataset) names
 // targetSyntax; the dataset is encoded as that syntax requires.

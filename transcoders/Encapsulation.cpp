@@ -3,6 +3,8 @@
 
 #include <gdcmSequenceOfFragments.h>
 
+#include <cstring>
+
 #include "transcoders/DicomFile.h"
 #include "transcoders/Transcoder.h"
 
@@ -109,17 +111,40 @@ std::vector<std::string> framesOf(const gdcm::DataElement& pixelData, unsigned f
   return result;
 }
 
+FragmentValue makeFragmentValue(size_t capacity) {
+  const size_t even = capacity + capacity % 2;
+  // Fragment lengths are 32-bit, 0xFFFFFFFF meaning undefined.
+  if (even > 0xFFFFFFFEu) throw TranscodeError("a compressed frame would be larger than 4 GiB");
+  // Built empty from a non-null pointer (GDCM's default of nullptr makes
+  // GCC warn about a memcpy from null), then sized: one zero fill, no copy.
+  static const char kNothing = 0;
+  FragmentValue value = new gdcm::ByteValue(&kNothing, 0);
+  value->SetLength(static_cast<uint32_t>(even));
+  return value;
+}
+
+void fitFragmentValue(gdcm::ByteValue& value, size_t used) {
+  const size_t even = used + used % 2;
+  if (even > value.GetLength()) throw TranscodeError("a codec wrote more than the fragment it was given");
+  if (used % 2) static_cast<char*>(value.GetVoidPointer())[used] = '\0';
+  value.SetLength(static_cast<uint32_t>(even));
+}
+
 gdcm::DataElement encapsulate(const std::vector<std::string>& frames) {
-  gdcm::SmartPointer<gdcm::SequenceOfFragments> sequence = new gdcm::SequenceOfFragments;
+  std::vector<FragmentValue> values;
   for (const std::string& frame : frames) {
+    values.push_back(makeFragmentValue(frame.size()));
+    if (!frame.empty()) std::memcpy(values.back()->GetVoidPointer(), frame.data(), frame.size());
+    fitFragmentValue(*values.back(), frame.size());
+  }
+  return encapsulate(values);
+}
+
+gdcm::DataElement encapsulate(const std::vector<FragmentValue>& frames) {
+  gdcm::SmartPointer<gdcm::SequenceOfFragments> sequence = new gdcm::SequenceOfFragments;
+  for (const FragmentValue& value : frames) {
     gdcm::Fragment fragment;
-    if (frame.size() % 2) {
-      std::string padded = frame;
-      padded.push_back('\0');
-      fragment.SetByteValue(padded.data(), static_cast<uint32_t>(padded.size()));
-    } else {
-      fragment.SetByteValue(frame.data(), static_cast<uint32_t>(frame.size()));
-    }
+    fragment.SetValue(*value);  // shares the value, no copy
     sequence->AddFragment(fragment);
   }
   // GDCM asserts on an undefined length unless the VR is still unset.

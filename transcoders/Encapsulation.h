@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <gdcmByteValue.h>
 #include <gdcmDataElement.h>
+#include <gdcmSmartPointer.h>
 
 namespace router::codecs {
 
@@ -24,8 +26,20 @@ void checkFragments(const gdcm::DataElement& pixelData, unsigned frames);
 // Throws TranscodeError when the fragments cannot be mapped to the frames.
 std::vector<std::string> framesOf(const gdcm::DataElement& pixelData, unsigned frames);
 
-// A PixelData element holding one fragment per frame, each padded with 0x00
-// to even length.
+// One frame's compressed bytes, held in the value its fragment will carry,
+// so that a codec can write them there and encapsulating copies nothing.
+using FragmentValue = gdcm::SmartPointer<gdcm::ByteValue>;
+
+// A value of at least capacity zeroed bytes for a codec to write into.
+FragmentValue makeFragmentValue(size_t capacity);
+// Cuts value to the used bytes a codec wrote, plus one 0x00 pad byte when
+// that is odd (fragments have even lengths).
+void fitFragmentValue(gdcm::ByteValue& value, size_t used);
+
+// A PixelData element holding one fragment per frame (values from
+// fitFragmentValue, taken as they are).
+gdcm::DataElement encapsulate(const std::vector<FragmentValue>& frames);
+// The same from bytes, copied and padded with 0x00 to even length.
 gdcm::DataElement encapsulate(const std::vector<std::string>& frames);
 
 }  // namespace router::codecs

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "plugins/core/Error.h"
 
@@ -54,10 +55,12 @@ struct TranscodeOptions {
 class Transcoder {
  public:
   virtual ~Transcoder() = default;
-  // Input: a DICOM Part-10 file (preamble + meta header + dataset).
+  // Input: a DICOM Part-10 file (preamble + meta header + dataset), only
+  // read, and only during the call (a worker reads it where the router's
+  // shared memory maps it).
   // Output: the same instance as a Part-10 file in targetTransferSyntaxUid.
   // Throws TranscodeError.
-  virtual std::string transcode(const std::string& part10, const std::string& targetTransferSyntaxUid,
+  virtual std::string transcode(std::string_view part10, const std::string& targetTransferSyntaxUid,
                                 const TranscodeOptions& options = {}) const = 0;
 };
 

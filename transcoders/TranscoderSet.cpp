@@ -35,7 +35,7 @@ bool isEncapsulated(const std::string& syntax) {
   return gdcm::TransferSyntax(gdcm::TransferSyntax::GetTSType(syntax.c_str())).IsEncapsulated();
 }
 
-bool isPart10(const std::string& bytes) { return bytes.size() > 132 && bytes.compare(128, 4, "DICM") == 0; }
+bool isPart10(std::string_view bytes) { return bytes.size() > 132 && bytes.compare(128, 4, "DICM") == 0; }
 
 std::string encodableList() {
   std::string list;
@@ -73,7 +73,7 @@ const CodecFamily& TranscoderSet::encoderFor(const std::string& syntax) const {
   throw TranscodeError("no encoder for " + transferSyntaxName(syntax));
 }
 
-std::string TranscoderSet::transcode(const std::string& part10, const std::string& targetTransferSyntaxUid,
+std::string TranscoderSet::transcode(std::string_view part10, const std::string& targetTransferSyntaxUid,
                                      const TranscodeOptions& options) const {
   const std::string target = resolveTransferSyntax(targetTransferSyntaxUid).value_or(targetTransferSyntaxUid);
   const TransferSyntaxInfo* info = findTransferSyntax(target);
@@ -92,7 +92,7 @@ std::string TranscoderSet::transcode(const std::string& part10, const std::strin
     tell("no pixel data");
     return serializePart10(dicom, target);
   }
-  if (dicom.syntax == target && isPart10(part10)) return part10;
+  if (dicom.syntax == target && isPart10(part10)) return std::string(part10);
 
   // Nothing reaches a codec before its attributes and pixel data are sane.
   PixelLayout layout = readPixelLayout(dicom.dataset());

@@ -17,7 +17,7 @@ namespace router::codecs {
 class TranscoderSet final : public Transcoder {
  public:
   TranscoderSet();
-  std::string transcode(const std::string& part10, const std::string& targetTransferSyntaxUid,
+  std::string transcode(std::string_view part10, const std::string& targetTransferSyntaxUid,
                         const TranscodeOptions& options = {}) const override;
 
  private:

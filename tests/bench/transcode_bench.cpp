@@ -27,7 +27,10 @@
 // on a shared machine falls on both; medians of the rounds. And the boundary
 // alone, per image: conversions that run no codec (Explicit VR -> Explicit VR,
 // which TranscoderSet hands back unchanged after parsing; Explicit -> Implicit,
-// which only re-encodes the dataset), pool minus in process.
+// which only re-encodes the dataset), pool minus in process. And what the
+// file around the pixels costs: the 1-thread JPEG-LS rounds also run raw
+// CharLS on the same slices' pixels (raw, in process, pool, raw, ...), and
+// the whole conversion per slice is printed as a multiple of it.
 //
 // Usage: transcode_bench [--cli-runs N] [--no-cli] [--workdir DIR]
 //                        [--pool-rounds N] [--pool-slices N] [--worker PATH] [--no-pool]
@@ -50,6 +53,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,6 +74,7 @@
 #include <gdcmSequenceOfFragments.h>
 #include <gdcmTrace.h>
 
+#include "plugins/core/dicom/DicomBuffer.h"
 #include "tests/generator/TestData.h"
 #include "transcoders/Transcoder.h"
 #include "transcoders/TransferSyntax.h"
@@ -195,6 +200,17 @@ std::vector<int16_t> pixelsOf(const std::string& path, const std::vector<int16_t
   return out;
 }
 
+// PixelData of a Part-10 file in memory (16-bit words).
+std::vector<int16_t> pixelsOfPart10(const std::string& part10) {
+  const std::unique_ptr<DcmFileFormat> file = router::parseDicom(part10);
+  const Uint16* words = nullptr;
+  unsigned long count = 0;
+  checkCondition(file->getDataset()->findAndGetUint16Array(DCM_PixelData, words, &count), "PixelData");
+  std::vector<int16_t> out(count);
+  std::memcpy(out.data(), words, count * 2);
+  return out;
+}
+
 void makeImages(const std::string& workdir) {
   fs::create_directories(workdir);
   const td::ImageSpec spec = td::ctSeries(1, 7, kRows, kColumns).front();
@@ -227,14 +243,16 @@ size_t pixelBytes(const TestImage& image) { return image.pixels.size() * sizeof(
 
 // The transcoder codes a 16-bit signed CT with BitsStored 16 as 16-bit
 // samples (CharlsFamily: codedBits), NEAR 2 for near-lossless.
-std::string charlsEncode(const TestImage& image, int nearLossless) {
+std::string charlsEncode(const std::vector<int16_t>& pixels, int nearLossless) {
   charls::jpegls_encoder encoder;
   encoder.frame_info({uint32_t(kColumns), uint32_t(kRows), 16, 1}).near_lossless(nearLossless);
   std::string out(encoder.estimated_destination_size(), '\0');
   encoder.destination(out.data(), out.size());
-  out.resize(encoder.encode(image.pixels.data(), pixelBytes(image)));
+  out.resize(encoder.encode(pixels.data(), pixels.size() * sizeof(int16_t)));
   return out;
 }
+
+std::string charlsEncode(const TestImage& image, int nearLossless) { return charlsEncode(image.pixels, nearLossless); }
 
 std::string charlsDecode(const std::string& stream) {
   charls::jpegls_decoder decoder(stream.data(), stream.size(), true);
@@ -563,13 +581,19 @@ struct RoundTime {
   double wallMs, cpuMs;  // cpu: this process plus, through a pool, its workers
 };
 
-// Converts every slice to target with `threads` threads sharing one
-// transcoder, each taking the next slice until none is left. CPU time
-// counts this process and the pool's workers (when pool is given): on a
-// shared machine it moves less than wall time with other people's load.
-// With perImageMs (single-threaded only), also each conversion's wall ms.
-RoundTime runRound(const router::Transcoder& transcoder, const std::vector<std::string>& slices, const char* target,
-                   int threads, std::vector<double>* perImageMs = nullptr,
+// One slice's conversion (slice index -> output bytes).
+using Convert = std::function<size_t(size_t slice)>;
+
+Convert through(const router::Transcoder& transcoder, const std::vector<std::string>& slices, const char* target) {
+  return [&transcoder, &slices, target](size_t i) { return transcoder.transcode(slices[i], target).size(); };
+}
+
+// Converts `count` slices with `threads` threads, each taking the next slice
+// until none is left. CPU time counts this process and the pool's workers
+// (when pool is given): on a shared machine it moves less than wall time
+// with other people's load. With perImageMs (single-threaded only), also
+// each conversion's wall ms.
+RoundTime runRound(const Convert& convert, size_t count, int threads, std::vector<double>* perImageMs = nullptr,
                    const router::WorkerPool* pool = nullptr) {
   std::atomic<size_t> next{0};
   std::atomic<size_t> outputBytes{0};
@@ -577,16 +601,16 @@ RoundTime runRound(const router::Transcoder& transcoder, const std::vector<std::
   std::mutex failureMutex;
   auto work = [&] {
     try {
-      for (size_t i = next++; i < slices.size(); i = next++) {
+      for (size_t i = next++; i < count; i = next++) {
         const auto start = Clock::now();
-        const std::string out = transcoder.transcode(slices[i], target);
+        const size_t out = convert(i);
         if (perImageMs) perImageMs->push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-        outputBytes += out.size();
+        outputBytes += out;
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(failureMutex);
       if (!failure) failure = std::current_exception();
-      next = slices.size();
+      next = count;
     }
   };
   const std::map<pid_t, double> workersBefore = pool ? processCpuMs(pool->pids()) : std::map<pid_t, double>{};
@@ -611,21 +635,29 @@ RoundTime runRound(const router::Transcoder& transcoder, const std::vector<std::
 }
 
 struct Comparison {
-  std::vector<double> inProcessMs, poolMs;              // wall ms per round
-  std::vector<double> inProcessCpuMs, poolCpuMs;        // CPU ms per round
-  std::vector<double> inProcessImageMs, poolImageMs;    // per conversion (single-threaded runs)
+  std::vector<double> inProcessMs, poolMs, rawMs;                 // wall ms per round
+  std::vector<double> inProcessCpuMs, poolCpuMs, rawCpuMs;        // CPU ms per round
+  std::vector<double> inProcessImageMs, poolImageMs, rawImageMs;  // per conversion (single-threaded runs)
   double ratio() const { return median(poolMs) / median(inProcessMs); }
   double cpuRatio() const { return median(poolCpuMs) / median(inProcessCpuMs); }
 };
 
-// rounds x (in-process round, pool round), in that order.
+// rounds x ([raw round,] in-process round, pool round), in that order.
+// raw: the codec alone on the same slices' pixels, no file around them.
 Comparison interleave(const router::Transcoder& inProcess, const router::WorkerPool& pool,
                       const std::vector<std::string>& slices, const char* target, int threads, int rounds,
-                      bool perImage) {
+                      bool perImage, const Convert* raw = nullptr) {
   Comparison c;
   for (int r = 0; r < rounds; ++r) {
-    const RoundTime in = runRound(inProcess, slices, target, threads, perImage ? &c.inProcessImageMs : nullptr);
-    const RoundTime out = runRound(pool, slices, target, threads, perImage ? &c.poolImageMs : nullptr, &pool);
+    if (raw) {
+      const RoundTime codec = runRound(*raw, slices.size(), threads, perImage ? &c.rawImageMs : nullptr);
+      c.rawMs.push_back(codec.wallMs);
+      c.rawCpuMs.push_back(codec.cpuMs);
+    }
+    const RoundTime in =
+        runRound(through(inProcess, slices, target), slices.size(), threads, perImage ? &c.inProcessImageMs : nullptr);
+    const RoundTime out = runRound(through(pool, slices, target), slices.size(), threads,
+                                   perImage ? &c.poolImageMs : nullptr, &pool);
     c.inProcessMs.push_back(in.wallMs);
     c.inProcessCpuMs.push_back(in.cpuMs);
     c.poolMs.push_back(out.wallMs);
@@ -634,11 +666,12 @@ Comparison interleave(const router::Transcoder& inProcess, const router::WorkerP
   return c;
 }
 
-std::string ratioRange(const Comparison& c) {
+// Lowest..highest of over[r] / under[r] across the rounds.
+std::string ratioRange(const std::vector<double>& over, const std::vector<double>& under) {
   double lo = 1e9, hi = 0;
-  for (size_t r = 0; r < c.poolMs.size(); ++r) {
-    lo = std::min(lo, c.poolMs[r] / c.inProcessMs[r]);
-    hi = std::max(hi, c.poolMs[r] / c.inProcessMs[r]);
+  for (size_t r = 0; r < over.size() && r < under.size(); ++r) {
+    lo = std::min(lo, over[r] / under[r]);
+    hi = std::max(hi, over[r] / under[r]);
   }
   char text[64];
   std::snprintf(text, sizeof text, "%.3f..%.3f", lo, hi);
@@ -654,6 +687,10 @@ void runWorkerComparison(const std::string& workerExecutable, int slicesCount, i
     slices.push_back(td::makeInstance(spec));
   double inputMb = 0;
   for (const std::string& s : slices) inputMb += double(s.size()) / kMiB;
+  // The same slices' pixels for raw CharLS, read back with DCMTK.
+  std::vector<std::vector<int16_t>> pixels;
+  for (const std::string& s : slices) pixels.push_back(pixelsOfPart10(s));
+  const Convert rawCharls = [&pixels](size_t i) { return charlsEncode(pixels[i], 0).size(); };
 
   router::WorkerPoolOptions options;
   options.executable = workerExecutable;
@@ -666,17 +703,20 @@ void runWorkerComparison(const std::string& workerExecutable, int slicesCount, i
   // Warm-up (not counted): page cache, allocators, both workers' first
   // images; and the check that both paths give the same bytes.
   const std::vector<std::string> warm(slices.begin(), slices.begin() + std::min<size_t>(slices.size(), 8));
-  runRound(inProcess, warm, router::ts::kJPEGLSLossless, kThreads);
-  runRound(pool, warm, router::ts::kJPEGLSLossless, kThreads);
-  const bool identical =
-      pool.transcode(slices.front(), router::ts::kJPEGLSLossless) ==
-      inProcess.transcode(slices.front(), router::ts::kJPEGLSLossless);
+  runRound(through(inProcess, warm, router::ts::kJPEGLSLossless), warm.size(), kThreads);
+  runRound(through(pool, warm, router::ts::kJPEGLSLossless), warm.size(), kThreads);
+  const std::string first = pool.transcode(slices.front(), router::ts::kJPEGLSLossless);
+  const bool identical = first == inProcess.transcode(slices.front(), router::ts::kJPEGLSLossless);
+  // Raw CharLS codes what the transcoder codes: its stream is the fragment.
+  const bool rawInside = first.find(charlsEncode(pixels.front(), 0)) != std::string::npos;
 
-  std::printf("transcoder workers vs in process: %d rounds x 2 paths x 3 cases ...\n", rounds);
+  std::printf("transcoder workers vs in process: %d rounds x 2 paths x 4 cases (and raw CharLS in one) ...\n",
+              rounds);
   std::fflush(stdout);
   const Comparison jls2 =
       interleave(inProcess, pool, slices, router::ts::kJPEGLSLossless, kThreads, rounds, false);
-  const Comparison jls1 = interleave(inProcess, pool, slices, router::ts::kJPEGLSLossless, 1, rounds, true);
+  const Comparison jls1 =
+      interleave(inProcess, pool, slices, router::ts::kJPEGLSLossless, 1, rounds, true, &rawCharls);
   const Comparison same =
       interleave(inProcess, pool, slices, router::ts::kExplicitVRLittleEndian, 1, rounds, true);
   const Comparison implicit =
@@ -702,10 +742,32 @@ void runWorkerComparison(const std::string& workerExecutable, int slicesCount, i
   for (const auto& row : jls) {
     const double in = median(row.c.inProcessMs), out = median(row.c.poolMs);
     std::printf("%-34s %13.2f %9.2f %7.3fx %7.1f%% %12.2f %14s %8.3fx\n", row.label, in / 1e3, out / 1e3, out / in,
-                (out / in - 1) * 100, (out - in) / n, ratioRange(row.c).c_str(), row.c.cpuRatio());
+                (out / in - 1) * 100, (out - in) / n, ratioRange(row.c.poolMs, row.c.inProcessMs).c_str(), row.c.cpuRatio());
   }
   std::printf("  (CPU p/in: median CPU s per round, pool = this process + its workers, over in process;\n"
               "   it moves less than wall time when other work shares the cores)\n");
+
+  // What the file around the pixels costs: the whole conversion of a slice
+  // (parse, checks, encapsulation, Part-10 output; in a worker also the
+  // memfd boundary) against CharLS alone on the same pixels, same settings.
+  const double raw = median(jls1.rawImageMs), rawCpu = median(jls1.rawCpuMs) / n;
+  std::printf("\n%-44s %11s %8s %13s %8s %15s\n", "JPEGLSLossless per slice vs raw CharLS, 1 thread", "median ms",
+              "vs raw", "CPU ms/slice", "vs raw", "ratio per round");
+  std::printf("%-44s %11.2f %7.3fx %13.2f %7.3fx %15s\n", "raw CharLS 2.4 (jpegls_encoder, same pixels)", raw, 1.0,
+              rawCpu, 1.0, "-");
+  const struct {
+    const char* label;
+    const std::vector<double>&imageMs, &roundMs, &cpuMs;
+  } whole[] = {{"whole conversion in process", jls1.inProcessImageMs, jls1.inProcessMs, jls1.inProcessCpuMs},
+               {"whole conversion in a worker (pool)", jls1.poolImageMs, jls1.poolMs, jls1.poolCpuMs}};
+  for (const auto& row : whole) {
+    const double ms = median(row.imageMs), cpu = median(row.cpuMs) / n;
+    std::printf("%-44s %11.2f %7.3fx %13.2f %7.3fx %15s\n", row.label, ms, ms / raw, cpu, cpu / rawCpu,
+                ratioRange(row.roundMs, jls1.rawMs).c_str());
+  }
+  std::printf("  (rounds interleaved raw, in process, pool; median ms of the %zu conversions per path; CPU: median\n"
+              "   per round / slices, the pool's with its workers; raw CharLS's stream is inside our output: %s)\n",
+              jls1.rawImageMs.size(), rawInside ? "yes" : "NO");
   std::printf("\n%-46s %13s %9s %12s %13s\n", "boundary (no codec), 1 thread, median per image", "in-process ms",
               "pool ms", "boundary ms", "CPU ms/image");
   const struct {
@@ -734,6 +796,11 @@ void runWorkerComparison(const std::string& workerExecutable, int slicesCount, i
   std::printf("workers: JPEGLSLossless 1 thread  pool/in-process %.3fx (%+.1f %% added; target <= 5 %%), "
               "median of %d: %.2f s vs %.2f s; CPU %.3fx\n",
               jls1.ratio(), (jls1.ratio() - 1) * 100, rounds, median(jls1.poolMs) / 1e3, in1 / 1e3, jls1.cpuRatio());
+  std::printf("workers: JPEGLSLossless whole conversion per slice / raw CharLS encode %.3fx in a worker, %.3fx in "
+              "process (median ms %.2f, %.2f vs %.2f; CPU %.3fx, %.3fx)\n",
+              median(jls1.poolImageMs) / raw, median(jls1.inProcessImageMs) / raw, median(jls1.poolImageMs),
+              median(jls1.inProcessImageMs), raw, median(jls1.poolCpuMs) / n / rawCpu,
+              median(jls1.inProcessCpuMs) / n / rawCpu);
   const double boundaryMs = median(same.poolImageMs) - median(same.inProcessImageMs);
   std::printf("workers: boundary per image %.3f ms (Explicit->Explicit, no codec, pool minus in process, median of "
               "%zu), %.1f %% of an in-process JPEG-LS image (%.2f ms)\n",

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "transcoders/worker/WorkerMain.h"
@@ -42,10 +43,10 @@ extern "C" const char* __asan_default_options() { return "handle_segv=0"; }
 
 namespace {
 
-bool has(const std::string& input, const char* marker) { return input.find(marker) != std::string::npos; }
+bool has(std::string_view input, const char* marker) { return input.find(marker) != std::string_view::npos; }
 
 // The null write is the fault: UBSan (--sanitize builds) must not stop it first.
-__attribute__((no_sanitize("undefined"))) void fault(const std::string& input) {
+__attribute__((no_sanitize("undefined"))) void fault(std::string_view input) {
   if (has(input, "ROUTER-TEST-ABORT")) std::abort();
   if (has(input, "ROUTER-TEST-SEGV")) {
     volatile int* nowhere = nullptr;

@@ -47,7 +47,7 @@ class FakeTranscoder : public Transcoder {
   std::atomic<Mode> mode{Mode::Convert};
   mutable std::atomic<int> calls{0};
   mutable std::atomic<int> lastQuality{-1};
-  std::string transcode(const std::string& part10, const std::string& target,
+  std::string transcode(std::string_view part10, const std::string& target,
                         const TranscodeOptions& options = {}) const override {
     ++calls;
     lastQuality = options.quality;

@@ -36,7 +36,8 @@ int serve(const Transcoder& transcoder, const BeforeTranscode& before) {
     request.target[sizeof request.target - 1] = '\0';
     try {
       if (in < 0) throw TranscodeError("no input file was passed");
-      std::string input = readMemfd(in, request.inputSize);
+      // The router's sealed file, read where it is mapped: no copy.
+      const MappedMemfd input(in, request.inputSize);
       close(in);
       in = -1;
       TranscodeOptions options;
@@ -44,10 +45,9 @@ int serve(const Transcoder& transcoder, const BeforeTranscode& before) {
       options.newUidWhenLossy = request.newUidWhenLossy != 0;
       options.onParsed = [&](const std::string& what) {
         reply(ReplyKind::Parsed, what);
-        if (before) before(input);
+        if (before) before(input.bytes());
       };
-      std::string output = transcoder.transcode(input, request.target, options);
-      input = std::string();
+      const std::string output = transcoder.transcode(input.bytes(), request.target, options);
       int out = makeSealedMemfd("router-output", output.data(), output.size());
       if (out < 0) throw std::bad_alloc();
       reply(ReplyKind::Done, "", output.size(), out);

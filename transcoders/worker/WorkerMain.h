@@ -5,11 +5,12 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace router::worker {
 
 // Called with each input once it is parsed, just before a codec runs.
-using BeforeTranscode = std::function<void(const std::string& input)>;
+using BeforeTranscode = std::function<void(std::string_view input)>;
 
 // Parses --memory-mb N, locks the process down, serves requests on
 // kSocketFd until the router closes it. Returns the process's exit code.

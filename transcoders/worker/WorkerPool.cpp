@@ -220,7 +220,7 @@ bool WorkerPool::alive(const Worker& w) const {
   return poll(&p, 1, 0) == 0;
 }
 
-std::string WorkerPool::transcode(const std::string& part10, const std::string& targetTransferSyntaxUid,
+std::string WorkerPool::transcode(std::string_view part10, const std::string& targetTransferSyntaxUid,
                                   const TranscodeOptions& options) const {
   Worker* w = nullptr;
   {
@@ -258,7 +258,7 @@ std::string WorkerPool::transcode(const std::string& part10, const std::string& 
   return exchange(*w, part10, targetTransferSyntaxUid, options);
 }
 
-std::string WorkerPool::exchange(Worker& w, const std::string& part10, const std::string& target,
+std::string WorkerPool::exchange(Worker& w, std::string_view part10, const std::string& target,
                                  const TranscodeOptions& options) const {
   const std::string targetUid = resolveTransferSyntax(target).value_or(target);
   std::string what = "a " + std::to_string(part10.size()) + "-byte file";

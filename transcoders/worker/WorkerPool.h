@@ -27,6 +27,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "plugins/core/Lifecycle.h"
@@ -58,7 +59,7 @@ class WorkerPool final : public Transcoder {
   void stop();
   RunState state() const { return lifecycle_.state(); }
 
-  std::string transcode(const std::string& part10, const std::string& targetTransferSyntaxUid,
+  std::string transcode(std::string_view part10, const std::string& targetTransferSyntaxUid,
                         const TranscodeOptions& options = {}) const override;
 
   // Process ids of the running workers (tests, status).
@@ -82,7 +83,7 @@ class WorkerPool final : public Transcoder {
   // "crashed (SIGABRT)".
   std::string end(Worker& w) const;
   bool alive(const Worker& w) const;
-  std::string exchange(Worker& w, const std::string& part10, const std::string& target,
+  std::string exchange(Worker& w, std::string_view part10, const std::string& target,
                        const TranscodeOptions& options) const;
 
   const WorkerPoolOptions options_;

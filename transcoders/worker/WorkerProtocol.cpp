@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -79,16 +80,22 @@ bool receiveMessage(int socket, void* msg, size_t size, int* fd) {
   return ok;
 }
 
-std::string readMemfd(int fd, uint64_t size) {
-  if (size == 0) return {};
+MappedMemfd::MappedMemfd(int fd, uint64_t size) {
+  if (size == 0) return;
   struct stat st {};
   if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < size)
     throw std::runtime_error("the shared file is shorter than announced");
+  if (size > SIZE_MAX) throw std::runtime_error("the shared file is larger than this process can map");
   void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   if (map == MAP_FAILED) throw std::runtime_error(std::string("cannot map the shared file: ") + std::strerror(errno));
-  std::string bytes(static_cast<const char*>(map), size);
-  munmap(map, size);
-  return bytes;
+  map_ = map;
+  size_ = static_cast<size_t>(size);
 }
+
+MappedMemfd::~MappedMemfd() {
+  if (map_) munmap(map_, size_);
+}
+
+std::string readMemfd(int fd, uint64_t size) { return std::string(MappedMemfd(fd, size).bytes()); }
 
 }  // namespace router::worker

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace router::worker {
 
@@ -59,8 +60,24 @@ bool sendMessage(int socket, const void* msg, size_t size, int fd = -1);
 // or a malformed packet; any received fd is closed then.
 bool receiveMessage(int socket, void* msg, size_t size, int* fd);
 
-// Maps a memfd read-only and copies its first size bytes into a string.
-// Throws std::runtime_error when the file is shorter or cannot be mapped.
+// The first size bytes of a memfd, mapped read-only for as long as this
+// lives (the descriptor may be closed). The writer sealed the file, so it
+// cannot shrink under the mapping. Throws std::runtime_error when the file
+// is shorter or cannot be mapped.
+class MappedMemfd {
+ public:
+  MappedMemfd(int fd, uint64_t size);
+  ~MappedMemfd();
+  MappedMemfd(const MappedMemfd&) = delete;
+  MappedMemfd& operator=(const MappedMemfd&) = delete;
+  std::string_view bytes() const { return {static_cast<const char*>(map_), size_}; }
+
+ private:
+  void* map_ = nullptr;
+  size_t size_ = 0;
+};
+
+// The same bytes copied into a string (the router keeps the output).
 std::string readMemfd(int fd, uint64_t size);
 
 }  // namespace router::worker

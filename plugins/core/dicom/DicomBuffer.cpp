@@ -11,7 +11,7 @@
 namespace router {
 
 namespace {
-std::unique_ptr<DcmFileFormat> parse(const std::string& part10, const DcmTagKey& stopAt) {
+std::unique_ptr<DcmFileFormat> parse(std::string_view part10, const DcmTagKey& stopAt) {
   DcmInputBufferStream stream;
   stream.setBuffer(part10.data(), static_cast<offile_off_t>(part10.size()));
   stream.setEos();
@@ -27,9 +27,9 @@ std::unique_ptr<DcmFileFormat> parse(const std::string& part10, const DcmTagKey&
 }
 }  // namespace
 
-std::unique_ptr<DcmFileFormat> parseDicom(const std::string& part10) { return parse(part10, DCM_UndefinedTagKey); }
+std::unique_ptr<DcmFileFormat> parseDicom(std::string_view part10) { return parse(part10, DCM_UndefinedTagKey); }
 
-std::unique_ptr<DcmFileFormat> parseDicomHeader(const std::string& part10) { return parse(part10, DCM_PixelData); }
+std::unique_ptr<DcmFileFormat> parseDicomHeader(std::string_view part10) { return parse(part10, DCM_PixelData); }
 
 std::string serializeDicom(DcmFileFormat& file) {
   E_TransferSyntax xfer = file.getDataset()->getCurrentXfer();

@@ -7,15 +7,16 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace router {
 
 // Throws RouterError("not a readable DICOM file: ...") on failure.
-std::unique_ptr<DcmFileFormat> parseDicom(const std::string& part10);
+std::unique_ptr<DcmFileFormat> parseDicom(std::string_view part10);
 
 // The same, but stops before PixelData: for reading tags, where the pixels
 // (most of the bytes) are never looked at.
-std::unique_ptr<DcmFileFormat> parseDicomHeader(const std::string& part10);
+std::unique_ptr<DcmFileFormat> parseDicomHeader(std::string_view part10);
 
 // Writes file as Part-10 (preamble, meta header) in its current transfer
 // syntax. Throws RouterError.
