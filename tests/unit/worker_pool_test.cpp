@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 
 #include "tests/generator/TestData.h"
 #include "transcoders/TransferSyntax.h"
+#include "transcoders/worker/WorkerProtocol.h"
 
 namespace router {
 namespace {
@@ -51,6 +53,27 @@ TranscoderCrash crashOf(WorkerPool& pool, const std::string& marker) {
   }
   ADD_FAILURE() << marker << " did not fail the conversion";
   return TranscoderCrash(TranscoderCrash::Kind::Crash, "");
+}
+
+// A worker's output file is mapped in Orthanc's process only when sealed:
+// one that could shrink while it is read would raise SIGBUS there.
+TEST(WorkerProtocol, OnlyASealedFileIsMapped) {
+  const std::string bytes(4096, 'x');
+  const int sealed = worker::makeSealedMemfd("test", bytes.data(), bytes.size());
+  ASSERT_GE(sealed, 0);
+  EXPECT_EQ(worker::readMemfd(sealed, bytes.size()), bytes);
+  ::close(sealed);
+
+  const int open = ::memfd_create("test-unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  ASSERT_GE(open, 0);
+  ASSERT_EQ(::write(open, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  try {
+    worker::readMemfd(open, bytes.size());
+    ADD_FAILURE() << "an unsealed file was mapped";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "the shared file is not sealed against shrinking and writing");
+  }
+  ::close(open);
 }
 
 TEST(WorkerPool, ConvertsExactlyAsInProcess) {

@@ -86,6 +86,14 @@ MappedMemfd::MappedMemfd(int fd, uint64_t size) {
   if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < size)
     throw std::runtime_error("the shared file is shorter than announced");
   if (size > SIZE_MAX) throw std::runtime_error("the shared file is larger than this process can map");
+  // Mapped only when it cannot shrink or change under the mapping: a file
+  // truncated while it is read would raise SIGBUS in this process (a worker
+  // taken over by a hostile image must not be able to crash Orthanc so).
+  constexpr int kNeeded = F_SEAL_SHRINK | F_SEAL_WRITE;
+  const int seals = fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || (seals & kNeeded) != kNeeded) {
+    throw std::runtime_error("the shared file is not sealed against shrinking and writing");
+  }
   void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   if (map == MAP_FAILED) throw std::runtime_error(std::string("cannot map the shared file: ") + std::strerror(errno));
   map_ = map;

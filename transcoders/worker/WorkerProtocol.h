@@ -61,9 +61,10 @@ bool sendMessage(int socket, const void* msg, size_t size, int fd = -1);
 bool receiveMessage(int socket, void* msg, size_t size, int* fd);
 
 // The first size bytes of a memfd, mapped read-only for as long as this
-// lives (the descriptor may be closed). The writer sealed the file, so it
-// cannot shrink under the mapping. Throws std::runtime_error when the file
-// is shorter or cannot be mapped.
+// lives (the descriptor may be closed). The writer must have sealed the
+// file against shrinking and writing (checked), so it cannot change under
+// the mapping. Throws std::runtime_error when the file is not sealed so, is
+// shorter, or cannot be mapped.
 class MappedMemfd {
  public:
   MappedMemfd(int fd, uint64_t size);
