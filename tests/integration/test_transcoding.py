@@ -142,6 +142,8 @@ class TranscodingTest(harness.RouterTestCase):
                                           rows=64, columns=48)
         (jpegls, _), = harness.generate(self.path("jpegls", "x"), suite="ct-series", count=1, seed=46,
                                         rows=64, columns=48, transfer_syntax="JPEGLSLossless")
+        # Before the router runs (its workers start on OrthancStarted), Orthanc's own transcoder does it.
+        harness.wait_for(lambda: orthanc.get("/router/status")["State"] == "running", 60, "the router to run")
         instance = orthanc.upload(jpegls)["ID"]
 
         # /modify with "Transcode" (Orthanc would use DCMTK's JPEG-LS codec itself).
