@@ -31,7 +31,7 @@ std::string chooseHostTarget(const std::string& source, const std::vector<std::s
   return {};
 }
 
-std::optional<std::string> HostTranscoding::convert(const std::string& part10, const std::vector<std::string>& allowed,
+std::optional<std::string> HostTranscoding::convert(std::string_view part10, const std::vector<std::string>& allowed,
                                                     bool allowLossy) const {
   std::string source;
   try {

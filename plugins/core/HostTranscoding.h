@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "plugins/core/Log.h"
@@ -34,7 +35,7 @@ class HostTranscoding {
   // The file in one of allowed, or nothing: no allowed syntax qualifies,
   // the file cannot be read, or the conversion fails (said in the log at
   // info level; Orthanc then tries its own transcoder).
-  std::optional<std::string> convert(const std::string& part10, const std::vector<std::string>& allowed,
+  std::optional<std::string> convert(std::string_view part10, const std::vector<std::string>& allowed,
                                      bool allowLossy) const;
 
  private:

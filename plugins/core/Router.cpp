@@ -162,7 +162,7 @@ RouterStatus Router::status() {
       entry.jobs[s] = counts != depth.jobs.end() && counts->second.count(s) ? counts->second.at(s) : 0;
     }
     auto batches = depth.batches.find(name);
-    for (BatchState s : {BatchState::Waiting, BatchState::OnHold, BatchState::Released}) {
+    for (BatchState s : kOpenBatchStates) {
       entry.batches[s] = batches != depth.batches.end() && batches->second.count(s) ? batches->second.at(s) : 0;
     }
     if (!d.windows.empty()) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "plugins/core/config/Config.h"
@@ -110,7 +111,8 @@ OrthancPluginErrorCode transcode(OrthancPluginMemoryBuffer* transcoded, const vo
       if (allowedSyntaxes[i] != nullptr) allowed.emplace_back(allowedSyntaxes[i]);
     }
     std::optional<std::string> out = router->hostTranscoding().convert(
-        std::string(static_cast<const char*>(buffer), static_cast<size_t>(size)), allowed, allowNewSopInstanceUid != 0);
+        std::string_view(static_cast<const char*>(buffer), static_cast<size_t>(size)), allowed,
+        allowNewSopInstanceUid != 0);
     if (!out || out->size() > UINT32_MAX) return;
     if (OrthancPluginCreateMemoryBuffer(plugin().orthanc, transcoded, static_cast<uint32_t>(out->size())) !=
         OrthancPluginErrorCode_Success) {

@@ -367,6 +367,7 @@ class Walk {
   void dummy(DcmItem& item, DcmElement* e) {
     if (e->getLength() == 0) return;
     const DcmEVR vr = e->ident();
+    if (vr == EVR_CS || isTextVr(vr)) return setValue(*e, kDummyText);
     switch (vr) {
       case EVR_DA:
         return setValue(*e, kDummyDate);
@@ -376,17 +377,6 @@ class Walk {
         return setValue(*e, kDummyDateTime);
       case EVR_AS:
         return setValue(*e, "000Y");
-      case EVR_AE:
-      case EVR_CS:
-      case EVR_LO:
-      case EVR_LT:
-      case EVR_PN:
-      case EVR_SH:
-      case EVR_ST:
-      case EVR_UC:
-      case EVR_UR:
-      case EVR_UT:
-        return setValue(*e, kDummyText);
       case EVR_DS:
       case EVR_IS:
       case EVR_US:

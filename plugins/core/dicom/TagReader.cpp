@@ -44,7 +44,7 @@ bool isFreeText(DcmEVR vr) { return vr == EVR_LT || vr == EVR_ST || vr == EVR_UT
 
 }  // namespace
 
-DicomIdentity readIdentity(const std::string& part10) {
+DicomIdentity readIdentity(std::string_view part10) {
   std::unique_ptr<DcmFileFormat> file = parseDicomHeader(part10);
   DicomIdentity identity;
   identity.sopClassUid = readUid(*file->getDataset(), DCM_SOPClassUID);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "plugins/core/model/Instance.h"
 
@@ -21,6 +22,6 @@ struct DicomIdentity {
 };
 
 // Only what a sender needs to know. Throws RouterError.
-DicomIdentity readIdentity(const std::string& part10);
+DicomIdentity readIdentity(std::string_view part10);
 
 }  // namespace router

@@ -230,7 +230,7 @@ std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::stri
       families_->queueJobs.Add({{"destination", destination}, {"state", toString(s)}}).Set(n);
     }
     auto batches = depth.batches.find(destination);
-    for (BatchState s : {BatchState::Waiting, BatchState::OnHold, BatchState::Released}) {
+    for (BatchState s : kOpenBatchStates) {
       double n = 0;
       if (batches != depth.batches.end() && batches->second.count(s)) n = static_cast<double>(batches->second.at(s));
       families_->batches.Add({{"destination", destination}, {"state", toString(s)}}).Set(n);

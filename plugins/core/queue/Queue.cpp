@@ -40,8 +40,7 @@ std::string toString(BatchState state) {
 }
 
 std::optional<BatchState> parseBatchState(const std::string& text) {
-  for (BatchState s : {BatchState::Waiting, BatchState::OnHold, BatchState::Released, BatchState::Delivered,
-                       BatchState::Cancelled}) {
+  for (BatchState s : kBatchStates) {
     if (text == toString(s)) return s;
   }
   return std::nullopt;

@@ -84,6 +84,10 @@ struct RoutedInstance {
 // completion releases it); Released: its jobs are due; Delivered: all sent;
 // Cancelled: an operator dropped its held jobs.
 enum class BatchState { Waiting, OnHold, Released, Delivered, Cancelled };
+inline constexpr BatchState kBatchStates[] = {BatchState::Waiting, BatchState::OnHold, BatchState::Released,
+                                              BatchState::Delivered, BatchState::Cancelled};
+// Those still to be sent, counted by status and metrics.
+inline constexpr BatchState kOpenBatchStates[] = {BatchState::Waiting, BatchState::OnHold, BatchState::Released};
 std::string toString(BatchState state);
 std::optional<BatchState> parseBatchState(const std::string& text);
 

@@ -53,8 +53,7 @@ int64_t stored(BatchState state) {
 }
 
 BatchState fromStored(int64_t value) {
-  for (BatchState s : {BatchState::Waiting, BatchState::OnHold, BatchState::Released, BatchState::Delivered,
-                       BatchState::Cancelled}) {
+  for (BatchState s : kBatchStates) {
     if (stored(s) == value) return s;
   }
   throw RouterError("queue database: batch state " + std::to_string(value) + " is unknown to this release");
@@ -123,21 +122,16 @@ void enqueue(sqlite::Database& db, const std::string& instanceId, const RoutedIn
     insertJob(db, instanceId, instance.sopInstanceUid, route, JobState::Pending, 0, key, nowMs);
     return;
   }
-  int64_t batchId = 0;
-  {
-    Statement open(db, "SELECT id FROM batches WHERE level=?1 AND uid=?2 AND destination=?3 AND state IN (?4, ?5) "
-                       "ORDER BY id DESC LIMIT 1");
-    open.bind(1, stored(c.level)).bind(2, uid).bind(3, route.destination)
-        .bind(4, stored(BatchState::Waiting)).bind(5, stored(BatchState::OnHold));
-    if (open.step()) batchId = open.int64(0);
-  }
+  // The newest batch of this series or study for the destination in one of two states; 0 if none.
+  auto latest = [&](BatchState a, BatchState b) -> int64_t {
+    Statement s(db, "SELECT id FROM batches WHERE level=?1 AND uid=?2 AND destination=?3 AND state IN (?4, ?5) "
+                    "ORDER BY id DESC LIMIT 1");
+    s.bind(1, stored(c.level)).bind(2, uid).bind(3, route.destination).bind(4, stored(a)).bind(5, stored(b));
+    return s.step() ? s.int64(0) : 0;
+  };
+  int64_t batchId = latest(BatchState::Waiting, BatchState::OnHold);
   if (batchId == 0) {
-    int64_t earlier = 0;  // the last batch of this series or study that went already
-    Statement before(db, "SELECT id FROM batches WHERE level=?1 AND uid=?2 AND destination=?3 AND state IN (?4, ?5) "
-                         "ORDER BY id DESC LIMIT 1");
-    before.bind(1, stored(c.level)).bind(2, uid).bind(3, route.destination)
-        .bind(4, stored(BatchState::Released)).bind(5, stored(BatchState::Delivered));
-    if (before.step()) earlier = before.int64(0);
+    const int64_t earlier = latest(BatchState::Released, BatchState::Delivered);  // went already
     if (earlier != 0 && c.late == LatePolicy::Alone) {
       insertJob(db, instanceId, instance.sopInstanceUid, route, JobState::Pending, 0, key, nowMs);
       return;

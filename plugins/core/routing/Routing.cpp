@@ -10,25 +10,22 @@
 namespace router {
 namespace {
 constexpr auto kPostponeDelay = std::chrono::seconds(1);
-// A number element as an int (0 when absent or not a number: such an
-// instance sorts first in its series).
-int numberOf(const InstanceView& view, const char* keyword) {
-  for (const TagValue& tag : view.tags) {
-    if (tag.keyword != keyword) continue;
-    try {
-      return std::stoi(tag.value);
-    } catch (const std::exception&) {
-      return 0;
-    }
-  }
-  return 0;
-}
-
+// The value of a top-level element by keyword, without padding; empty when absent.
 std::string textOf(const InstanceView& view, const char* keyword) {
   for (const TagValue& tag : view.tags) {
     if (tag.keyword == keyword) return trimUid(tag.value);
   }
   return {};
+}
+
+// A number element as an int (0 when absent or not a number: such an
+// instance sorts first in its series).
+int numberOf(const InstanceView& view, const char* keyword) {
+  try {
+    return std::stoi(textOf(view, keyword));
+  } catch (const std::exception&) {
+    return 0;
+  }
 }
 
 RoutedInstance routedInstance(const InstanceView& view) {
