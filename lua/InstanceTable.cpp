@@ -131,4 +131,62 @@ void pushInstance(lua_State* L, const InstanceView& instance) {
   lua_setfield(L, -2, "tags");
 }
 
+namespace {
+
+// Every tag by keyword and by "GGGG,EEEE", as the lazy table would answer.
+void pushTagsTable(lua_State* L, const InstanceView& instance) {
+  lua_createtable(L, 0, static_cast<int>(instance.tags.size() * 2));
+  char number[16];
+  for (const TagValue& tag : instance.tags) {
+    if (!tag.keyword.empty()) setStringField(L, tag.keyword.c_str(), tag.value);
+    std::snprintf(number, sizeof number, "%04X,%04X", tag.group, tag.element);
+    setStringField(L, number, tag.value);
+  }
+}
+
+std::string tagOf(const InstanceView& instance, std::string_view keyword) {
+  for (const TagValue& tag : instance.tags) {
+    if (tag.keyword == keyword) {
+      std::string_view v = tag.value;
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\0')) v.remove_suffix(1);
+      return std::string(v);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+void pushStudy(lua_State* L, const StudySummary& study) {
+  lua_createtable(L, 0, 6);
+  setStringField(L, "uid", study.uid);
+  lua_pushinteger(L, study.instances);
+  lua_setfield(L, -2, "instances");
+  lua_pushboolean(L, study.late ? 1 : 0);
+  lua_setfield(L, -2, "late");
+  lua_createtable(L, static_cast<int>(study.senders.size()), 0);
+  for (size_t i = 0; i < study.senders.size(); ++i) {
+    lua_pushlstring(L, study.senders[i].data(), study.senders[i].size());
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  lua_setfield(L, -2, "senders");
+  pushTagsTable(L, study.first);
+  lua_setfield(L, -2, "tags");
+  lua_createtable(L, static_cast<int>(study.series.size()), 0);
+  for (size_t i = 0; i < study.series.size(); ++i) {
+    const SeriesSummary& series = study.series[i];
+    lua_createtable(L, 0, 6);
+    setStringField(L, "uid", series.uid);
+    lua_pushinteger(L, series.instances);
+    lua_setfield(L, -2, "instances");
+    setStringField(L, "modality", tagOf(series.first, "Modality"));
+    setStringField(L, "description", tagOf(series.first, "SeriesDescription"));
+    setStringField(L, "number", tagOf(series.first, "SeriesNumber"));
+    pushTagsTable(L, series.first);
+    lua_setfield(L, -2, "tags");
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  lua_setfield(L, -2, "series");
+}
+
 }  // namespace router::lua

@@ -21,6 +21,11 @@ Json::Value routeToJson(const Route& route) {
   json["modify"] = modify;
   json["priority"] = route.priority;
   if (route.urgent) json["urgent"] = true;
+  if (!route.series.empty()) {
+    Json::Value series(Json::arrayValue);
+    for (const std::string& uid : route.series) series.append(uid);
+    json["series"] = series;
+  }
   const Completion& c = route.completion;
   if (c.level != RouteLevel::Instance) {
     json["when"] = toString(c.level);
@@ -28,6 +33,17 @@ Json::Value routeToJson(const Route& route) {
     json["max_wait"] = static_cast<Json::Int64>(c.maxWait.count());
     if (c.expected > 0) json["expected"] = c.expected;
     json["late"] = toString(c.late);
+    if (!c.required.empty()) {
+      // Each required series, and whether this instance is one of it.
+      Json::Value required(Json::arrayValue);
+      for (size_t i = 0; i < c.required.size(); ++i) {
+        Json::Value entry(Json::objectValue);
+        entry["series"] = c.required[i].describe();
+        entry["met_by_this_instance"] = (c.requiredMet >> i & 1u) != 0;
+        required.append(entry);
+      }
+      json["required"] = required;
+    }
   }
   return json;
 }

@@ -14,6 +14,53 @@
 namespace router::lua {
 namespace {
 
+constexpr const char* kKnownFields =
+    " (known fields: destination, transfer_syntax, modify, priority, when, quiet, max_wait, expected, required, late, "
+    "urgent)";
+
+// Glob with * and ?, ASCII case ignored.
+bool glob(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
+  const auto same = [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  };
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || (pattern[p] != '*' && same(pattern[p], text[t])))) {
+      ++p, ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+std::string_view trimmed(std::string_view value) {
+  const auto padding = [](char c) { return c == ' ' || c == '\0'; };
+  while (!value.empty() && padding(value.front())) value.remove_prefix(1);
+  while (!value.empty() && padding(value.back())) value.remove_suffix(1);
+  return value;
+}
+
+// The whole value, or any one of its backslash-separated values.
+bool matchesPattern(const std::string& pattern, std::string_view value) {
+  if (glob(pattern, trimmed(value))) return true;
+  if (value.find('\\') == std::string_view::npos) return false;
+  for (size_t at = 0; at <= value.size();) {
+    size_t end = value.find('\\', at);
+    if (end == std::string_view::npos) end = value.size();
+    if (glob(pattern, trimmed(value.substr(at, end - at)))) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
 // A value as the rule writer would write it, for messages ("\"CT\"", "a table").
 std::string describeValue(lua_State* L, int index) {
   switch (lua_type(L, index)) {
@@ -69,7 +116,13 @@ std::string RouteReader::configuredList() const {
   return list;
 }
 
-std::optional<std::string> RouteReader::read(lua_State* L, int index, std::vector<Route>& routes) {
+std::optional<std::string> RouteReader::read(lua_State* L, int index, std::vector<Route>& routes,
+                                             const std::set<std::string>* studySeries) {
+  struct Mode {
+    const std::set<std::string>*& slot;
+    ~Mode() { slot = nullptr; }
+  } mode{studySeries_};
+  studySeries_ = studySeries;
   index = lua_absindex(L, index);
   routes.clear();
   if (lua_isnil(L, index)) return std::nullopt;  // no route
@@ -130,6 +183,7 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
   }
   bool hasDestination = false;
   std::string batchOnly;  // a field that means something only with when = "series" or "study"
+  bool studyOnly = false;  // required: only with when = "study"
   lua_pushnil(L);
   while (lua_next(L, index) != 0) {
     const int value = lua_gettop(L);
@@ -137,8 +191,7 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
       lua_pushvalue(L, -2);
       std::string key = describeValue(L, -1);
       lua_pop(L, 3);
-      return where() + "unexpected key " + key +
-             " (known fields: destination, transfer_syntax, modify, priority, when, quiet, max_wait, expected, late, urgent)";
+      return where() + "unexpected key " + key + kKnownFields;
     }
     size_t fieldLength = 0;
     const char* fieldText = lua_tolstring(L, -2, &fieldLength);  // a string key: no conversion
@@ -210,19 +263,8 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
         problem = where() + "when must be \"instance\", \"series\" or \"study\", not " + describeValue(L, value);
       }
     } else if (field == "quiet" || field == "max_wait" || field == "expected") {
-      const bool count = field == "expected";
-      const lua_Number low = 1, high = count ? 1000000 : 7 * 24 * 3600;
-      const lua_Number n = lua_type(L, value) == LUA_TNUMBER ? lua_tonumber(L, value) : 0;
-      // Checked before converting: NaN and infinities compare false.
-      if (lua_type(L, value) != LUA_TNUMBER || !(n >= low && n <= high) || std::floor(n) != n) {
-        problem = where() + std::string(field) + " must be a whole number " +
-                  (count ? "of instances, 1..1000000" : "of seconds, 1..604800") + ", not " + describeValue(L, value);
-      } else if (count) {
-        route.completion.expected = static_cast<int>(n);
-      } else if (field == "quiet") {
-        route.completion.quiet = std::chrono::seconds(static_cast<long long>(n));
-      } else {
-        route.completion.maxWait = std::chrono::seconds(static_cast<long long>(n));
+      if (std::optional<std::string> why = readCompletionNumber(L, value, field, route.completion)) {
+        problem = where() + *why;
       }
       batchOnly = std::string(field);
     } else if (field == "urgent") {
@@ -243,9 +285,17 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
         problem = where() + "late must be \"batch\", \"alone\" or \"resend\", not " + describeValue(L, value);
       }
       batchOnly = "late";
+    } else if (field == "required") {
+      if (std::optional<std::string> why = readRequired(L, value, route.completion.required)) {
+        problem = where() + *why;
+      }
+      studyOnly = true;
+    } else if (field == "series" && studySeries_ != nullptr) {
+      if (std::optional<std::string> why = readSeries(L, value, route.series)) problem = where() + *why;
+    } else if (field == "series") {
+      problem = where() + "series applies only to the routes route_study(study) returns";
     } else {
-      problem = where() + "unknown field \"" + std::string(field) +
-                "\" (known fields: destination, transfer_syntax, modify, priority, when, quiet, max_wait, expected, late, urgent)";
+      problem = where() + "unknown field \"" + std::string(field) + "\"" + kKnownFields;
     }
     lua_pop(L, 1);
     if (problem) {
@@ -254,10 +304,170 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
     }
   }
   if (!hasDestination) return where() + "has no destination";
+  if (studySeries_ != nullptr && (!batchOnly.empty() || studyOnly || route.completion.level != RouteLevel::Instance)) {
+    return where() + "route_study(study) is called once the study is complete: when, quiet, max_wait, expected, "
+                     "required and late do not apply to its routes";
+  }
   if (!batchOnly.empty() && route.completion.level == RouteLevel::Instance) {
     return where() + batchOnly + " applies only with when = \"series\" or \"study\"";
   }
+  if (studyOnly && route.completion.level != RouteLevel::Study) {
+    return where() + "required applies only with when = \"study\" (a study waits for its series)";
+  }
   return std::nullopt;
+}
+
+std::optional<std::string> RouteReader::readCompletionNumber(lua_State* L, int value, std::string_view field,
+                                                             Completion& completion) {
+  const bool count = field == "expected";
+  const lua_Number low = 1, high = count ? 1000000 : 7 * 24 * 3600;
+  const lua_Number n = lua_type(L, value) == LUA_TNUMBER ? lua_tonumber(L, value) : 0;
+  // Checked before converting: NaN and infinities compare false.
+  if (lua_type(L, value) != LUA_TNUMBER || !(n >= low && n <= high) || std::floor(n) != n) {
+    return std::string(field) + " must be a whole number " +
+           (count ? "of instances, 1..1000000" : "of seconds, 1..604800") + ", not " + describeValue(L, value);
+  }
+  if (count) {
+    completion.expected = static_cast<int>(n);
+  } else if (field == "quiet") {
+    completion.quiet = std::chrono::seconds(static_cast<long long>(n));
+  } else {
+    completion.maxWait = std::chrono::seconds(static_cast<long long>(n));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> RouteReader::readSeries(lua_State* L, int index, std::vector<std::string>& series) {
+  if (!lua_istable(L, index)) {
+    return "series must be a list of SeriesInstanceUIDs of the study (study.series[i].uid), not " +
+           describeValue(L, index);
+  }
+  const lua_Integer count = static_cast<lua_Integer>(lua_rawlen(L, index));
+  for (lua_Integer i = 1; i <= count; ++i) {
+    lua_rawgeti(L, index, i);
+    std::optional<std::string> problem;
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      problem = "series #" + std::to_string(i) + " must be a SeriesInstanceUID string, not " + describeValue(L, -1);
+    } else if (std::string uid = stringAt(L, -1); studySeries_->count(uid) == 0) {
+      problem = "series #" + std::to_string(i) + " \"" + uid + "\" is not a series of this study";
+    } else if (std::find(series.begin(), series.end(), uid) == series.end()) {
+      series.push_back(std::move(uid));
+    }
+    lua_pop(L, 1);
+    if (problem) return problem;
+  }
+  if (series.empty()) return std::string("series is empty: leave it out to send the whole study");
+  return std::nullopt;
+}
+
+std::optional<std::string> RouteReader::readStudyCompletion(lua_State* L, int index, Completion& completion) {
+  completion.level = RouteLevel::Study;
+  if (!lua_istable(L, index)) {
+    return "study_complete must be a table { quiet = seconds, max_wait = seconds, required = {...}, late = "
+           "\"batch\" or \"resend\" }, not " + describeValue(L, index);
+  }
+  lua_pushnil(L);
+  while (lua_next(L, index) != 0) {
+    const int value = lua_gettop(L);
+    std::optional<std::string> problem;
+    const std::string field = lua_type(L, -2) == LUA_TSTRING ? stringAt(L, -2) : std::string();
+    if (field == "quiet" || field == "max_wait") {
+      problem = readCompletionNumber(L, value, field, completion);
+    } else if (field == "required") {
+      problem = readRequired(L, value, completion.required);
+    } else if (field == "late") {
+      const std::string text = lua_type(L, value) == LUA_TSTRING ? stringAt(L, value) : std::string();
+      if (text == "batch" || text == "resend") {
+        completion.late = text == "batch" ? LatePolicy::Batch : LatePolicy::Resend;
+      } else {
+        problem = "late must be \"batch\" or \"resend\" (a decision is about a study, never one instance), not " +
+                  describeValue(L, value);
+      }
+    } else {
+      lua_pushvalue(L, -2);
+      problem = "unknown field " + describeValue(L, -1) + " (known fields: quiet, max_wait, required, late)";
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (problem) {
+      lua_pop(L, 1);
+      return "study_complete: " + *problem;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> RouteReader::readRequired(lua_State* L, int index,
+                                                     std::vector<Requirement>& required) {
+  const char* const shape =
+      "required must be a list of series, each a modality (\"PT\") or a table of patterns "
+      "({ Modality = \"CT\", SeriesDescription = \"*LUNG*\" })";
+  if (!lua_istable(L, index)) return std::string(shape) + ", not " + describeValue(L, index);
+  const lua_Integer count = static_cast<lua_Integer>(lua_rawlen(L, index));
+  if (count < 1 || count > static_cast<lua_Integer>(Completion::kMaxRequired)) {
+    return "required lists 1 to " + std::to_string(Completion::kMaxRequired) + " series, not " +
+           std::to_string(count);
+  }
+  for (lua_Integer i = 1; i <= count; ++i) {
+    const std::string which = "required #" + std::to_string(i) + ": ";
+    Requirement requirement;
+    const int entry = lua_gettop(L) + 1;
+    lua_rawgeti(L, index, i);
+    if (lua_type(L, entry) == LUA_TSTRING) {
+      requirement.matches.push_back({0x0008, 0x0060, "Modality", stringAt(L, entry)});
+    } else if (lua_istable(L, entry)) {
+      lua_pushnil(L);
+      while (lua_next(L, entry) != 0) {
+        const int value = lua_gettop(L);
+        std::optional<std::string> problem;
+        std::optional<DcmTagKey> key;
+        if (lua_type(L, -2) != LUA_TSTRING || !(key = parseTagName(stringAt(L, -2)))) {
+          lua_pushvalue(L, -2);
+          problem = which + "the key " + describeValue(L, -1) + " is not a DICOM keyword or \"GGGG,EEEE\"";
+          lua_pop(L, 1);
+        } else if (lua_type(L, value) == LUA_TSTRING) {
+          requirement.matches.push_back({key->getGroup(), key->getElement(), stringAt(L, -2), stringAt(L, value)});
+        } else if (lua_type(L, value) == LUA_TNUMBER) {
+          requirement.matches.push_back({key->getGroup(), key->getElement(), stringAt(L, -2), numberText(L, value)});
+        } else {
+          problem = which + stringAt(L, -2) + " must be a pattern string, not " + describeValue(L, value);
+        }
+        lua_pop(L, 1);
+        if (problem) {
+          lua_pop(L, 2);
+          return problem;
+        }
+      }
+      if (requirement.matches.empty()) {
+        lua_pop(L, 1);
+        return which + "an empty table matches every series; name at least one element";
+      }
+      // lua_next order is arbitrary; a stable order keeps batches and logs reproducible.
+      std::sort(requirement.matches.begin(), requirement.matches.end(),
+                [](const auto& a, const auto& b) { return a.name < b.name; });
+    } else {
+      std::string shown = describeValue(L, entry);
+      lua_pop(L, 1);
+      return which + "must be a modality string or a table of patterns, not " + shown;
+    }
+    lua_pop(L, 1);
+    required.push_back(std::move(requirement));
+  }
+  return std::nullopt;
+}
+
+bool meets(const Requirement& requirement, const InstanceView& instance) {
+  for (const Requirement::Match& match : requirement.matches) {
+    const TagValue* found = nullptr;
+    for (const TagValue& tag : instance.tags) {
+      if (tag.group == match.group && tag.element == match.element) {
+        found = &tag;
+        break;
+      }
+    }
+    if (found == nullptr || !matchesPattern(match.pattern, found->value)) return false;
+  }
+  return true;
 }
 
 std::optional<std::string> RouteReader::readModify(lua_State* L, int index, TagEdits& edits) {

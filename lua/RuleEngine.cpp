@@ -114,18 +114,61 @@ int loadChunk(lua_State* L) {
 }
 
 struct RouteCheck {
-  std::string problem;  // empty: route is a function
+  lua::RouteReader* reader;
+  std::string problem;  // empty: route and/or route_study are functions
+  bool hasRoute = false;
+  std::optional<Completion> study;  // route_study is defined: when a study is complete
 };
 
 int checkRouteDefined(lua_State* L) {
   auto* check = static_cast<RouteCheck*>(lua_touserdata(L, 1));
   const int type = lua_getglobal(L, "route");
-  if (type == LUA_TNIL) {
-    check->problem = "no rule file defines the global function route(instance)";
-  } else if (type != LUA_TFUNCTION) {
-    check->problem = std::string("route must be a function route(instance), not a ") +
-                     lua_typename(L, type);
+  const int studyType = lua_getglobal(L, "route_study");
+  if (type == LUA_TNIL && studyType == LUA_TNIL) {
+    check->problem = "no rule file defines the global function route(instance) or route_study(study)";
+  } else if (type != LUA_TNIL && type != LUA_TFUNCTION) {
+    check->problem = std::string("route must be a function route(instance), not a ") + lua_typename(L, type);
+  } else if (studyType != LUA_TNIL && studyType != LUA_TFUNCTION) {
+    check->problem = std::string("route_study must be a function route_study(study), not a ") +
+                     lua_typename(L, studyType);
   }
+  check->hasRoute = type == LUA_TFUNCTION;
+  if (!check->problem.empty() || studyType != LUA_TFUNCTION) return 0;
+  check->study.emplace();
+  check->study->level = RouteLevel::Study;
+  if (lua_getglobal(L, "study_complete") != LUA_TNIL) {
+    if (std::optional<std::string> why = check->reader->readStudyCompletion(L, lua_gettop(L), *check->study)) {
+      check->problem = *why;
+    }
+  }
+  return 0;
+}
+
+struct StudyCall {
+  const StudySummary* study;
+  lua::RouteReader* reader;
+  std::vector<Route> routes;
+  std::optional<std::string> malformed;
+};
+
+int callRouteStudy(lua_State* L) {
+  auto* call = static_cast<StudyCall*>(lua_touserdata(L, 1));
+  lua_settop(L, 0);
+  if (lua_getglobal(L, "route_study") != LUA_TFUNCTION) {
+    return luaL_error(L, "route_study is no longer a function (it is a %s): a rule replaced it",
+                      luaL_typename(L, -1));
+  }
+  std::string cxxError;
+  try {
+    std::set<std::string> series;
+    for (const SeriesSummary& s : call->study->series) series.insert(s.uid);
+    lua::pushStudy(L, *call->study);
+    lua_call(L, 1, 1);
+    call->malformed = call->reader->read(L, 1, call->routes, &series);
+  } catch (const std::exception& e) {
+    cxxError = e.what();
+  }
+  if (!cxxError.empty()) return luaL_error(L, "%s", cxxError.c_str());
   return 0;
 }
 
@@ -260,7 +303,7 @@ struct RuleEngine::State {
       runChunk(file.code, "@" + file.name, file.name);
     }
     lua::setLineTracking(L, false);
-    RouteCheck check;
+    RouteCheck check{&reader, {}, false, std::nullopt};
     lua::beginCall(L);
     const int status = lua::protectedCall(L, checkRouteDefined, &check);
     if (status != LUA_OK) {
@@ -270,12 +313,34 @@ struct RuleEngine::State {
     }
     lua_settop(L, 0);
     if (!check.problem.empty()) throw RuleCompileError({"", 0, check.problem});
+    hasRoute = check.hasRoute;
+    studyCompletion = std::move(check.study);
     lua_gc(L, LUA_GCCOLLECT, 0);
+  }
+
+  RouteDecision routeStudy(const StudySummary& study) {
+    lua_State* L = lua.get();
+    RouteDecision decision;
+    if (!studyCompletion) return decision;
+    StudyCall call{&study, &reader, {}, std::nullopt};
+    lua::beginCall(L);
+    const int status = lua::protectedCall(L, callRouteStudy, &call);
+    if (status == LUA_OK && !call.malformed) {
+      decision.routes = std::move(call.routes);
+    } else if (status == LUA_OK) {
+      decision.failure = RuleFailure{"", 0, "route_study() returned something unusable: " + *call.malformed};
+    } else {
+      decision.failure = failureOf(status);
+    }
+    lua_settop(L, 0);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return decision;
   }
 
   RouteDecision route(const InstanceView& instance) {
     lua_State* L = lua.get();
     RouteDecision decision;
+    if (!hasRoute) return decision;  // only route_study(): nothing per instance
     RouteCall call{&instance, &reader, {}, std::nullopt, {}};
     lua::beginCall(L);
     const int status = lua::protectedCall(L, callRoute, &call);
@@ -283,6 +348,12 @@ struct RuleEngine::State {
     runtime.tagsTable = nullptr;
     if (status == LUA_OK && !call.malformed) {
       decision.routes = std::move(call.routes);
+      for (Route& route : decision.routes) {
+        Completion& c = route.completion;
+        for (size_t i = 0; i < c.required.size(); ++i) {
+          if (lua::meets(c.required[i], instance)) c.requiredMet |= 1u << i;
+        }
+      }
       return decision;
     }
     if (status == LUA_OK) {
@@ -331,6 +402,8 @@ struct RuleEngine::State {
   lua::RouteReader reader;
   std::string version;
   Log& log;
+  bool hasRoute = false;
+  std::optional<Completion> studyCompletion;
 };
 
 RuleEngine::RuleEngine(const RuleSource& source, std::set<std::string> destinations,
@@ -342,6 +415,21 @@ RuleEngine::RuleEngine(const RuleSource& source, std::set<std::string> destinati
 RuleEngine::~RuleEngine() = default;
 
 RouteDecision RuleEngine::route(const InstanceView& instance) { return state_->route(instance); }
+
+RouteDecision RuleEngine::routeStudy(const StudySummary& study) { return state_->routeStudy(study); }
+
+const std::optional<Completion>& RuleEngine::studyCompletion() const { return state_->studyCompletion; }
+
+Route RuleEngine::studyDecisionRoute(const InstanceView& instance) const {
+  Route route;
+  route.destination = kStudyDecision;
+  route.completion = state_->studyCompletion.value_or(Completion{});
+  route.completion.level = RouteLevel::Study;
+  for (size_t i = 0; i < route.completion.required.size(); ++i) {
+    if (lua::meets(route.completion.required[i], instance)) route.completion.requiredMet |= 1u << i;
+  }
+  return route;
+}
 
 const std::string& RuleEngine::version() const { return state_->version; }
 

@@ -20,6 +20,7 @@
 #include "plugins/core/Log.h"
 #include "plugins/core/model/Instance.h"
 #include "plugins/core/model/Route.h"
+#include "plugins/core/model/Study.h"
 
 namespace router {
 
@@ -87,7 +88,17 @@ class RuleEngine {
   RuleEngine& operator=(const RuleEngine&) = delete;
 
   // Never throws for a rule problem: it comes back in RouteDecision::failure.
+  // No routes when the rules define only route_study().
   RouteDecision route(const InstanceView& instance);
+
+  // Set when the rules define route_study(study): when a study is complete
+  // for it (the global study_complete, or the defaults).
+  const std::optional<Completion>& studyCompletion() const;
+  // The route that puts an instance into the batch its study's decision waits
+  // on (destination kStudyDecision); only with studyCompletion().
+  Route studyDecisionRoute(const InstanceView& instance) const;
+  // Calls route_study(study). Its routes may name series (Route::series).
+  RouteDecision routeStudy(const StudySummary& study);
 
   const std::string& version() const;
 

@@ -18,6 +18,7 @@
 
 #include "plugins/core/Log.h"
 #include "plugins/core/model/Instance.h"
+#include "plugins/core/model/Study.h"
 
 namespace router::lua {
 
@@ -169,6 +170,9 @@ std::string errorText(lua_State* L);
 
 // Builds the instance table (see RuleEngine.h for its shape) on the stack.
 void pushInstance(lua_State* L, const InstanceView& instance);
+// Builds the study table route_study() receives (see README, "Study-level
+// decisions"): plain tables, filled at once (a study has a few series).
+void pushStudy(lua_State* L, const StudySummary& study);
 // Creates the metatable of the lazy tags tables; called once by setup.
 void registerInstanceSupport(lua_State* L);
 

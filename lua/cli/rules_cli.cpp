@@ -16,6 +16,7 @@
 #include "plugins/core/Log.h"
 #include "plugins/core/config/Config.h"
 #include "plugins/core/dicom/TagReader.h"
+#include "plugins/core/routing/StudySummaries.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace {
@@ -34,6 +35,11 @@ one per line (JSON Lines), on standard output:
   {"file":"junk.dcm","error":"cannot read junk.dcm: ..."}
 
 "transfer_syntax": null means as received; in "modify", null removes the element.
+When the rules define route_study(study), the files of each study are then
+taken as that whole study, and one more line per study gives its decision:
+
+  {"study_instance_uid":"1.2...","instances":3,"series":[{"uid":"1.2...","instances":2},...],
+   "routes":[{"destination":"tele","series":["1.2..."],...}]}
 If the rules do not compile, one line {"rules":DIR,"error":"file:line: ..."} is printed.
 log()/warn() lines of the rules go to standard error.
 
@@ -199,6 +205,7 @@ int main(int argc, char** argv) {
   }
 
   int exitCode = 0;
+  std::vector<router::InstanceView> readable;  // for route_study()
   for (const std::string& path : options.files) {
     Json::Value line(Json::objectValue);
     line["file"] = path;
@@ -208,6 +215,7 @@ int main(int argc, char** argv) {
       line["sop_instance_uid"] = view.sopInstanceUid;
       line["received_transfer_syntax"] = view.transferSyntax;
       router::RouteDecision decision = engine->route(view);
+      if (engine->studyCompletion()) readable.push_back(view);
       if (decision.failure) {
         line["error"] = decision.failure->describe();
         line["rule_file"] = decision.failure->file;
@@ -221,6 +229,32 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       line["error"] = std::string("cannot read ") + path + ": " + e.what();
       exitCode = 1;
+    }
+    std::cout << oneLine(line) << std::endl;
+  }
+  // The files of each study taken as the whole study: route_study()'s answer.
+  for (const router::StudySummary& study : router::summarizeStudies(readable)) {
+    Json::Value line(Json::objectValue);
+    line["study_instance_uid"] = study.uid;
+    line["instances"] = study.instances;
+    Json::Value series(Json::arrayValue);
+    for (const router::SeriesSummary& s : study.series) {
+      Json::Value one(Json::objectValue);
+      one["uid"] = s.uid;
+      one["instances"] = s.instances;
+      series.append(one);
+    }
+    line["series"] = series;
+    router::RouteDecision decision = engine->routeStudy(study);
+    if (decision.failure) {
+      line["error"] = decision.failure->describe();
+      line["rule_file"] = decision.failure->file;
+      line["rule_line"] = decision.failure->line;
+      exitCode = 1;
+    } else {
+      Json::Value routes(Json::arrayValue);
+      for (const router::Route& route : decision.routes) routes.append(router::lua::routeToJson(route));
+      line["routes"] = routes;
     }
     std::cout << oneLine(line) << std::endl;
   }

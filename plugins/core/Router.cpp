@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "plugins/core/dicom/TagReader.h"
+#include "plugins/core/routing/StudySummaries.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router {
@@ -71,9 +72,20 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
       rules_(loadRules(config_, log)),
       intake_(store_, *queue_, log_, metrics_, routingWakeup_, config_.routeResentInstances),
       delivery_(config_, store_, *queue_, transcoder_, cache_, log_, metrics_, commitments_, audit_.get()),
-      batches_(*queue_, log_, metrics_, [this](const Batch& batch) { delivery_.notify(batch.destination); }),
+      batches_(*queue_, log_, metrics_,
+               [this](const Batch& batch) {
+                 if (batch.destination == kStudyDecision) {
+                   routing_.studyReleased();  // route_study() decides where it goes
+                 } else {
+                   delivery_.notify(batch.destination);
+                 }
+               }),
       routing_(store_, *queue_, rules_, cache_, log_, metrics_, routingWakeup_,
                [this](const std::string& instanceId, const std::string& storedSyntax, const Route& route) {
+                 if (instanceId.empty()) {  // a study decided by route_study(): its jobs are due
+                   delivery_.notify(route.destination);
+                   return;
+                 }
                  if (route.completion.level != RouteLevel::Instance) {
                    batches_.wake();  // held until its series or study is complete
                    return;
@@ -196,6 +208,22 @@ RouteDecision Router::testRoute(const std::string& part10, const Origin& origin)
   InstanceView view = readInstanceView(part10);
   view.origin = origin;
   return rules_.makeEngine()->route(view);
+}
+
+StudyTest Router::testStudy(const std::vector<std::string>& files, const Origin& origin) {
+  std::unique_ptr<RuleEngine> engine = rules_.makeEngine();
+  StudyTest test;
+  std::vector<InstanceView> views;
+  for (const std::string& file : files) {
+    InstanceView view = readInstanceView(file);
+    view.origin = origin;
+    test.instances.push_back({view.sopInstanceUid, engine->route(view)});
+    views.push_back(std::move(view));
+  }
+  if (engine->studyCompletion()) {
+    for (const StudySummary& study : summarizeStudies(views)) test.studies.push_back({study, engine->routeStudy(study)});
+  }
+  return test;
 }
 
 }  // namespace router

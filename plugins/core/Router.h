@@ -26,6 +26,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "lua/RuleEngine.h"
 #include "plugins/core/batches/BatchReleaser.h"
@@ -49,6 +50,21 @@
 #include "transcoders/worker/WorkerPool.h"
 
 namespace router {
+
+// What the rules test answers for several files: each one's routes, and
+// route_study()'s decision on each study they make up.
+struct StudyTest {
+  struct Instance {
+    std::string sopInstanceUid;
+    RouteDecision decision;
+  };
+  struct Study {
+    StudySummary summary;
+    RouteDecision decision;
+  };
+  std::vector<Instance> instances;
+  std::vector<Study> studies;
+};
 
 class Router {
  public:
@@ -92,6 +108,9 @@ class Router {
   Operations& operations() { return operations_; }
   // The routes the rules in force give for a file; nothing is queued or sent.
   RouteDecision testRoute(const std::string& part10, const Origin& origin);
+  // The same for several files: each one's routes, and with route_study()
+  // the decision on each study they make up, as if each were complete.
+  StudyTest testStudy(const std::vector<std::string>& files, const Origin& origin);
   // Orthanc's own transcoding, in the router's workers (HostTranscoding.h).
   const HostTranscoding& hostTranscoding() const { return host_; }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "plugins/core/destinations/http/Multipart.h"
 #include "plugins/orthanc/OrthancApi.h"
 #include "plugins/orthanc/PluginContext.h"
 #include "plugins/orthanc/Protect.h"
@@ -273,6 +274,22 @@ void handleTest(RestCall& call) {
   origin.remoteIp = call.header("x-router-remote-ip");
   origin.protocol = call.header("x-router-protocol");
   if (origin.protocol.empty()) origin.protocol = "DicomProtocol";
+  // Several files (curl -F, a browser's form, or multipart/related): each
+  // one's routes and route_study()'s decision on the studies they make up.
+  if (std::optional<std::string> boundary = multipartBoundary(call.header("content-type"))) {
+    std::vector<std::string> files;
+    StudyTest test;
+    try {
+      const std::string body = call.body();
+      for (std::string_view part : multipartParts(body, *boundary)) files.emplace_back(part);
+      if (files.empty()) throw RouterError("the body has no file");
+      test = router().testStudy(files, origin);
+    } catch (const std::exception& e) {
+      throw HttpError(400, std::string("the body must be DICOM files in a multipart body: ") + e.what());
+    }
+    call.answer(studyTestToJson(test));
+    return;
+  }
   RouteDecision decision;
   try {
     decision = router().testRoute(call.body(), origin);

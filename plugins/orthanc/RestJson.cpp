@@ -133,8 +133,18 @@ Json::Value batchToJson(const Batch& batch) {
   out["SecondsSinceLast"] = age(batch.lastAt);
   out["QuietSeconds"] = static_cast<Json::Int64>(batch.quiet.count());
   out["MaxWaitSeconds"] = static_cast<Json::Int64>(batch.maxWait.count());
+  if (!batch.requiredPresent.empty() || !batch.requiredMissing.empty()) {
+    Json::Value present(Json::arrayValue), missing(Json::arrayValue);
+    for (const std::string& s : batch.requiredPresent) present.append(s);
+    for (const std::string& s : batch.requiredMissing) missing.append(s);
+    out["RequiredPresent"] = present;
+    out["RequiredMissing"] = missing;
+  }
   if (batch.state == BatchState::Waiting) {
-    const Clock::time_point due = std::min(batch.lastAt + batch.quiet, batch.firstAt + batch.maxWait);
+    // Missing required series: only the maximum wait completes it.
+    const Clock::time_point forced = batch.firstAt + batch.maxWait;
+    const Clock::time_point due =
+        batch.requiredMissing.empty() ? std::min(batch.lastAt + batch.quiet, forced) : forced;
     out["CompleteInSeconds"] = std::max(0.0, -age(due));
   }
   if (batch.releasedAt) {
@@ -158,6 +168,35 @@ Json::Value decisionToJson(const RouteDecision& decision) {
   Json::Value routes(Json::arrayValue);
   for (const Route& route : decision.routes) routes.append(lua::routeToJson(route));
   out["routes"] = routes;
+  return out;
+}
+
+Json::Value studyTestToJson(const StudyTest& test) {
+  Json::Value out(Json::objectValue);
+  Json::Value instances(Json::arrayValue);
+  for (const StudyTest::Instance& instance : test.instances) {
+    Json::Value entry = decisionToJson(instance.decision);
+    entry["sop_instance_uid"] = instance.sopInstanceUid;
+    instances.append(entry);
+  }
+  out["instances"] = instances;
+  if (test.studies.empty()) return out;  // the rules define no route_study()
+  Json::Value studies(Json::arrayValue);
+  for (const StudyTest::Study& study : test.studies) {
+    Json::Value entry = decisionToJson(study.decision);
+    entry["study_instance_uid"] = study.summary.uid;
+    entry["instances"] = study.summary.instances;
+    Json::Value series(Json::arrayValue);
+    for (const SeriesSummary& s : study.summary.series) {
+      Json::Value one(Json::objectValue);
+      one["uid"] = s.uid;
+      one["instances"] = s.instances;
+      series.append(one);
+    }
+    entry["series"] = series;
+    studies.append(entry);
+  }
+  out["studies"] = studies;
   return out;
 }
 

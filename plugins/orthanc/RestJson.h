@@ -5,6 +5,7 @@
 #include <json/value.h>
 
 #include "lua/RuleEngine.h"
+#include "plugins/core/Router.h"
 #include "plugins/core/RouterStatus.h"
 #include "plugins/core/queue/Queue.h"
 
@@ -18,5 +19,7 @@ Json::Value batchToJson(const Batch& batch);
 // The same shape as the orthanc-router-rules CLI prints, so a rule set
 // tried offline and through the API reads the same.
 Json::Value decisionToJson(const RouteDecision& decision);
+// POST /router/rules/test with several files.
+Json::Value studyTestToJson(const StudyTest& test);
 
 }  // namespace router::orthanc

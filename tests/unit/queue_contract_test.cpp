@@ -395,6 +395,103 @@ TEST_P(QueueContract, LateArrivalsFollowTheirPolicy) {
   EXPECT_EQ(claimAll(*q, "c"), (std::vector<std::string>{"1.2.3.5", "1.2.3.6", "1.2.3.7"}));
 }
 
+TEST_P(QueueContract, AStudyWithRequiredSeriesIsQuietOnlyOnceEveryOneIsPresent) {
+  auto q = open();
+  std::optional<Clock::time_point> next;
+  Route study = seriesRoute("reader");
+  study.completion.level = RouteLevel::Study;
+  study.completion.required = {Requirement{{{0x0008, 0x0060, "Modality", "CT"}}},
+                               Requirement{{{0x0008, 0x0060, "Modality", "PT"}}}};
+  auto meeting = [&](uint32_t met) {
+    Route r = study;
+    r.completion.requiredMet = met;
+    return r;
+  };
+  receiveInSeries(*q, 1, "ct", 1, {meeting(1)});
+  receiveInSeries(*q, 2, "ct", 2, {meeting(1)});
+  // Quiet for far longer than the quiet time, but the PET series is missing.
+  EXPECT_TRUE(q->releaseDue(Clock::now() + std::chrono::seconds(300), next).empty());
+  ASSERT_TRUE(next);
+  EXPECT_GT(*next, Clock::now() + std::chrono::seconds(590));  // only the maximum wait is due
+  auto waiting = q->listBatches(BatchState::Waiting, 10);
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_EQ(waiting[0].requiredPresent, std::vector<std::string>{"Modality=CT"});
+  EXPECT_EQ(waiting[0].requiredMissing, std::vector<std::string>{"Modality=PT"});
+
+  receiveInSeries(*q, 3, "pt", 1, {meeting(2)});
+  EXPECT_TRUE(q->releaseDue(Clock::now() + std::chrono::seconds(10), next).empty());  // now the quiet time runs
+  auto released = q->releaseDue(Clock::now() + std::chrono::seconds(31), next);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].releasedBecause, "required series and quiet time");
+  EXPECT_TRUE(released[0].requiredMissing.empty());
+  EXPECT_EQ(claimAll(*q, "reader").size(), 3u);
+
+  // A late batch of that study continues it: what was present still counts.
+  receiveInSeries(*q, 4, "ct", 3, {meeting(1)});
+  released = q->releaseDue(Clock::now() + std::chrono::seconds(31), next);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_TRUE(released[0].late);
+
+  EXPECT_EQ(claimAll(*q, "reader"), std::vector<std::string>{"1.2.3.4"});
+
+  // Never complete: the maximum wait forces it out.
+  Route archive = meeting(1);
+  archive.destination = "archive";
+  receiveInSeries(*q, 5, "ct", 4, {archive});
+  EXPECT_TRUE(q->releaseDue(Clock::now() + std::chrono::seconds(599), next).empty());
+  released = q->releaseDue(Clock::now() + std::chrono::seconds(601), next);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].releasedBecause, "maximum wait");
+  EXPECT_EQ(released[0].requiredMissing, std::vector<std::string>{"Modality=PT"});
+}
+
+TEST_P(QueueContract, AStudyDecisionHoldsMembersThenBecomesReleasedStudyBatches) {
+  auto q = open();
+  std::optional<Clock::time_point> next;
+  Route decision = seriesRoute(kStudyDecision);
+  decision.completion.level = RouteLevel::Study;
+  receiveInSeries(*q, 1, "ct", 2, {decision});
+  receiveInSeries(*q, 2, "ct", 1, {decision}, "CT02");
+  receiveInSeries(*q, 3, "pt", 1, {decision});
+  EXPECT_EQ(q->depth().jobs.count(kStudyDecision), 0u);  // members, no jobs
+  EXPECT_TRUE(q->studiesToDecide(10).empty());
+  ASSERT_EQ(q->releaseDue(Clock::now() + std::chrono::seconds(31), next).size(), 1u);
+  auto due = q->studiesToDecide(10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].state, BatchState::Released);  // stays released until decided
+  auto series = q->batchSeries(due[0].id);
+  ASSERT_EQ(series.size(), 2u);
+  EXPECT_EQ(series[0].uid, "ct");
+  EXPECT_EQ(series[0].instances, 2);
+  EXPECT_EQ(series[0].firstInstanceId, "i2");  // instance number 1
+  EXPECT_EQ(series[1].uid, "pt");
+
+  // route_study() failed: on hold with the reason; an operator's release decides again.
+  EXPECT_TRUE(q->holdStudyDecision(due[0].id, "route_study failed: x"));
+  EXPECT_TRUE(q->studiesToDecide(10).empty());
+  EXPECT_EQ(q->getBatch(due[0].id)->releasedBecause, "route_study failed: x");
+  EXPECT_TRUE(q->releaseBatch(due[0].id, Clock::now()));
+  ASSERT_EQ(q->studiesToDecide(10).size(), 1u);
+
+  Route whole = route("tele");
+  Route pet = route("ai");
+  pet.series = {"pt"};
+  EXPECT_TRUE(q->decideStudy(due[0].id, {whole, pet}, Clock::now()));
+  EXPECT_FALSE(q->decideStudy(due[0].id, {whole}, Clock::now()));  // decided once
+  EXPECT_EQ(q->getBatch(due[0].id)->state, BatchState::Delivered);
+  EXPECT_TRUE(q->studiesToDecide(10).empty());
+  EXPECT_EQ(claimAll(*q, "tele"), (std::vector<std::string>{"1.2.3.2", "1.2.3.1", "1.2.3.3"}));
+  EXPECT_EQ(claimAll(*q, "ai"), std::vector<std::string>{"1.2.3.3"});
+  for (const Batch& b : q->listBatches(std::nullopt, 10)) {
+    if (b.destination == "tele") {
+      EXPECT_EQ(b.level, RouteLevel::Study);
+      EXPECT_EQ(b.instances, 3);
+      EXPECT_EQ(b.state, BatchState::Delivered);  // all its jobs went
+      EXPECT_EQ(b.senders, (std::vector<std::string>{"CT01", "CT02"}));
+    }
+  }
+}
+
 TEST_P(QueueContract, OperatorsHoldReleaseAndCancelBatches) {
   auto q = open();
   std::optional<Clock::time_point> next;

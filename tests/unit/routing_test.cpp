@@ -50,6 +50,12 @@ class FullDiskQueue : public Queue {
   std::optional<IntakeItem> claimIntake() override { return real_->claimIntake(); }
   void failRouting(int64_t id, const std::string& e) override { real_->failRouting(id, e); }
   void postponeRouting(int64_t id, const std::string& e) override { real_->postponeRouting(id, e); }
+  std::vector<Batch> studiesToDecide(int limit) override { return real_->studiesToDecide(limit); }
+  std::vector<BatchSeries> batchSeries(int64_t id) override { return real_->batchSeries(id); }
+  bool decideStudy(int64_t id, const std::vector<Route>& r, Clock::time_point t) override {
+    return real_->decideStudy(id, r, t);
+  }
+  bool holdStudyDecision(int64_t id, const std::string& why) override { return real_->holdStudyDecision(id, why); }
   int rerouteFailed() override { return real_->rerouteFailed(); }
   std::vector<IntakeItem> listIntake(IntakeState s, int limit) override { return real_->listIntake(s, limit); }
   std::optional<Job> claimJob(const std::string& d, bool urgentOnly) override { return real_->claimJob(d, urgentOnly); }

@@ -182,6 +182,138 @@ TEST_F(Fixture, RoutesMayWaitForTheirSeriesOrStudy) {
   EXPECT_EQ(decision.routes[3].completion.level, RouteLevel::Instance);
 }
 
+TEST_F(Fixture, AStudyRouteNamesItsRequiredSeriesAndEachInstanceSaysWhichItMeets) {
+  RuleEngine rules = engine(R"(
+    function route(instance)
+      return { { destination = "pacs", when = "study",
+                 required = { "CT", { Modality = "PT", SeriesDescription = "*whole body*" },
+                              { ["0020,0011"] = 7 } } } }
+    end)");
+  testdata::ImageSpec ct = spec("ct", "CT");
+  RouteDecision decision = rules.route(viewOf(ct));
+  ASSERT_FALSE(decision.failure) << decision.failure->describe();
+  const Completion& c = decision.routes.at(0).completion;
+  ASSERT_EQ(c.required.size(), 3u);
+  EXPECT_EQ(c.required[0].describe(), "Modality=CT");
+  EXPECT_EQ(c.required[1].describe(), "Modality=PT, SeriesDescription=*whole body*");
+  EXPECT_EQ(c.required[2].describe(), "0020,0011=7");
+  EXPECT_EQ(c.requiredMet, 1u);
+
+  InstanceView pet = viewOf(spec("pt", "PT"));
+  auto set = [&](uint16_t group, uint16_t element, const char* keyword, const char* value) {
+    for (TagValue& tag : pet.tags) {
+      if (tag.group == group && tag.element == element) {
+        tag.value = value;
+        return;
+      }
+    }
+    pet.tags.push_back({group, element, keyword, value});
+  };
+  set(0x0008, 0x103e, "SeriesDescription", "PET WHOLE BODY AC ");
+  set(0x0020, 0x0011, "SeriesNumber", "7");
+  EXPECT_EQ(rules.route(pet).routes.at(0).completion.requiredMet, 6u);  // patterns ignore case and padding
+  InstanceView ctAsPart = viewOf(ct);
+  for (TagValue& tag : ctAsPart.tags) {
+    if (tag.keyword == "Modality") tag.value = "PT\\CT";  // any one value of several
+  }
+  EXPECT_EQ(rules.route(ctAsPart).routes.at(0).completion.requiredMet, 1u);
+}
+
+StudySummary twoSeriesStudy() {
+  auto view = [](const char* modality, const char* description, const char* number) {
+    InstanceView v;
+    v.tags = {{0x0008, 0x0060, "Modality", modality},
+              {0x0008, 0x103e, "SeriesDescription", description},
+              {0x0010, 0x0020, "PatientID", "P1"},
+              {0x0020, 0x0011, "SeriesNumber", number}};
+    return v;
+  };
+  StudySummary study;
+  study.uid = "1.2.9";
+  study.instances = 5;
+  study.senders = {"CT01", "PET02"};
+  study.first = view("CT", "CHEST", "1");
+  study.series = {{"1.2.9.1", 3, view("CT", "CHEST", "1")}, {"1.2.9.2", 2, view("PT", "WB AC", "2")}};
+  return study;
+}
+
+TEST_F(Fixture, RouteStudyDecidesOnTheSummaryOfACompleteStudy) {
+  RuleEngine rules = engine(R"(
+    study_complete = { quiet = 90, max_wait = 1800, required = { "CT", "PT" }, late = "resend" }
+    function route_study(study)
+      local pet = {}
+      for _, s in ipairs(study.series) do
+        if s.modality == "PT" then pet[#pet + 1] = s.uid end
+      end
+      return { { destination = "pacs" },
+               { destination = "ai", series = pet, transfer_syntax = "JPEGLSLossless", priority = 3,
+                 modify = { InstitutionName = study.tags.PatientID .. "/" .. #study.senders .. "/" ..
+                            study.series[2].tags.SeriesDescription .. "/" .. study.instances } } }
+    end)");
+  ASSERT_TRUE(rules.studyCompletion());
+  EXPECT_EQ(rules.studyCompletion()->quiet, std::chrono::seconds(90));
+  EXPECT_EQ(rules.studyCompletion()->maxWait, std::chrono::seconds(1800));
+  EXPECT_EQ(rules.studyCompletion()->late, LatePolicy::Resend);
+  ASSERT_EQ(rules.studyCompletion()->required.size(), 2u);
+  // No route(): nothing per instance; each instance joins its study's decision.
+  InstanceView pt = twoSeriesStudy().series[1].first;
+  EXPECT_TRUE(rules.route(pt).routes.empty());
+  Route joining = rules.studyDecisionRoute(pt);
+  EXPECT_EQ(joining.destination, kStudyDecision);
+  EXPECT_EQ(joining.completion.level, RouteLevel::Study);
+  EXPECT_EQ(joining.completion.requiredMet, 2u);
+
+  RouteDecision decision = rules.routeStudy(twoSeriesStudy());
+  ASSERT_FALSE(decision.failure) << decision.failure->describe();
+  ASSERT_EQ(decision.routes.size(), 2u);
+  EXPECT_TRUE(decision.routes[0].series.empty());  // the whole study
+  EXPECT_EQ(decision.routes[1].series, std::vector<std::string>{"1.2.9.2"});
+  EXPECT_EQ(decision.routes[1].priority, 3);
+  EXPECT_EQ(decision.routes[1].modify, (TagEdits{{"InstitutionName", "P1/2/WB AC/5"}}));
+}
+
+TEST_F(Fixture, RouteStudyAnswersAreCheckedLikeRoutes) {
+  struct Case {
+    const char* answer;
+    const char* messagePart;
+  };
+  const Case cases[] = {
+      {R"({ { destination = "pacs", series = { "9.9" } } })", "series #1 \"9.9\" is not a series of this study"},
+      {R"({ { destination = "pacs", series = {} } })", "series is empty: leave it out to send the whole study"},
+      {R"({ { destination = "pacs", when = "study" } })", "when, quiet, max_wait, expected, required and late do not apply"},
+      {R"({ { destination = "nowhere" } })", "destination \"nowhere\" is not configured"},
+  };
+  for (const Case& c : cases) {
+    RuleEngine rules = engine(std::string("function route_study(study)\n  return ") + c.answer + "\nend\n");
+    RouteDecision decision = rules.routeStudy(twoSeriesStudy());
+    ASSERT_TRUE(decision.failure) << c.answer;
+    EXPECT_NE(decision.failure->message.find(c.messagePart), std::string::npos)
+        << c.answer << " -> " << decision.failure->message;
+  }
+  // series belongs to route_study()'s answers only.
+  RuleEngine plain = engine("function route(i) return { { destination = 'pacs', series = { '1' } } } end");
+  EXPECT_NE(plain.route(InstanceView{}).failure->message.find("series applies only to the routes route_study"),
+            std::string::npos);
+  // A runtime error names its line.
+  RuleEngine failing = engine("function route_study(study)\n  return study.nothing.here\nend\n");
+  RouteDecision failed = failing.routeStudy(twoSeriesStudy());
+  ASSERT_TRUE(failed.failure);
+  EXPECT_EQ(failed.failure->line, 2);
+  // A bad study_complete refuses the rules, with the reason.
+  for (const auto& [code, part] : std::vector<std::pair<std::string, std::string>>{
+           {"study_complete = { late = 'alone' }", "late must be \"batch\" or \"resend\""},
+           {"study_complete = { quiet = -1 }", "quiet must be a whole number of seconds"},
+           {"study_complete = { wait = 3 }", "unknown field \"wait\""},
+           {"study_complete = 5", "study_complete must be a table"}}) {
+    try {
+      engine(code + "\nfunction route_study(study) return {} end");
+      ADD_FAILURE() << code;
+    } catch (const RuleCompileError& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST_F(Fixture, EveryKnownSyntaxKeywordResolves) {
   for (const TransferSyntaxInfo& info : knownTransferSyntaxes()) {
     if (!info.canEncode) continue;
@@ -234,6 +366,13 @@ TEST_F(Fixture, MalformedAnswersFailWithTheRouteFunctionsFileAndLine) {
       {R"({ { destination = "pacs", when = "study", expected = 2.5 } })", "expected must be a whole number of instances"},
       {R"({ { destination = "pacs", when = "study", late = "again" } })", "late must be \"batch\", \"alone\" or \"resend\""},
       {R"({ { destination = "pacs", urgent = "yes" } })", "urgent must be true or false, not \"yes\""},
+      {R"({ { destination = "pacs", when = "series", required = { "CT" } } })", "required applies only with when = \"study\""},
+      {R"({ { destination = "pacs", when = "study", required = "CT" } })", "required must be a list of series"},
+      {R"({ { destination = "pacs", when = "study", required = {} } })", "required lists 1 to 16 series, not 0"},
+      {R"({ { destination = "pacs", when = "study", required = { {} } } })", "required #1: an empty table matches every series"},
+      {R"({ { destination = "pacs", when = "study", required = { { Modalty = "CT" } } } })", "required #1: the key \"Modalty\" is not a DICOM keyword"},
+      {R"({ { destination = "pacs", when = "study", required = { "CT", 3 } } })", "required #2: must be a modality string or a table of patterns, not 3"},
+      {R"({ { destination = "pacs", when = "study", required = { { Modality = true } } } })", "required #1: Modality must be a pattern string, not true"},
   };
   for (const Malformed& c : cases) {
     RuleEngine rules = engine(std::string("\n\nfunction route(instance)\n  return ") + c.answer + "\nend\n");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,9 +24,26 @@ enum class RouteLevel { Instance, Series, Study };
 //   Resend  it opens a new batch that holds the whole series or study again.
 enum class LatePolicy { Batch, Alone, Resend };
 
+// One series a study needs before it counts as complete: an instance meets it
+// when each named top-level element matches its pattern (* and ?, case
+// ignored, padding trimmed; a multi-valued element matches when the whole
+// value or any one of its values does).
+struct Requirement {
+  struct Match {
+    uint16_t group = 0, element = 0;
+    std::string name;     // as the rule wrote it: "Modality" or "0008,103E"
+    std::string pattern;  // "CT", "*LUNG*"
+  };
+  std::vector<Match> matches;  // all must match
+  std::string describe() const;  // "Modality=CT, SeriesDescription=*LUNG*"
+};
+
 // When a series or study counts as complete: the first of a quiet time since
 // its last instance, an expected instance count reached, or a maximum wait
-// since its first instance.
+// since its first instance. A study with required series counts its quiet
+// time only once every one of them is present (a maximum wait still forces
+// it): released the moment the last required series began, the study would
+// leave without the rest of that series.
 struct Completion {
   static constexpr std::chrono::seconds kDefaultQuiet{60};
   static constexpr std::chrono::seconds kDefaultMaxWait{3600};
@@ -34,6 +52,11 @@ struct Completion {
   std::chrono::seconds maxWait = kDefaultMaxWait;
   int expected = 0;  // instances; 0 = no count is known
   LatePolicy late = LatePolicy::Batch;
+  static constexpr size_t kMaxRequired = 16;
+  std::vector<Requirement> required;  // only with level Study
+  // Set by the rule engine for the instance being routed: bit i when it
+  // meets required[i].
+  uint32_t requiredMet = 0;
 };
 
 struct Route {
@@ -43,7 +66,20 @@ struct Route {
   int priority = 0;  // higher is sent first
   Completion completion;
   bool urgent = false;  // sent outside the destination's delivery windows too
+  // Only in an answer of route_study(): the SeriesInstanceUIDs to send; empty
+  // sends the whole study.
+  std::vector<std::string> series{};
 };
+
+// The destination name of the batches that wait for route_study(study): no
+// configured destination can have it (names are letters, digits, _ - .).
+inline constexpr const char* kStudyDecision = "@route_study";
+
+inline std::string Requirement::describe() const {
+  std::string text;
+  for (const Match& m : matches) text += (text.empty() ? "" : ", ") + m.name + "=" + m.pattern;
+  return text;
+}
 
 inline const char* toString(RouteLevel level) {
   switch (level) {

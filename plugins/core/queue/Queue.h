@@ -105,8 +105,19 @@ struct Batch {
   int jobsLeft = 0;       // not yet delivered (dead letters included)
   std::chrono::seconds quiet{0}, maxWait{0};
   std::vector<std::string> senders;
-  std::string releasedBecause;  // "quiet time", "expected count", "maximum wait", "operator"
+  // "quiet time", "required series and quiet time", "expected count", "maximum wait", "operator"
+  std::string releasedBecause;
   bool late = false;            // opened by an instance that came after an earlier release
+  // A study route's required series (Requirement::describe), present or not yet.
+  std::vector<std::string> requiredPresent, requiredMissing;
+};
+
+// One series of a batch: its SeriesInstanceUID, how many of its instances
+// the batch holds, and the Orthanc id of the first (series and instance order).
+struct BatchSeries {
+  std::string uid;
+  int instances = 0;
+  std::string firstInstanceId;
 };
 
 // What is left of an instance once one of its jobs is delivered.
@@ -169,6 +180,21 @@ class RoutingQueue {
   // could not be recorded: Routing -> New, retried later. An item no longer
   // Routing is left as it is.
   virtual void postponeRouting(int64_t intakeId, const std::string& error) = 0;
+
+  // Study-level decisions: a route to kStudyDecision puts the instance into
+  // its study's decision batch, which holds members and no jobs. Once it is
+  // released, routing calls route_study() and records the answer:
+  // Released decisions, oldest first, at most limit.
+  virtual std::vector<Batch> studiesToDecide(int limit) = 0;
+  // Its series, in series order.
+  virtual std::vector<BatchSeries> batchSeries(int64_t batchId) = 0;
+  // In one transaction: for each route a released study batch for its
+  // destination with one job per member (of route.series, if named), and the
+  // decision delivered. False if it is no longer a released decision.
+  virtual bool decideStudy(int64_t batchId, const std::vector<Route>& routes, Clock::time_point now) = 0;
+  // route_study() failed: the decision goes on hold with the reason; an
+  // operator's release decides it again.
+  virtual bool holdStudyDecision(int64_t batchId, const std::string& reason) = 0;
 };
 
 class DeliveryQueue {

@@ -41,6 +41,13 @@ bool cancel(sqlite::Database& db, int64_t batchId);
 // purged by an operator). batchId 0: every released batch is looked at.
 void settle(sqlite::Database& db, int64_t batchId, int64_t nowMs);
 
+// Released decisions (destination kStudyDecision), oldest first; their series;
+// turning one into released study batches; holding one whose rule failed.
+std::vector<Batch> toDecide(sqlite::Database& db, int limit);
+std::vector<BatchSeries> series(sqlite::Database& db, int64_t batchId);
+bool decide(sqlite::Database& db, int64_t batchId, const std::vector<Route>& routes, int64_t nowMs);
+bool holdDecision(sqlite::Database& db, int64_t batchId, const std::string& reason);
+
 std::optional<Batch> get(sqlite::Database& db, int64_t batchId);
 std::vector<Batch> list(sqlite::Database& db, std::optional<BatchState> state, int limit);
 // Per destination, the batches not delivered or cancelled, by state.

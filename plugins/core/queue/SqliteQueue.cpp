@@ -263,6 +263,29 @@ class SqliteQueue : public Queue {
     tx.commit();
   }
 
+  std::vector<Batch> studiesToDecide(int limit) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sqlite_batches::toDecide(db_, limit);
+  }
+
+  std::vector<BatchSeries> batchSeries(int64_t batchId) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sqlite_batches::series(db_, batchId);
+  }
+
+  bool decideStudy(int64_t batchId, const std::vector<Route>& routes, Clock::time_point now) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction tx(db_);
+    const bool done = sqlite_batches::decide(db_, batchId, routes, toMs(now));
+    tx.commit();
+    return done;
+  }
+
+  bool holdStudyDecision(int64_t batchId, const std::string& reason) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sqlite_batches::holdDecision(db_, batchId, reason);
+  }
+
   void failRouting(int64_t intakeId, const std::string& error) override {
     setIntake(intakeId, IntakeState::RuleFailed, error);
   }
@@ -530,8 +553,18 @@ class SqliteQueue : public Queue {
       db_.exec(kSchema);  // indexes added since, if any
     }
     db_.exec(sqlite_batches::kSchema);
+    // Added within schema version 2 (a column with a default: older
+    // members read as of no series, which only route_study() asks for).
+    if (!hasColumn("batch_members", "series_uid")) {
+      db_.exec("ALTER TABLE batch_members ADD COLUMN series_uid TEXT NOT NULL DEFAULT ''");
+    }
     db_.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
+  }
+
+  bool hasColumn(const std::string& table, const std::string& column) {
+    Statement s(db_, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2");
+    return s.bind(1, table).bind(2, column).step();
   }
 
   void setIntake(int64_t intakeId, IntakeState state, const std::string& error) {

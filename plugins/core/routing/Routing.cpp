@@ -2,31 +2,15 @@
 
 #include <chrono>
 #include <map>
+#include <mutex>
 
 #include "plugins/core/ThreadName.h"
 #include "plugins/core/dicom/TagReader.h"
-#include "plugins/core/dicom/Uid.h"
+#include "plugins/core/routing/StudySummaries.h"
 
 namespace router {
 namespace {
 constexpr auto kPostponeDelay = std::chrono::seconds(1);
-// The value of a top-level element by keyword, without padding; empty when absent.
-std::string textOf(const InstanceView& view, const char* keyword) {
-  for (const TagValue& tag : view.tags) {
-    if (tag.keyword == keyword) return trimUid(tag.value);
-  }
-  return {};
-}
-
-// A number element as an int (0 when absent or not a number: such an
-// instance sorts first in its series).
-int numberOf(const InstanceView& view, const char* keyword) {
-  try {
-    return std::stoi(textOf(view, keyword));
-  } catch (const std::exception&) {
-    return 0;
-  }
-}
 
 RoutedInstance routedInstance(const InstanceView& view) {
   RoutedInstance instance(view.sopInstanceUid);
@@ -101,9 +85,12 @@ void Routing::run() {
         engineGeneration = rules_.generation();
         engine = rules_.makeEngine();
       }
+      if (engine->studyCompletion()) decideStudies(*engine);
       std::optional<IntakeItem> item = queue_.claimIntake();
       if (!item) {
         wakeup_.waitFor(seen, idlePoll_);
+        // Idle: look for decisions released elsewhere (an operator's release).
+        studiesDue_ = true;
         continue;
       }
       claimed = item->id;
@@ -165,11 +152,68 @@ void Routing::routeOne(RuleEngine& engine, const IntakeItem& item) {
     return;
   }
   if (decision.routes.empty()) cache_.erase(fileKey);
+  // With route_study(), every instance also joins its study's decision.
+  if (engine.studyCompletion()) decision.routes.push_back(engine.studyDecisionRoute(view));
   queue_.finishRouting(item.id, routedInstance(view), decision.routes);
   for (const Route& route : decision.routes) {
-    metrics_.routeDecided(route.destination);
+    if (route.destination != kStudyDecision) metrics_.routeDecided(route.destination);
     onEnqueued_(item.instanceId, view.transferSyntax, route);
   }
+}
+
+void Routing::decideStudies(RuleEngine& engine) {
+  std::unique_lock<std::mutex> one(deciding_, std::try_to_lock);
+  if (!one.owns_lock() || !studiesDue_.exchange(false)) return;
+  try {
+    for (const Batch& batch : queue_.studiesToDecide(100)) decideStudy(engine, batch);
+  } catch (...) {
+    studiesDue_ = true;  // tried again on the next turn
+    throw;
+  }
+}
+
+void Routing::decideStudy(RuleEngine& engine, const Batch& batch) {
+  StudySummary study;
+  study.uid = batch.uid;
+  study.instances = batch.instances;
+  study.senders = batch.senders;
+  study.late = batch.late;
+  for (const BatchSeries& series : queue_.batchSeries(batch.id)) {
+    SeriesSummary summary{series.uid, series.instances, {}};
+    try {
+      summary.first = readInstanceView(store_.readFile(series.firstInstanceId));
+      summary.first.id = series.firstInstanceId;
+    } catch (const InstanceGoneError&) {
+      // Deleted from Orthanc meanwhile: the series is still counted; its
+      // jobs fail as gone, like any other job of a deleted instance.
+      log_.warning("route_study: the first instance of series " + series.uid + " of study " + batch.uid +
+                   " is no longer in Orthanc; its tags are not in the summary");
+    }
+    study.series.push_back(std::move(summary));
+  }
+  if (!study.series.empty()) study.first = study.series.front().first;
+
+  auto started = std::chrono::steady_clock::now();
+  RouteDecision decision = engine.routeStudy(study);
+  metrics_.ruleEvaluated(std::chrono::steady_clock::now() - started);
+  if (decision.failure) {
+    metrics_.ruleFailed(decision.failure->file, "error");
+    const std::string reason = "route_study failed: " + decision.failure->describe() +
+                               "; fix the rules, reload them, then release the batch again";
+    log_.error("rules: study " + batch.uid + " (batch " + std::to_string(batch.id) + ") left on hold: " + reason);
+    queue_.holdStudyDecision(batch.id, reason);
+    return;
+  }
+  if (!queue_.decideStudy(batch.id, decision.routes, Clock::now())) return;  // decided meanwhile
+  std::string where;
+  for (const Route& route : decision.routes) {
+    where += (where.empty() ? "" : ", ") + route.destination +
+             (route.series.empty() ? "" : " (" + std::to_string(route.series.size()) + " series)");
+    metrics_.routeDecided(route.destination);
+    onEnqueued_("", "", route);
+  }
+  log_.info("route_study: study " + batch.uid + " (" + std::to_string(batch.instances) + " instance(s), " +
+            std::to_string(study.series.size()) + " series) goes to " + (where.empty() ? "no destination" : where));
 }
 
 }  // namespace router

@@ -10,7 +10,9 @@
 // and state() from any thread. Each worker owns its Lua engine.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -34,7 +36,8 @@ Origin decodeOrigin(const std::string& text);
 class Routing {
  public:
   // Called for each job enqueued: the instance, the syntax it is stored in,
-  // and its route.
+  // and its route; for a route_study() decision once per route, with an
+  // empty instance id (the study's jobs are due).
   using OnEnqueued = std::function<void(const std::string& instanceId, const std::string& storedSyntax,
                                         const Route& route)>;
   // Files read for routing are left in cache for the deliveries that follow.
@@ -49,10 +52,18 @@ class Routing {
   void start(int threads);
   void stop();
   RunState state() const { return lifecycle_.state(); }
+  // A study's decision batch was released: a worker calls route_study().
+  void studyReleased() {
+    studiesDue_ = true;
+    wakeup_.notify();
+  }
 
  private:
   void run();
   void routeOne(RuleEngine& engine, const IntakeItem& item);
+  // One worker at a time decides the released studies (route_study()).
+  void decideStudies(RuleEngine& engine);
+  void decideStudy(RuleEngine& engine, const Batch& batch);
 
   InstanceStore& store_;
   RoutingQueue& queue_;
@@ -64,6 +75,8 @@ class Routing {
   OnEnqueued onEnqueued_;
   const std::chrono::milliseconds idlePoll_;
   std::vector<std::thread> threads_;
+  std::mutex deciding_;
+  std::atomic<bool> studiesDue_{true};  // at start: decisions a restart interrupted
   Lifecycle lifecycle_;
 };
 
