@@ -144,11 +144,23 @@ int checkRouteDefined(lua_State* L) {
   return 0;
 }
 
+// Where the Lua function at index was defined (a rule file and line), for a
+// malformed answer, which has no line of its own.
+Location definedAt(lua_State* L, int index) {
+  lua_Debug ar;
+  lua_pushvalue(L, index);
+  if (lua_getinfo(L, ">S", &ar) != 0 && ar.source != nullptr && ar.source[0] == '@') {
+    return Location{ar.source + 1, ar.linedefined};
+  }
+  return {};
+}
+
 struct StudyCall {
   const StudySummary* study;
   lua::RouteReader* reader;
   std::vector<Route> routes;
   std::optional<std::string> malformed;
+  Location definedAt;
 };
 
 int callRouteStudy(lua_State* L) {
@@ -162,9 +174,11 @@ int callRouteStudy(lua_State* L) {
   try {
     std::set<std::string> series;
     for (const SeriesSummary& s : call->study->series) series.insert(s.uid);
+    lua_pushvalue(L, 1);
     lua::pushStudy(L, *call->study);
     lua_call(L, 1, 1);
-    call->malformed = call->reader->read(L, 1, call->routes, &series);
+    call->malformed = call->reader->read(L, 2, call->routes, &series);
+    if (call->malformed) call->definedAt = definedAt(L, 1);
   } catch (const std::exception& e) {
     cxxError = e.what();
   }
@@ -193,13 +207,7 @@ int callRoute(lua_State* L) {
   std::string cxxError;
   try {
     call->malformed = call->reader->read(L, 2, call->routes);
-    if (call->malformed) {
-      lua_Debug ar;
-      lua_pushvalue(L, 1);
-      if (lua_getinfo(L, ">S", &ar) != 0 && ar.source != nullptr && ar.source[0] == '@') {
-        call->routeDefinedAt = Location{ar.source + 1, ar.linedefined};
-      }
-    }
+    if (call->malformed) call->routeDefinedAt = definedAt(L, 1);
   } catch (const std::exception& e) {
     cxxError = e.what();
   }
@@ -322,13 +330,14 @@ struct RuleEngine::State {
     lua_State* L = lua.get();
     RouteDecision decision;
     if (!studyCompletion) return decision;
-    StudyCall call{&study, &reader, {}, std::nullopt};
+    StudyCall call{&study, &reader, {}, std::nullopt, {}};
     lua::beginCall(L);
     const int status = lua::protectedCall(L, callRouteStudy, &call);
     if (status == LUA_OK && !call.malformed) {
       decision.routes = std::move(call.routes);
     } else if (status == LUA_OK) {
-      decision.failure = RuleFailure{"", 0, "route_study() returned something unusable: " + *call.malformed};
+      decision.failure = RuleFailure{call.definedAt.file, call.definedAt.line,
+                                     "route_study() returned something unusable: " + *call.malformed};
     } else {
       decision.failure = failureOf(status);
     }

@@ -274,8 +274,10 @@ void handleTest(RestCall& call) {
   origin.remoteIp = call.header("x-router-remote-ip");
   origin.protocol = call.header("x-router-protocol");
   if (origin.protocol.empty()) origin.protocol = "DicomProtocol";
-  // Several files (curl -F, a browser's form, or multipart/related): each
-  // one's routes and route_study()'s decision on the studies they make up.
+  // Several files, multipart/related (as in STOW-RS): each one's routes and
+  // route_study()'s decision on the studies they make up. (Orthanc's HTTP
+  // server answers multipart/form-data itself, one part at a time, as the
+  // upload of its Explorer: such a body never reaches a plugin whole.)
   if (std::optional<std::string> boundary = multipartBoundary(call.header("content-type"))) {
     std::vector<std::string> files;
     StudyTest test;

@@ -8,6 +8,7 @@ nothing and its wait goes on after the restart; an operator's force-complete
 and cancel act on waiting batches; a 1000-instance study goes once, on one
 association."""
 
+import json
 import os
 import textwrap
 import time
@@ -26,7 +27,7 @@ RULE = textwrap.dedent("""\
 
 
 class BatchesTest(harness.RouterTestCase):
-    def study(self, name, series_counts, seed):
+    def study(self, name, series_counts, seed, modalities=None):
         """Generated series of one study: [[(path, uid, instance number)], ...]."""
         out, study_uid = [], None
         for n, count in enumerate(series_counts):
@@ -38,6 +39,8 @@ class BatchesTest(harness.RouterTestCase):
                 study_uid = study_uid or ds.StudyInstanceUID
                 ds.StudyInstanceUID = study_uid
                 ds.SeriesNumber = n + 1
+                if modalities:
+                    ds.Modality = modalities[n]
                 ds.save_as(path, write_like_original=True)
                 series.append((path, uid, int(ds.InstanceNumber)))
             out.append(series)
@@ -160,6 +163,134 @@ class BatchesTest(harness.RouterTestCase):
         self.assertEqual(status["Queue"]["held"], 0)
         self.assertNotIn(b[0][1], self.peers["ai"].received())
         self.assertIn("batches: cancel of series", orthanc.log_text())
+
+    def test_required_series_a_maximum_wait_and_a_study_level_decision(self):
+        orthanc = self.start_appliance(textwrap.dedent("""\
+            -- tele: only the PET series, decided once the study has its CT and its PET.
+            study_complete = { quiet = 3, max_wait = 600, required = { "CT", { Modality = "PT" } } }
+            function route_study(study)
+              local pet = {}
+              for _, s in ipairs(study.series) do
+                if s.modality == "PT" then pet[#pet + 1] = s.uid end
+              end
+              return { { destination = "tele", series = pet,
+                         modify = { StudyDescription = study.instances .. " in " .. #study.series } } }
+            end
+            -- ai: waits for an MR series that never comes; the maximum wait forces it.
+            function route(instance)
+              return { { destination = "ai", when = "study", quiet = 2, max_wait = 20, required = { "MR" } } }
+            end
+            """))
+        ct, pt = self.study("study", [3, 2], seed=101, modalities=["CT", "PT"])
+        everything = {uid: path for path, uid, _ in ct + pt}
+
+        # The rules test takes the study as several files.
+        fields = []
+        for path, _, _ in ct + pt:
+            with open(path, "rb") as f:
+                fields.append(f.read())
+        boundary = "router-test-boundary"
+        body = b"".join(b"--" + boundary.encode() + b"\r\nContent-Type: application/dicom\r\n\r\n" + data + b"\r\n"
+                        for data in fields) + b"--" + boundary.encode() + b"--\r\n"
+        status, _, answer = orthanc.request(
+            "POST", "/router/rules/test", body,
+            content_type=f"multipart/related; type=\"application/dicom\"; boundary={boundary}")
+        self.assertEqual(status, 200, answer)
+        tested = json.loads(answer)
+        self.assertEqual(len(tested["instances"]), 5)
+        self.assertEqual(tested["instances"][0]["routes"][0]["required"][0]["series"], "Modality=MR")
+        (decided,) = tested["studies"]
+        pt_series = pydicom.dcmread(pt[0][0]).SeriesInstanceUID
+        self.assertEqual(decided["routes"][0]["series"], [pt_series])
+        self.assertEqual(decided["routes"][0]["modify"], {"StudyDescription": "5 in 2"})
+        self.assertEqual([x["instances"] for x in decided["series"]], [3, 2])
+
+        harness.send([p for p, _, _ in ct], orthanc.dicom_port, calling="CT01")
+        first = time.time()
+        time.sleep(5)  # longer than both quiet times: only the missing series hold them
+        self.assertEqual(self.peers["tele"].received(), {})
+        self.assertEqual(self.peers["ai"].received(), {})
+        waiting = {x["Destination"]: x for x in orthanc.get("/router/batches?state=waiting")}
+        self.assertEqual(waiting["@route_study"]["RequiredMissing"], ["Modality=PT"])
+        self.assertEqual(waiting["@route_study"]["RequiredPresent"], ["Modality=CT"])
+        self.assertEqual(waiting["ai"]["RequiredMissing"], ["Modality=MR"])
+
+        harness.send([p for p, _, _ in pt], orthanc.dicom_port, calling="PET02")
+        sent_pt = time.time()
+        pet = {uid: path for path, uid, _ in pt}
+        harness.wait_for_files(pet, self.peers["tele"].received, 60, "the PET series at tele",
+                               tags=("SOPInstanceUID",))
+        self.assertGreaterEqual(min(self.arrivals("tele", pet).values()), sent_pt + 3 - 0.5,
+                                "decided before the study was quiet")
+        time.sleep(1)
+        self.assertEqual(set(self.peers["tele"].received()), set(pet), "only the series route_study chose")
+        got = pydicom.dcmread(self.peers["tele"].received()[pt[0][1]])
+        self.assertEqual(got.StudyDescription, "5 in 2")
+        decisions = [x for x in orthanc.get("/router/batches") if x["Destination"] == "@route_study"]
+        self.assertEqual(decisions[0]["State"], "delivered")
+        self.assertEqual(decisions[0]["ReleasedBecause"], "required series and quiet time")
+        (tele,) = [x for x in orthanc.get("/router/batches") if x["Destination"] == "tele"]
+        self.assertEqual(tele["Instances"], 2)
+        self.assertEqual(sorted(tele["Senders"]), ["CT01", "PET02"])
+        harness.wait_for(lambda: orthanc.get(f"/router/batches/{tele['Id']}")["State"] == "delivered", 30,
+                         "the decided study to count as delivered")
+
+        # ai: the MR never came; forced out 20 s after the study's first instance.
+        harness.wait_for_files(everything, self.peers["ai"].received, 60, "the study at ai after its maximum wait",
+                               tags=("SOPInstanceUID",))
+        self.assertGreaterEqual(min(self.arrivals("ai", everything).values()), first + 20 - 0.5)
+        (ai,) = [x for x in orthanc.get("/router/batches") if x["Destination"] == "ai"]
+        self.assertEqual(ai["ReleasedBecause"], "maximum wait")
+        self.assertEqual(ai["RequiredMissing"], ["Modality=MR"])
+
+    def test_a_failing_route_study_holds_the_study_until_the_rules_are_fixed(self):
+        rules = os.path.dirname(self.path("rules", "route.lua"))
+        orthanc = self.start_appliance(textwrap.dedent("""\
+            study_complete = { quiet = 2 }
+            function route_study(study)
+              return { { destination = study.tags.InstitutionName .. "x" } }
+            end
+            """))
+        (a,) = self.study("study", [2], seed=111)
+        harness.send([p for p, _, _ in a], orthanc.dicom_port, calling="CT01")
+        harness.wait_for(lambda: any(x["State"] == "on-hold" for x in orthanc.get("/router/batches")), 30,
+                         "the study's decision on hold")
+        (held,) = orthanc.get("/router/batches?state=on-hold")
+        self.assertIn("route_study failed", held["ReleasedBecause"])
+        self.assertIn("route.lua:2", held["ReleasedBecause"])  # where route_study is defined
+        self.assertIn("left on hold", orthanc.log_text())
+        with open(os.path.join(rules, "route.lua"), "w") as f:
+            f.write('function route_study(study) return { { destination = "tele" } } end\n')
+        orthanc.post("/router/rules/reload")
+        orthanc.post(f"/router/batches/{held['Id']}/release")
+        expected = {uid: path for path, uid, _ in a}
+        harness.wait_for_files(expected, self.peers["tele"].received, 60, "the study at tele once decided")
+
+    def test_a_study_being_delivered_survives_kill9(self):
+        orthanc = self.start_appliance(textwrap.dedent("""\
+            function route(instance)
+              return { { destination = "tele", when = "study", quiet = 2 } }
+            end
+            """))
+        files = harness.generate(self.path("big", "x"), suite="ct-series", count=400, seed=121, rows=8, columns=8)
+        harness.send([p for p, _ in files], orthanc.dicom_port, calling="CT01", timeout=300)
+        # Kill as soon as the first of the study arrived at the peer.
+        harness.wait_for(lambda: len(self.peers["tele"].received()) > 0, 60, "the study's delivery to start",
+                         interval=0.02)
+        orthanc.kill9()
+        at_kill = len(self.peers["tele"].received())
+        self.assertLess(at_kill, 400, "the study went out before the kill: nothing was tested")
+        orthanc.start()
+        expected = {uid: path for path, uid in files}
+        harness.wait_for_files(expected, self.peers["tele"].received, 240, "the whole study after the restart",
+                               pixels=False)
+        (batch,) = orthanc.get("/router/batches")
+        harness.wait_for(lambda: orthanc.get(f"/router/batches/{batch['Id']}")["State"] == "delivered", 30,
+                         "the study to count as delivered")
+        stores = self.peers["tele"].log_text().count("Received Store Request")
+        # At-least-once: only what was in flight at the kill goes twice.
+        self.assertLessEqual(stores - 400, 8, f"{stores - 400} duplicates")
+        self.assertEqual(self.associations("tele"), 2)  # one before the kill, one after
 
     def test_a_study_of_a_thousand_instances_goes_once_on_one_association(self):
         orthanc = self.start_appliance(textwrap.dedent("""\

@@ -2,7 +2,8 @@
 
 1. promtool accepts dashboards/alerts.yml and its unit tests
    (dashboards/alerts_test.yml) pass.
-2. Orthanc with the plugin routes generated CTs to a folder (as JPEG-LS), to a
+2. Orthanc with the plugin routes generated CTs to a folder (as JPEG-LS, each
+   series once it is quiet for a second), to a
    second folder as JPEG baseline (which 16-bit CTs cannot be: a transcode
    failure, sent as received) and to a DICOM peer nobody listens on (retry,
    then dead letters, destination down); patient "BAD" makes the rule raise.
@@ -34,7 +35,7 @@ RULE = textwrap.dedent("""\
         error("no route for patient BAD")
       end
       return {
-        { destination = "archive", transfer_syntax = "JPEGLSLossless" },
+        { destination = "archive", transfer_syntax = "JPEGLSLossless", when = "series", quiet = 1 },
         { destination = "viewer", transfer_syntax = "JPEGBaseline8Bit" },
         { destination = "pacs" },
       }

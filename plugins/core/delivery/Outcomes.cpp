@@ -67,6 +67,15 @@ void Outcomes::delivered(const OutcomeEvent& event) {
             " sop=" + event.sopInstanceUid + " syntax=" + syntax + " bytes=" + std::to_string(event.bytes) +
             " ms=" + std::to_string(ms) + " attempt=" + std::to_string(event.attempt) +
             (event.warning ? " warning=" + event.detail : ""));
+  if (const std::optional<Batch>& batch = left.batchDelivered; batch && batch->releasedAt && batch->deliveredAt) {
+    const auto sending = std::chrono::duration<double>(*batch->deliveredAt - *batch->releasedAt);
+    const auto overall = std::chrono::duration<double>(*batch->deliveredAt - batch->firstAt);
+    metrics_.batchDelivered(batch->destination, toString(batch->level), sending);
+    log_.info(std::string("batches: ") + toString(batch->level) + " " + batch->uid + " delivered to " +
+              batch->destination + " (" + std::to_string(batch->instances) + " instance(s), " +
+              std::to_string(static_cast<long long>(sending.count() * 1000)) + " ms after its release, " +
+              std::to_string(static_cast<long long>(overall.count())) + " s after its first instance)");
+  }
   if (last && config_.deleteAfterDelivery) {
     try {
       queue_.flush();  // the completion must outlive a power loss before the instance goes

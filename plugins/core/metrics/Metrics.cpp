@@ -20,6 +20,8 @@ const prometheus::Histogram::BucketBoundaries kRuleBuckets = {0.00001, 0.000025,
 // A series or study completes in seconds to hours (quiet times, maximum waits).
 const prometheus::Histogram::BucketBoundaries kCompletionBuckets = {1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200,
                                                                     21600, 86400};
+// A released batch is sent in well under a second to hours (a peer down).
+const prometheus::Histogram::BucketBoundaries kSendingBuckets = {0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600};
 const prometheus::Histogram::BucketBoundaries kIoBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                             0.25,  0.5,    1,     2.5,  5,    10,   30};
 }  // namespace
@@ -119,7 +121,15 @@ struct Metrics::Families {
         batchCompletion(prometheus::BuildHistogram()
                             .Name("orthanc_router_batch_completion_seconds")
                             .Help("From a series' or study's first instance to its release, by level")
-                            .Register(r)) {}
+                            .Register(r)),
+        batchesDelivered(prometheus::BuildCounter()
+                             .Name("orthanc_router_batches_delivered_total")
+                             .Help("Series and studies whose every job was delivered, by destination and level")
+                             .Register(r)),
+        batchSending(prometheus::BuildHistogram()
+                         .Name("orthanc_router_batch_sending_seconds")
+                         .Help("From a series' or study's release to its last job delivered, by level")
+                         .Register(r)) {}
 
   prometheus::Counter& received;
   prometheus::Family<prometheus::Counter>& routes;
@@ -143,6 +153,8 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Gauge>& batches;
   prometheus::Family<prometheus::Counter>& batchesReleased;
   prometheus::Family<prometheus::Histogram>& batchCompletion;
+  prometheus::Family<prometheus::Counter>& batchesDelivered;
+  prometheus::Family<prometheus::Histogram>& batchSending;
 };
 
 Metrics::Metrics()
@@ -215,6 +227,12 @@ void Metrics::batchReleased(const std::string& destination, const std::string& l
   std::replace(label.begin(), label.end(), ' ', '_');
   families_->batchesReleased.Add({{"destination", destination}, {"level", level}, {"reason", label}}).Increment();
   families_->batchCompletion.Add({{"level", level}}, kCompletionBuckets).Observe(sinceFirst.count());
+}
+
+void Metrics::batchDelivered(const std::string& destination, const std::string& level,
+                             std::chrono::duration<double> sinceRelease) {
+  families_->batchesDelivered.Add({{"destination", destination}, {"level", level}}).Increment();
+  families_->batchSending.Add({{"level", level}}, kSendingBuckets).Observe(sinceRelease.count());
 }
 
 std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::string>& destinations) {

@@ -48,6 +48,10 @@ class Metrics {
   // A series or study released for delivery (reason: Batch::releasedBecause).
   void batchReleased(const std::string& destination, const std::string& level, const std::string& reason,
                      std::chrono::duration<double> sinceFirst);
+  // Every job of a released series or study delivered (sinceRelease: how
+  // long the sending took).
+  void batchDelivered(const std::string& destination, const std::string& level,
+                      std::chrono::duration<double> sinceRelease);
 
   // The text exposition format, with the queue gauges of every configured
   // destination taken from depth (0 where it has no job).

@@ -124,6 +124,7 @@ struct BatchSeries {
 struct InstanceLeft {
   int jobs = 0;                          // its jobs still queued, dead letters included (0: everywhere)
   std::vector<std::string> waitingFor;   // destinations of those not dead letters, once each
+  std::optional<Batch> batchDelivered;   // the job was the last of its series or study
 };
 
 struct JobFilter {

@@ -275,12 +275,13 @@ bool cancel(sqlite::Database& db, int64_t batchId) {
   return true;
 }
 
-void settle(sqlite::Database& db, int64_t batchId, int64_t nowMs) {
+int settle(sqlite::Database& db, int64_t batchId, int64_t nowMs) {
   // A released decision has no jobs: it is done once decided (decide()).
   Statement(db, "UPDATE batches SET state=?1, delivered_at=?2 WHERE state=?3 AND (?4=0 OR id=?4) AND "
                 "destination<>?5 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.batch_id=batches.id)")
       .bind(1, stored(BatchState::Delivered)).bind(2, nowMs).bind(3, stored(BatchState::Released)).bind(4, batchId)
       .bind(5, std::string(kStudyDecision)).run();
+  return db.changes();
 }
 
 std::vector<Batch> toDecide(sqlite::Database& db, int limit) {

@@ -39,7 +39,8 @@ bool setState(sqlite::Database& db, int64_t batchId, BatchState from, BatchState
 bool cancel(sqlite::Database& db, int64_t batchId);
 // A released batch with no job left is delivered (its jobs were sent, or
 // purged by an operator). batchId 0: every released batch is looked at.
-void settle(sqlite::Database& db, int64_t batchId, int64_t nowMs);
+// Returns how many it settled.
+int settle(sqlite::Database& db, int64_t batchId, int64_t nowMs);
 
 // Released decisions (destination kStudyDecision), oldest first; their series;
 // turning one into released study batches; holding one whose rule failed.

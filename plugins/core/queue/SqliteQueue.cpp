@@ -352,7 +352,9 @@ class SqliteQueue : public Queue {
     std::string instanceId = find.text(0);
     const int64_t batchId = find.int64(1);
     Statement(db_, "DELETE FROM jobs WHERE id=?1").bind(1, jobId).run();
-    if (batchId != 0) sqlite_batches::settle(db_, batchId, nowMs());
+    if (batchId != 0 && sqlite_batches::settle(db_, batchId, nowMs()) > 0) {
+      left.batchDelivered = sqlite_batches::get(db_, batchId);
+    }
     Statement rest(db_, "SELECT destination, state FROM jobs WHERE instance_id=?1");
     rest.bind(1, instanceId);
     while (rest.step()) {

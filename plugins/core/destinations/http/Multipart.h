@@ -1,5 +1,5 @@
-// Reads a multipart body (RFC 2046: multipart/form-data from a browser or
-// curl -F, multipart/related as in DICOMweb STOW-RS) into its parts' contents.
+// Reads a multipart body (RFC 2046; multipart/related as in DICOMweb STOW-RS,
+// or multipart/form-data) into its parts' contents.
 // Untrusted input (a REST body): every length is checked; a malformed body
 // gives an error saying what is wrong, never a partial answer.
 #pragma once
