@@ -18,9 +18,11 @@ are sent with one storescu association (TCP_NODELAY=1) to:
      with DCMTK 3.6.7) and as received to storescp peer B
   h  as g with JPEG-LS lossless to the folder: g against h compares the two
      codecs in the same shape of run
-  s  as b, both routes when = "series" with a 5 s quiet time: the series is
+  s  as b, both routes when = "study" with a 5 s quiet time: the study is
      held, then released as one unit; prints how long after the quiet time
-     ended delivery finished, and the queue rows the waiting series held
+     ended delivery finished, and what the waiting study held: queue rows,
+     queue file size, Orthanc's resident memory
+  t  as s, but one route_study() decision sends the study to both peers
 and prints seconds, ratios against a, and the Orthanc process's peak RSS
 (VmHWM, read before stopping it). Every run gets fresh temp storage; every
 process is ended by its PID. Timings are reported, never asserted.
@@ -29,7 +31,7 @@ With --repeat R the scenarios run R rounds, interleaved (abcd abcd), and the
 table shows each scenario's best (lowest) time, every round's time beside it:
 the machine may be shared, and the best round is the least disturbed one.
 
-usage: e2e_bench.py BUILD_DIR [--count N] [--scenarios abcdeghs] [--repeat R] [--threads T]
+usage: e2e_bench.py BUILD_DIR [--count N] [--scenarios abcdeghst] [--repeat R] [--threads T]
                     [--plugin PATH] [--keep] [--json FILE]
 Standard library only.
 """
@@ -106,10 +108,11 @@ def wait_for(predicate, timeout, what, interval=0.05):
     raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def vm_hwm_kb(pid):
+def proc_status_kb(pid, field):
+    """A kB figure of /proc/PID/status: VmHWM (peak resident), VmRSS (now)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -228,17 +231,22 @@ def scenario_config(kind, work, peers, plugin, threads):
         "Plugins": [],
         "DicomModalities": {},
     }
-    if kind in ("b", "c", "e", "g", "h", "s"):
+    if kind in ("b", "c", "e", "g", "h", "s", "t"):
         rules = os.path.join(work, "rules")
         os.makedirs(rules)
         syntax = {"c": ', transfer_syntax = "JPEGLSLossless"', "h": ', transfer_syntax = "JPEGLSLossless"',
                   "g": ', transfer_syntax = "HTJ2KLossless"',
-                  "s": ', when = "series", quiet = %d' % SERIES_QUIET}.get(kind, "")
-        other = ', when = "series", quiet = %d' % SERIES_QUIET if kind == "s" else ""
+                  "s": ', when = "study", quiet = %d' % SERIES_QUIET}.get(kind, "")
+        other = ', when = "study", quiet = %d' % SERIES_QUIET if kind == "s" else ""
         dead = ', { destination = "dead" }' if kind == "e" else ""
         with open(os.path.join(rules, "10-route.lua"), "w") as f:
-            f.write('function route(i) return { { destination = "peera"%s }, { destination = "peerb"%s }%s } end\n'
-                    % (syntax, other, dead))
+            if kind == "t":  # one decision on the whole study, once it is quiet
+                f.write('study_complete = { quiet = %d }\n'
+                        'function route_study(study) return { { destination = "peera" }, { destination = "peerb" } } end\n'
+                        % SERIES_QUIET)
+            else:
+                f.write('function route(i) return { { destination = "peera"%s }, { destination = "peerb"%s }%s } end\n'
+                        % (syntax, other, dead))
         config["Plugins"] = [plugin]
         config["Router"] = {
             "Rules": rules,
@@ -311,12 +319,16 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
             raise RuntimeError(f"storescu failed in scenario {kind} ({sent.returncode}):\n{out[-3000:]}")
         delivered = None
         waiting_rows = None
-        if kind == "s":  # the series waits now: what it holds in the queue
-            db = sqlite3.connect(f"file:{config['Router']['QueueDatabase']}?mode=ro", uri=True)
+        if kind in ("s", "t"):  # the study waits now: what it holds in the queue and in memory
+            queue = config['Router']['QueueDatabase']
+            db = sqlite3.connect(f"file:{queue}?mode=ro", uri=True)
             try:
                 waiting_rows = {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
                                 for table in ("batches", "batch_members")}
                 waiting_rows["held jobs"] = db.execute("SELECT COUNT(*) FROM jobs WHERE state=4").fetchone()[0]
+                waiting_rows["queue KiB"] = sum(os.path.getsize(queue + x) for x in ("", "-wal")
+                                                if os.path.exists(queue + x)) // 1024
+                waiting_rows["VmRSS MB"] = proc_status_kb(orthanc.pid, "VmRSS") // 1024
             finally:
                 db.close()
         if peers:
@@ -324,7 +336,7 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
                      f"both peers to hold {count} files (scenario {kind}; now "
                      f"{[p.count() for p in peers]}; log {log})", interval=0.02)
             delivered = time.monotonic() - start
-        hwm = vm_hwm_kb(orthanc.pid)
+        hwm = proc_status_kb(orthanc.pid, "VmHWM")
         # CPU seconds spent by each party (since it started; the idle start-up
         # is small): where the 2 cores went, robust to a busy machine.
         cpu = {"orthanc": cpu_seconds(orthanc.pid), "of which router threads": router_thread_cpu(orthanc.pid),
@@ -337,7 +349,7 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
                   "cpu_s": cpu, "orthanc_minor_faults": minor_faults}
         if kind in ("c", "g", "h"):
             result["peera_syntax"] = peers[0].syntax_of_one().decode()
-        if kind == "s":
+        if kind in ("s", "t"):
             result["waiting_rows"] = waiting_rows
         return result
     finally:
@@ -360,7 +372,8 @@ DESCRIPTIONS = {
     "f": "as a, Orthanc without TCP_NODELAY",
     "g": "router -> folder HTJ2K lossless + peer B",
     "h": "router -> folder JPEG-LS lossless + peer B",
-    "s": "as b, routed as series (5 s quiet time)",
+    "s": "as b, routed as a study (5 s quiet time)",
+    "t": "as b, decided by route_study() (5 s quiet)",
 }
 SERIES_QUIET = 5
 
@@ -369,7 +382,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build_dir")
     parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--scenarios", default="abcdeghs")
+    parser.add_argument("--scenarios", default="abcdeghst")
     parser.add_argument("--threads", type=int, default=2, help="Router Threads (default 2: a 2-core machine)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the best round per scenario is shown")
     parser.add_argument("--plugin", help="plugin to load (default BUILD_DIR/plugins/orthanc/libOrthancRouter.so)")
@@ -435,16 +448,18 @@ def main():
     if "a" in results and "f" in results:
         print(f"f/a = {total(results['f']) / total(results['a']):.2f} (Orthanc's own DICOM sockets with Nagle's "
               f"algorithm on; 1.00 = TCP_NODELAY does not matter for ingest)")
-    if "s" in results:
-        r = results["s"]
+    for kind in ("s", "t"):
+        if kind not in results:
+            continue
+        r = results[kind]
         after = r["delivered_s"] - (r["ingest_s"] + SERIES_QUIET)
-        print(f"s: delivery ended {after:.2f} s after the quiet time ended (target <= 1.00: "
-              f"{'met' if after <= 1.0 else 'NOT met'}); the waiting series held {r['waiting_rows']} queue rows "
+        print(f"{kind}: delivery ended {after:.2f} s after the quiet time ended (target <= 1.00: "
+              f"{'met' if after <= 1.0 else 'NOT met'}); the waiting study held {r['waiting_rows']} "
               f"for {args.count} instances x 2 destinations")
         if "b" in results:
-            print(f"s - quiet vs b: {r['delivered_s'] - SERIES_QUIET:.2f} s against {results['b']['delivered_s']:.2f} s "
-                  f"(series against instance routing, the quiet time taken out); VmHWM {r['vm_hwm_mb']:.0f} MB "
-                  f"against {results['b']['vm_hwm_mb']:.0f} MB")
+            print(f"{kind} - quiet vs b: {r['delivered_s'] - SERIES_QUIET:.2f} s against "
+                  f"{results['b']['delivered_s']:.2f} s (study against instance routing, the quiet time taken out); "
+                  f"VmHWM {r['vm_hwm_mb']:.0f} MB against {results['b']['vm_hwm_mb']:.0f} MB")
     if "g" in results and "h" in results:
         print(f"g/h = {total(results['g']) / total(results['h']):.2f} (HTJ2K lossless against JPEG-LS lossless, "
               f"same shape of run)")
