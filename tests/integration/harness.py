@@ -204,12 +204,13 @@ class Orthanc:
     plugin:     a plugin path ("Plugins": [plugin]) or None for a plain Orthanc
     modalities: Orthanc's "DicomModalities" ({alias: [AET, host, port]})
     extra:      more top-level keys, merged last (overrides anything)
+    env:        more environment variables for the process (e.g. TZ)
     Ports are picked free once and kept across restarts.
     """
 
     def __init__(self, workdir, name="orthanc", *, router=None, plugin=None, modalities=None,
                  overwrite_instances=False, authentication=False, users=None, aet="ROUTER",
-                 verbose=False, extra=None):
+                 verbose=False, extra=None, env=None):
         self.dir = os.path.join(workdir, name)
         self.storage = os.path.join(self.dir, "storage")
         os.makedirs(self.storage, exist_ok=True)
@@ -219,6 +220,7 @@ class Orthanc:
         self.dicom_port = free_port()
         self.aet = aet
         self.verbose = verbose
+        self.env = env or {}
         self.users = users or ({"router": "router"} if authentication else {})
         self.process = None
         self.config = {
@@ -265,7 +267,10 @@ class Orthanc:
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== harness: starting Orthanc at {time.strftime('%H:%M:%S')} =====\n".encode())
         argv = [ORTHANC_BIN] + (["--verbose"] if self.verbose else []) + [self.config_path]
-        self.process = spawn(argv, self.log_path, env=self._sanitizer_env(), cwd=self.dir)
+        env = self._sanitizer_env()
+        if self.env:
+            env = dict(env or os.environ, **self.env)
+        self.process = spawn(argv, self.log_path, env=env, cwd=self.dir)
         return self.process
 
     # -- sanitizer builds (./appliance test --sanitize / --tsan)

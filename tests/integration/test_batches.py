@@ -12,8 +12,11 @@ they come, and a maximum wait forces it out without them; route_study()
 decides a complete study from its summary (and sends only the series it
 chose), the rules test answers the same for the study's files, and a
 failing route_study() holds the study until the rules are fixed; a
-1000-instance study goes once, on one association."""
+delivery window (Orthanc's TZ set so that it opens 20 s into the test: the
+controllable clock) holds its queue without using attempts while urgent
+routes go; a 1000-instance study goes once, on one association."""
 
+import calendar
 import json
 import os
 import textwrap
@@ -53,15 +56,16 @@ class BatchesTest(harness.RouterTestCase):
             out.append(series)
         return out
 
-    def start_appliance(self, rule=RULE, peers=("ai", "tele")):
+    def start_appliance(self, rule=RULE, peers=("ai", "tele"), settings=None, env=None):
         rules = os.path.dirname(self.path("rules", "route.lua"))
         with open(os.path.join(rules, "route.lua"), "w") as f:
             f.write(rule)
         self.peers = {name: self.start_storescp(name.upper(), extra_args=("-v",)) for name in peers}
-        return self.start_orthanc(plugin=harness.plugin_path(), router={
+        return self.start_orthanc(plugin=harness.plugin_path(), env=env, router={
             "Rules": rules,
             "QueueDatabase": self.path("queue", "queue.sqlite"),
-            "Destinations": {name: {"Type": "dicom", "AET": p.aet, "Host": "127.0.0.1", "Port": p.port}
+            "Destinations": {name: dict({"Type": "dicom", "AET": p.aet, "Host": "127.0.0.1", "Port": p.port},
+                                        **(settings or {}).get(name, {}))
                              for name, p in self.peers.items()},
             "Retry": {"InitialDelay": 1, "MaxDelay": 2},
         })
@@ -313,6 +317,42 @@ class BatchesTest(harness.RouterTestCase):
         self.assertGreaterEqual(stores, 400)
         self.assertLessEqual(stores - 400, 8, f"{stores - 400} duplicates")
         self.assertEqual(self.associations("tele"), 2)  # one before the kill, one after
+
+    def test_a_delivery_window_holds_its_queue_until_it_opens_and_urgent_routes_go_anyway(self):
+        # The controllable clock: Orthanc's TZ, chosen so that its local time
+        # is 19:59:40 now, and the window "20:00-06:00" opens in 20 s.
+        now = time.time()
+        opening = now + 20
+        offset = (20 * 3600 - (int(now) + 20) % 86400) % 86400
+        if offset > 12 * 3600:
+            offset -= 86400
+        sign = "-" if offset >= 0 else "+"  # POSIX: the offset to add to local time to get UTC
+        hours, rest = divmod(abs(offset), 3600)
+        tz = f"RTZ{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        orthanc = self.start_appliance(textwrap.dedent("""\
+            function route(instance)
+              return { { destination = "archive", urgent = instance.tags.PatientID == "URGENT" } }
+            end
+            """), peers=("archive",), settings={"archive": {"Window": {"From": "20:00", "To": "06:00"}}},
+            env={"TZ": tz})
+        window = orthanc.get("/router/status")["Destinations"]["archive"]["Window"]
+        self.assertFalse(window["Open"], window)
+        opens_at = calendar.timegm(time.strptime(window["OpensAt"][:19], "%Y-%m-%dT%H:%M:%S"))
+        self.assertAlmostEqual(opens_at, opening, delta=61)  # to the minute
+
+        normal = harness.generate(self.path("normal", "x"), suite="ct-series", count=3, seed=131, rows=8, columns=8)
+        urgent = harness.generate(self.path("urgent", "x"), suite="ct-series", count=1, seed=141, rows=8, columns=8,
+                                  patient_id="URGENT")
+        harness.send([p for p, _ in normal + urgent], orthanc.dicom_port, calling="CT01")
+        harness.wait_for_files({u: p for p, u in urgent}, self.peers["archive"].received, 10, "the urgent instance at once")
+        self.assertLess(time.time(), opening, "the test was too slow: the window opened already")
+        jobs = orthanc.get("/router/queue?destination=archive")
+        self.assertEqual(len(jobs), 3)
+        self.assertTrue(all(j["Attempts"] == 0 for j in jobs), jobs)  # waiting uses no attempts
+        self.assertEqual({u for u in self.peers["archive"].received()}, {u for _, u in urgent})
+        harness.wait_for_files({u: p for p, u in normal}, self.peers["archive"].received, 90, "the queue once the window opened")
+        self.assertGreaterEqual(min(self.arrivals("archive", {u for _, u in normal}).values()), opening - 1)
+        self.assertTrue(orthanc.get("/router/status")["Destinations"]["archive"]["Window"]["Open"])
 
     def test_a_study_of_a_thousand_instances_goes_once_on_one_association(self):
         orthanc = self.start_appliance(textwrap.dedent("""\
