@@ -12,9 +12,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include "lua/RuleEngine.h"
+#include "plugins/core/destinations/http/Multipart.h"
 #include "plugins/core/dicom/DicomBuffer.h"
 #include "plugins/core/dicom/TagEditor.h"
 #include "plugins/core/dicom/TagReader.h"
@@ -636,6 +639,26 @@ void routeAnswerOne(const uint8_t* data, size_t size) {
   for (int call = 0; call < 2; ++call) {
     RouteDecision decision = engine->route(routedInstance());
     if (!decision.failure) checkAccepted(decision.routes, any, source);
+  }
+}
+
+void multipartOne(const uint8_t* data, size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const size_t newline = input.find('\n');
+  if (newline == std::string_view::npos || newline > 100) return;
+  std::optional<std::string> boundary = multipartBoundary(input.substr(0, newline));
+  if (!boundary) return;
+  const std::string_view body = input.substr(newline + 1);
+  const std::string delimiter = "\r\n--" + *boundary;
+  const char* last = body.data();
+  for (std::string_view part : multipartParts(body, *boundary)) {
+    if (part.data() < last || part.data() + part.size() > body.data() + body.size()) {
+      violated("a part lies outside the body or before the one before it", std::string(input));
+    }
+    if (part.find(delimiter) != std::string_view::npos) {
+      violated("a part holds a delimiter line", std::string(input));
+    }
+    last = part.data() + part.size();
   }
 }
 

@@ -26,6 +26,12 @@ namespace router::fuzz {
 // to makeTranscoder()->transcode().
 void transcodeOne(const uint8_t* data, size_t size);
 
+// fuzz_multipart. The first line (up to '\n', at most 100 bytes) is the
+// Content-Type header, the rest the body of POST /router/rules/test, read
+// by multipartBoundary and multipartParts. Every part must lie inside the
+// body, in order, and hold no delimiter line of its own.
+void multipartOne(const uint8_t* data, size_t size);
+
 // The UIDs the appliance can write (knownTransferSyntaxes() with canEncode),
 // in table order.
 const std::vector<std::string>& transcodeTargets();

@@ -19,12 +19,12 @@ BUILD="$(cd "${1:?usage: run.sh BUILD_DIR [SECONDS] [TARGET...]}" && pwd)"
 SECONDS_EACH="${2:-60}"
 shift 2 2>/dev/null || shift $#
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(transcode tags route_answer)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(transcode tags route_answer multipart)
 FUZZ="$BUILD/tests/fuzz"
 
 case "$SECONDS_EACH" in '' | *[!0-9]*) echo "run.sh: SECONDS must be a number, got '$SECONDS_EACH'" >&2; exit 2 ;; esac
 for t in "${TARGETS[@]}"; do
-  [ -x "$FUZZ/fuzz_$t" ] || { echo "run.sh: $FUZZ/fuzz_$t is not built (targets: transcode tags route_answer)" >&2; exit 2; }
+  [ -x "$FUZZ/fuzz_$t" ] || { echo "run.sh: $FUZZ/fuzz_$t is not built (targets: transcode tags route_answer multipart)" >&2; exit 2; }
 done
 
 # Seeds: generated, in a folder of this run only (runs may overlap).
@@ -38,6 +38,7 @@ if [ -x "$BUILD/tests/generator/router-testdata" ] &&
 fi
 "$FUZZ/router-fuzz-seeds" "$SEEDS" "${extra[@]}" | grep -v '^router-fuzz-seeds: note' || true
 cp "$HERE/seeds/route_answer/"* "$SEEDS/route_answer/"
+mkdir -p "$SEEDS/multipart" && cp "$HERE/seeds/multipart/"* "$SEEDS/multipart/"
 
 # ASan: a single allocation over 512 MiB fails (NULL, as a memory-limited
 # process would see) instead of zero-filling gigabytes because a 1 KiB file
@@ -46,7 +47,7 @@ cp "$HERE/seeds/route_answer/"* "$SEEDS/route_answer/"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=512}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
-declare -A dict=([transcode]=dicom.dict [tags]=dicom.dict [route_answer]=route_answer.dict)
+declare -A dict=([transcode]=dicom.dict [tags]=dicom.dict [route_answer]=route_answer.dict [multipart]=multipart.dict)
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do

@@ -43,6 +43,7 @@ void PrintTo(const Replay& replay, std::ostream* out) {
 Entry entryFor(const std::string& target) {
   if (target == "transcode") return fuzz::transcodeOne;
   if (target == "tags") return fuzz::tagsOne;
+  if (target == "multipart") return fuzz::multipartOne;
   return fuzz::routeAnswerOne;
 }
 
@@ -58,10 +59,11 @@ std::vector<Replay> replays() {
       list.push_back({target, entry.path(), seed});
     }
   };
-  for (const char* target : {"transcode", "tags", "route_answer"}) {
+  for (const char* target : {"transcode", "tags", "route_answer", "multipart"}) {
     add(target, fuzzDir / "regressions" / target, false);
   }
   add("route_answer", fuzzDir / "seeds" / "route_answer", true);
+  add("multipart", fuzzDir / "seeds" / "multipart", true);
   std::sort(list.begin(), list.end(), [](const Replay& a, const Replay& b) {
     return a.target + a.file.string() < b.target + b.file.string();
   });

@@ -37,7 +37,8 @@ TEST(Multipart, MalformedBodiesAreRefusedWithTheReason) {
       {"no delimiter at all", "no part starts with the boundary"},
       {"--B\r\n\r\nAAA", "the closing boundary is missing"},
       {"--B\r\nheaders without end\r\n--B--", "part 1 has no blank line after its headers"},
-      {"--B", "the closing boundary is missing"},
+      {"--B\r\nX: 1\r\n\r\n--B--", "part 1 has no blank line after its headers"},
+      {"--B", "no part starts with the boundary"},  // a delimiter ends with a CRLF or "--"
   };
   for (const auto& [body, reason] : cases) {
     try {
@@ -48,6 +49,11 @@ TEST(Multipart, MalformedBodiesAreRefusedWithTheReason) {
     }
   }
   EXPECT_TRUE(multipartParts("--B--", "B").empty());
+  // The boundary text inside a body, and a delimiter with transport padding.
+  auto parts = multipartParts("--B \r\n\r\n--Bx\r\n--B\t\r\nX: 1\r\n\r\ny\r\n--B--", "B");
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0], "--Bx");
+  EXPECT_EQ(parts[1], "y");
 }
 
 }  // namespace
