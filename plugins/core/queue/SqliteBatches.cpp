@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "plugins/core/Error.h"
+#include "plugins/core/queue/StoredForm.h"
 
 namespace router::sqlite_batches {
 
@@ -46,30 +47,13 @@ CREATE TABLE IF NOT EXISTS batch_requirements (
 
 namespace {
 
-// The numbers are part of the file format: never renumber, only add.
-int64_t stored(BatchState state) {
-  switch (state) {
-    case BatchState::Waiting: return 0;
-    case BatchState::OnHold: return 1;
-    case BatchState::Released: return 2;
-    case BatchState::Delivered: return 3;
-    case BatchState::Cancelled: return 4;
-  }
-  throw RouterError("queue: unknown batch state");
-}
-
-BatchState fromStored(int64_t value) {
-  for (BatchState s : kBatchStates) {
-    if (stored(s) == value) return s;
-  }
-  throw RouterError("queue database: batch state " + std::to_string(value) + " is unknown to this release");
-}
-
-int64_t stored(RouteLevel level) { return level == RouteLevel::Study ? 2 : 1; }
-RouteLevel levelFromStored(int64_t value) { return value == 2 ? RouteLevel::Study : RouteLevel::Series; }
+int64_t stored(BatchState state) { return stored::value(state); }
+BatchState fromStored(int64_t value) { return stored::batchState(value); }
+int64_t stored(RouteLevel level) { return stored::value(level); }
+RouteLevel levelFromStored(int64_t value) { return stored::level(value); }
 int64_t stored(JobState state) { return storedValue(state); }
-
-Clock::time_point fromMs(int64_t ms) { return Clock::time_point(std::chrono::milliseconds(ms)); }
+using stored::fromMs;
+using stored::lines;
 
 constexpr const char* kColumns =
     "id, level, uid, study_uid, destination, state, first_at, last_at, released_at, delivered_at, instances, "
@@ -77,17 +61,6 @@ constexpr const char* kColumns =
     "(SELECT COUNT(*) FROM jobs WHERE jobs.batch_id=batches.id), "
     "(SELECT series FROM batch_requirements r WHERE r.batch_id=batches.id), "
     "(SELECT met FROM batch_requirements r WHERE r.batch_id=batches.id)";
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  for (size_t at = 0; at < text.size();) {
-    size_t end = text.find('\n', at);
-    if (end == std::string::npos) end = text.size();
-    if (end > at) out.push_back(text.substr(at, end - at));
-    at = end + 1;
-  }
-  return out;
-}
 
 Batch read(Statement& s) {
   Batch b;
@@ -130,17 +103,11 @@ bool isDecision(const Route& route) { return route.destination == kStudyDecision
 
 }  // namespace
 
-int64_t sortKey(const RoutedInstance& instance) {
-  const int64_t series = std::clamp(instance.seriesNumber, 0, 99999);
-  const int64_t number = std::clamp(instance.instanceNumber, 0, 999999);
-  return series * 1000000 + number;
-}
-
 void enqueue(sqlite::Database& db, const std::string& instanceId, const RoutedInstance& instance,
              const Route& route, int64_t nowMs) {
   const Completion& c = route.completion;
   const std::string& uid = c.level == RouteLevel::Study ? instance.studyInstanceUid : instance.seriesInstanceUid;
-  const int64_t key = sortKey(instance);
+  const int64_t key = stored::sortKey(instance);
   // A study's route_study() decision waits in a batch of members without jobs.
   const bool decision = isDecision(route);
   if (uid.empty()) {  // nothing to group by: sent as an instance

@@ -20,9 +20,6 @@ namespace router::sqlite_batches {
 // Created with the queue (CREATE ... IF NOT EXISTS).
 extern const char* const kSchema;
 
-// The position of an instance in its batch: series, then instance number.
-int64_t sortKey(const RoutedInstance& instance);
-
 // One job row; defined in SqliteQueue.cpp, which owns the jobs table.
 void insertJob(sqlite::Database& db, const std::string& instanceId, const std::string& sopInstanceUid,
                const Route& route, JobState state, int64_t batchId, int64_t sortKey, int64_t nowMs);

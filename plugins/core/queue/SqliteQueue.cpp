@@ -2,8 +2,6 @@
 // for what survives a kill -9 and a power loss). One
 // connection, serialised by a mutex: every call is one short transaction and
 // nothing slow (network, transcoding) ever happens while it is held.
-#include <json/json.h>
-
 #include <algorithm>
 #include <mutex>
 
@@ -11,6 +9,7 @@
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/queue/Sqlite.h"
 #include "plugins/core/queue/SqliteBatches.h"
+#include "plugins/core/queue/StoredForm.h"
 
 namespace router {
 namespace {
@@ -75,43 +74,11 @@ DROP INDEX IF EXISTS jobs_due;
 // not tried again: it may be what stops the process.
 constexpr int kQuarantineAfter = 2;
 
-int64_t toMs(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-Clock::time_point fromMs(int64_t ms) { return Clock::time_point(std::chrono::milliseconds(ms)); }
-int64_t nowMs() { return toMs(Clock::now()); }
-
-std::string encodeEdits(const TagEdits& edits) {
-  Json::Value list(Json::arrayValue);
-  for (const auto& [key, value] : edits) {
-    Json::Value pair(Json::arrayValue);
-    pair.append(key);
-    pair.append(value ? Json::Value(*value) : Json::Value(Json::nullValue));
-    list.append(pair);
-  }
-  Json::StreamWriterBuilder writer;
-  writer["indentation"] = "";
-  return Json::writeString(writer, list);
-}
-
-TagEdits decodeEdits(const std::string& text) {
-  Json::Value list;
-  Json::CharReaderBuilder reader;
-  std::string errors;
-  std::unique_ptr<Json::CharReader> parser(reader.newCharReader());
-  if (!parser->parse(text.data(), text.data() + text.size(), &list, &errors) || !list.isArray()) {
-    throw RouterError("queue database: corrupt tag edits: " + errors);
-  }
-  TagEdits edits;
-  for (const auto& pair : list) {
-    if (pair[1].isNull()) {
-      edits.emplace_back(pair[0].asString(), std::nullopt);
-    } else {
-      edits.emplace_back(pair[0].asString(), pair[1].asString());
-    }
-  }
-  return edits;
-}
+using stored::decodeEdits;
+using stored::encodeEdits;
+using stored::fromMs;
+using stored::nowMs;
+using stored::toMs;
 
 constexpr const char* kJobColumns =
     "id, instance_id, sop_instance_uid, destination, transfer_syntax, modify, priority, state, "
