@@ -135,7 +135,7 @@ void Router::begin() {
   watcher_.start();
   history_.start();
   log_.info("router started: " + std::to_string(config_.destinations.size()) + " destination(s), " +
-            std::to_string(config_.threads) + " routing thread(s), queue " + config_.queueDatabase);
+            std::to_string(config_.threads) + " routing thread(s), queue " + describeQueueDatabase(config_.queueDatabase));
 }
 
 void Router::halt() {
@@ -193,7 +193,7 @@ RouterStatus Router::status() {
   out.transcoding.workerExecutable = config_.transcoding.workerExecutable;
   out.transcoding.lockdown = transcoder_.lockdown();
   out.transcoding.replacements = transcoder_.replacements();
-  out.queueDatabase = config_.queueDatabase;
+  out.queueDatabase = describeQueueDatabase(config_.queueDatabase);
   out.state = lifecycle_.state();
   return out;
 }

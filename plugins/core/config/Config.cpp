@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "plugins/core/ConfigSection.h"
+#include "plugins/core/queue/Queue.h"
 #include "plugins/core/Error.h"
 #include "plugins/core/destinations/registry/Kinds.h"
 #include "plugins/core/destinations/dicom/DicomKind.h"
@@ -242,7 +243,8 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   std::string storage = orthanc.isMember("StorageDirectory") && orthanc["StorageDirectory"].isString()
                             ? orthanc["StorageDirectory"].asString()
                             : "OrthancStorage";
-  config.queueDatabase = resolvePath(s.string("QueueDatabase", storage + "/router-queue.sqlite"), baseDir);
+  config.queueDatabase = s.string("QueueDatabase", storage + "/router-queue.sqlite");
+  if (!isPostgresUri(config.queueDatabase)) config.queueDatabase = resolvePath(config.queueDatabase, baseDir);
   config.threads = s.integer("Threads", 4, 1, 64);
   config.retry = parseRetry(s, "Retry", RetryPolicy{});
   config.circuitBreaker = parseBreaker(s, CircuitBreaker{});

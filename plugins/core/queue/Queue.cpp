@@ -91,11 +91,31 @@ JobState jobStateFromStored(int64_t value) {
                     " is unknown to this release (a corrupt file, or one of a newer release)");
 }
 
-std::unique_ptr<Queue> openQueue(const std::string& database) {
-  if (database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0) {
-    throw RouterError("a PostgreSQL queue is not part of this release; give a file path for the embedded "
-                      "SQLite queue");
+bool isPostgresUri(const std::string& database) {
+  return database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0;
+}
+
+std::string describeQueueDatabase(const std::string& database) {
+  if (!isPostgresUri(database)) return database;
+  std::string out = database;
+  // user:password@host
+  const size_t scheme = out.find("://");
+  const size_t at = out.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+  if (scheme != std::string::npos && at != std::string::npos) {
+    const size_t colon = out.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
   }
+  // ?password=... or &password=...
+  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    if (p > 0 && out[p - 1] != '?' && out[p - 1] != '&') continue;
+    const size_t end = out.find('&', p);
+    out.replace(p + 9, (end == std::string::npos ? out.size() : end) - p - 9, "***");
+  }
+  return out;
+}
+
+std::unique_ptr<Queue> openQueue(const std::string& database) {
+  if (isPostgresUri(database)) return openPostgresQueue(database);
   return openSqliteQueue(database);
 }
 

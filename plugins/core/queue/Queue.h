@@ -5,8 +5,9 @@
 // same contract suite (tests/unit/queue_contract_test.cpp). Backend-neutral
 // code (state names) lives in Queue.cpp.
 //
-// Thread safety: every method may be called from any thread; implementations
-// serialise access internally and keep each call one short transaction.
+// Thread safety: every method may be called from any thread at once;
+// implementations keep each call one short transaction (SQLite serialises
+// the calls on one connection, PostgreSQL lends each call a pooled one).
 #pragma once
 
 #include <chrono>
@@ -275,9 +276,17 @@ class AdminQueue {
 
 class Queue : public IntakeQueue, public RoutingQueue, public DeliveryQueue, public BatchQueue, public AdminQueue {};
 
-// The queue named by Router.QueueDatabase: a file path is the embedded SQLite
-// queue (created if needed). Throws RouterError naming what is wrong.
+// The queue named by Router.QueueDatabase: a postgresql:// (or postgres://)
+// URI is the shared PostgreSQL queue, anything else the file of the embedded
+// SQLite queue (created if needed). Throws RouterError naming what is wrong.
 std::unique_ptr<Queue> openQueue(const std::string& database);
+bool isPostgresUri(const std::string& database);
+// How logs and status name the queue database: a URI without its password.
+std::string describeQueueDatabase(const std::string& database);
+
+// Connects to the PostgreSQL queue at uri (a libpq connection URI), creating
+// or upgrading its tables. Throws RouterError.
+std::unique_ptr<Queue> openPostgresQueue(const std::string& uri);
 
 // Opens (creating if needed) the SQLite queue at path. Throws RouterError.
 std::unique_ptr<Queue> openSqliteQueue(const std::string& path);
