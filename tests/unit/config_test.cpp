@@ -119,6 +119,13 @@ TEST_F(ConfigTest, RelativePathsFollowTheConfigurationFolder) {
   EXPECT_EQ(c.destinations.at("out").settingsAs<FolderSettings>().path, "/etc/orthanc/out");
 }
 
+TEST_F(ConfigTest, APostgresqlQueueDatabaseIsAUriNotAPath) {
+  for (const std::string uri : {"postgresql://router@db.example:5432/router", "postgres://db/router"}) {
+    Config c = parseConfig(doc("\"QueueDatabase\": \"" + uri + "\""), "/etc/orthanc");
+    EXPECT_EQ(c.queueDatabase, uri);
+  }
+}
+
 TEST_F(ConfigTest, EveryMistakeNamesItsKey) {
   struct Case {
     std::string body;

@@ -11,11 +11,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "plugins/core/queue/Queue.h"
+#include "tests/unit/postgres_server.h"
 
 namespace router {
 namespace {
@@ -28,6 +30,10 @@ struct Backend {
   Factory open;
   // Bytes the backend uses for its storage (for the bounded-growth test).
   std::function<uintmax_t(const std::filesystem::path& dir)> size;
+  // Rounds of that test after which the storage holds all it reuses: SQLite
+  // reuses a page freed in one round in the next; PostgreSQL reuses an index
+  // page only after the VACUUM following the one that freed it.
+  int settleRounds = 1;
 };
 
 uintmax_t sqliteSize(const std::filesystem::path& dir) {
@@ -37,10 +43,46 @@ uintmax_t sqliteSize(const std::filesystem::path& dir) {
   return total;
 }
 
+// PostgreSQL: one server for the test program (postgres_server.h), one
+// fresh database per test, named after the test's folder; reopening is a new
+// queue object (new connections) on the same database.
+std::string postgresUri(const std::filesystem::path& dir) {
+  static std::mutex mutex;
+  static std::map<std::string, std::string> databases;  // test folder -> database
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& server = testing_pg::PostgresServer::instance();
+  auto [it, added] = databases.emplace(dir.string(), "contract_" + std::to_string(databases.size() + 1));
+  if (added) server.createDatabase(it->second);
+  return server.uri(it->second);
+}
+
+// The queue's tables with their indexes, once VACUUM has made the space of
+// deleted rows reusable, as autovacuum does in a deployment (run here at
+// once so that the figure does not depend on its timing; twice, with a
+// transaction in between as traffic would have, so that the index pages the
+// first one freed are reusable too).
+uintmax_t postgresSize(const std::filesystem::path& dir) {
+  const std::string uri = postgresUri(dir);
+  testing_pg::PostgresServer::exec(uri, "VACUUM");
+  testing_pg::PostgresServer::query(uri, "SELECT txid_current()");
+  testing_pg::PostgresServer::exec(uri, "VACUUM");
+  return std::stoull(testing_pg::PostgresServer::query(
+      uri, "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n "
+           "ON n.oid=c.relnamespace WHERE n.nspname='public' AND c.relkind='r'"));
+}
+
 const Backend kBackends[] = {
     {"sqlite", [](const std::filesystem::path& dir) { return openQueue((dir / "queue.sqlite").string()); },
      sqliteSize},
+    {"postgresql", [](const std::filesystem::path& dir) { return openQueue(postgresUri(dir)); }, postgresSize, 2},
 };
+
+// Ends the PostgreSQL server (if a test started it) by its PID.
+class PostgresEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { testing_pg::PostgresServer::instance().stop(); }
+};
+::testing::Environment* const kPostgresEnvironment = ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 
 class QueueContract : public ::testing::TestWithParam<Backend> {
  protected:
@@ -258,7 +300,7 @@ TEST_P(QueueContract, HistoryLeavesAfterItsRetentionAndTheStorageStaysBounded) {
     }
     q->flush();
     last = GetParam().size(dir_);
-    if (round == 0) afterFirst = last;
+    if (round + 1 == GetParam().settleRounds) afterFirst = last;
   }
   EXPECT_LE(last, afterFirst * 3 / 2) << "the storage grew from " << afterFirst << " to " << last << " bytes";
   EXPECT_EQ(q->listIntake(IntakeState::RuleFailed, 10).size(), 1u);

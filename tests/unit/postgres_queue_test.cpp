@@ -1,0 +1,169 @@
+// What the PostgreSQL queue does beyond the contract suite (which it passes
+// too, queue_contract_test.cpp): several nodes on one database at once, and a
+// server that goes away. Each "node" is its own queue object, with its own
+// connections, on one real server started by the test (postgres_server.h).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "plugins/core/Error.h"
+#include "plugins/core/queue/Queue.h"
+#include "tests/unit/postgres_server.h"
+
+namespace router {
+namespace {
+
+using testing_pg::PostgresServer;
+
+class PostgresEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { PostgresServer::instance().stop(); }
+};
+::testing::Environment* const kPostgresEnvironment = ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
+
+class PostgresQueue : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int databases = 0;
+    const std::string name = "node_test_" + std::to_string(++databases);
+    PostgresServer::instance().createDatabase(name);
+    uri_ = PostgresServer::instance().uri(name);
+  }
+  std::unique_ptr<Queue> node() { return openQueue(uri_); }
+  static Route route(const std::string& destination) {
+    Route r;
+    r.destination = destination;
+    return r;
+  }
+  std::string uri_;
+};
+
+TEST_F(PostgresQueue, NodesStartingAtOnceOnAnEmptyDatabaseMakeOneSchema) {
+  std::vector<std::thread> threads;
+  std::atomic<int> opened{0};
+  std::mutex mutex;
+  std::vector<std::string> errors;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      try {
+        node();
+        ++opened;
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mutex);
+        errors.push_back(e.what());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(opened, 6) << (errors.empty() ? "" : errors.front());
+  EXPECT_EQ(node()->recordChanges({{1, "a"}}, 1, false), 1);
+}
+
+TEST_F(PostgresQueue, TwoNodesNeverClaimTheSameJob) {
+  auto a = node(), b = node();
+  std::vector<Change> changes;
+  for (int i = 1; i <= 400; ++i) changes.push_back({i, "i" + std::to_string(i)});
+  a->recordChanges(changes, 400, false);
+  // Both nodes route, both deliver, two threads each.
+  std::mutex mutex;
+  std::set<int64_t> routed, claimed;
+  std::atomic<int> duplicates{0};
+  auto work = [&](Queue& q) {
+    while (auto item = q.claimIntake()) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!routed.insert(item->id).second) ++duplicates;
+      }
+      q.finishRouting(item->id, "u" + std::to_string(item->id), {route("d")});
+    }
+    while (auto job = q.claimJob("d")) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!claimed.insert(job->id).second) ++duplicates;
+      }
+      q.completeJob(job->id);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (Queue* q : {a.get(), a.get(), b.get(), b.get()}) threads.emplace_back([&, q] { work(*q); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_EQ(routed.size(), 400u);
+  EXPECT_EQ(claimed.size(), 400u);
+  EXPECT_TRUE(a->listJobs(JobFilter{}).empty());
+}
+
+TEST_F(PostgresQueue, TwoNodesReadingOneChangesLogTakeEachChangeInOnce) {
+  // Two Orthanc servers on one index share one changes log: both nodes see
+  // every change and record what they fetched, at once and out of step.
+  auto a = node(), b = node();
+  std::atomic<int> added{0};
+  auto reader = [&](Queue& q) {
+    for (int64_t seq = 1; seq <= 300; seq += 10) {
+      std::vector<Change> changes;
+      for (int64_t s = seq; s < seq + 10; ++s) changes.push_back({s, "i" + std::to_string(s)});
+      added += q.recordChanges(changes, seq + 9, false);
+    }
+  };
+  std::thread ta([&] { reader(*a); }), tb([&] { reader(*b); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(added, 300);
+  EXPECT_EQ(a->lastChangeSeq().value(), 300);
+  // A node that fetched before the other moved on: nothing again, and the
+  // shared cursor does not go back.
+  EXPECT_EQ(b->recordChanges({{250, "i250"}, {251, "i251"}}, 251, false), 0);
+  EXPECT_EQ(a->lastChangeSeq().value(), 300);
+  int claimed = 0;
+  while (b->claimIntake()) ++claimed;
+  EXPECT_EQ(claimed, 300);
+}
+
+TEST_F(PostgresQueue, ALostConnectionFailsTheCallNamingTheQueueAndTheNextCallReconnects) {
+  auto q = node();
+  q->recordChanges({{1, "a"}}, 1, false);
+  PostgresServer::instance().restart();
+  try {
+    q->claimIntake();
+    ADD_FAILURE() << "a call on a connection the server closed succeeded";
+  } catch (const RouterError& e) {
+    EXPECT_NE(std::string(e.what()).find("PostgreSQL queue"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1"), std::string::npos) << e.what();
+  }
+  auto item = q->claimIntake();  // nothing was lost
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->instanceId, "a");
+}
+
+TEST_F(PostgresQueue, ADatabaseOfANewerReleaseIsRefused) {
+  node();
+  PostgresServer::exec(uri_, "UPDATE meta SET value='99' WHERE key='schema_version'");
+  try {
+    node();
+    ADD_FAILURE() << "opened a database of a newer release";
+  } catch (const RouterError& e) {
+    EXPECT_NE(std::string(e.what()).find("newer release"), std::string::npos) << e.what();
+  }
+}
+
+TEST(QueueDatabase, APasswordNeverShows) {
+  EXPECT_EQ(describeQueueDatabase("postgresql://router:s3cret@db:5432/q"), "postgresql://router:***@db:5432/q");
+  EXPECT_EQ(describeQueueDatabase("postgres://db/q?user=r&password=s3cret&sslmode=require"),
+            "postgres://db/q?user=r&password=***&sslmode=require");
+  EXPECT_EQ(describeQueueDatabase("/var/lib/orthanc/router-queue.sqlite"), "/var/lib/orthanc/router-queue.sqlite");
+}
+
+TEST(QueueDatabase, AServerThatIsNotThereIsAnErrorNamingIt) {
+  try {
+    openQueue("postgresql://router@127.0.0.1:1/none");
+    ADD_FAILURE() << "connected to nothing";
+  } catch (const RouterError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot connect"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace router
