@@ -17,12 +17,12 @@ std::set<std::string> destinationNames(const Config& config) {
   return names;
 }
 
-std::unique_ptr<Queue> openConfiguredQueue(const std::string& path) {
+std::unique_ptr<Queue> openConfiguredQueue(const std::string& path, const QueueNode& node) {
   std::error_code ec;
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty() && path.find("://") == std::string::npos) std::filesystem::create_directories(parent, ec);
   try {
-    return openQueue(path);
+    return openQueue(path, node);
   } catch (const std::exception& e) {
     throw ConfigError(std::string("configuration error: Router.QueueDatabase: ") + e.what());
   }
@@ -66,7 +66,7 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
       log_(log),
       commitments_(commitments),
       audit_(openAuditLog(config_.auditLog)),
-      queue_(openConfiguredQueue(config_.queueDatabase)),
+      queue_(openConfiguredQueue(config_.queueDatabase, config_.node)),
       transcoder_(workerOptions(config_, log)),
       host_(transcoder_, config_.transcoding.quality, metrics_, log_),
       rules_(loadRules(config_, log)),
@@ -95,6 +95,11 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
                }),
       watcher_(config_.rulesDir, rules_, log_),
       history_(*queue_, config_.historyRetention, log_),
+      leases_(*queue_, config_.node.lease, log_,
+              [this] {
+                routingWakeup_.notify();
+                delivery_.notifyAll();
+              }),
       lifecycle_([this] { halt(); }),
       operations_(config_, *queue_, *queue_, delivery_, routingWakeup_, rules_, log_, audit_.get()) {}
 
@@ -118,6 +123,7 @@ void Router::begin() {
     metrics_.quarantined("routing", recovered.quarantinedIntake);
     metrics_.quarantined("delivery", recovered.quarantinedJobs);
   }
+  leases_.start();  // before any claim: they are renewed from the first
   intake_.anchor();
   try {
     transcoder_.start();
@@ -146,6 +152,7 @@ void Router::halt() {
   batches_.stop();
   delivery_.stop();
   transcoder_.stop();
+  leases_.stop();  // last: claims in flight stay renewed until their workers stopped
 }
 
 RouterStatus Router::status() {

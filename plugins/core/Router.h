@@ -42,6 +42,7 @@
 #include "plugins/core/intake/Intake.h"
 #include "plugins/core/metrics/Metrics.h"
 #include "plugins/core/queue/HistoryPruner.h"
+#include "plugins/core/queue/LeaseKeeper.h"
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/routing/RuleBook.h"
 #include "plugins/core/routing/Routing.h"
@@ -141,6 +142,7 @@ class Router {
   Routing routing_;
   RulesWatcher watcher_;
   HistoryPruner history_;
+  LeaseKeeper leases_;  // this node's claims on a shared queue
   Lifecycle lifecycle_;  // its state is read by REST threads (status)
   Operations operations_;
 };

@@ -126,6 +126,19 @@ TEST_F(ConfigTest, APostgresqlQueueDatabaseIsAUriNotAPath) {
   }
 }
 
+TEST_F(ConfigTest, ANodeIsNamedAfterItsHostUnlessNamed) {
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  Config c = parseConfig(doc(""));
+  EXPECT_EQ(c.node.name, host);
+  EXPECT_EQ(c.node.lease, std::chrono::seconds(60));
+  c = parseConfig(doc(R"("NodeName": "router-b", "LeaseSeconds": 20)"));
+  EXPECT_EQ(c.node.name, "router-b");
+  EXPECT_EQ(c.node.lease, std::chrono::seconds(20));
+  EXPECT_NE(errorOf(doc(R"("LeaseSeconds": 1)")).find("Router.LeaseSeconds"), std::string::npos);
+  EXPECT_NE(errorOf(doc(R"("NodeName": "")")).find("Router.NodeName"), std::string::npos);
+}
+
 TEST_F(ConfigTest, EveryMistakeNamesItsKey) {
   struct Case {
     std::string body;

@@ -32,7 +32,8 @@ class PostgresQueue : public ::testing::Test {
     PostgresServer::instance().createDatabase(name);
     uri_ = PostgresServer::instance().uri(name);
   }
-  std::unique_ptr<Queue> node() { return openQueue(uri_); }
+  std::unique_ptr<Queue> node(const std::string& name = "local") { return openQueue(uri_, QueueNode{name, kLease}); }
+  static constexpr std::chrono::seconds kLease{60};
   static Route route(const std::string& destination) {
     Route r;
     r.destination = destination;
@@ -147,6 +148,68 @@ TEST_F(PostgresQueue, ADatabaseOfANewerReleaseIsRefused) {
   } catch (const RouterError& e) {
     EXPECT_NE(std::string(e.what()).find("newer release"), std::string::npos) << e.what();
   }
+}
+
+// --- leases: several nodes, one of them dies
+
+TEST_F(PostgresQueue, WhatANodeThatStoppedHeldIsTakenOverOnceItsLeaseExpired) {
+  auto a = node("a"), b = node("b");
+  a->recordChanges({{1, "one"}, {2, "two"}}, 2, false);
+  a->finishRouting(a->claimIntake()->id, "1.2.3.1", {route("d")});
+  const int64_t job = a->claimJob("d")->id;
+  ASSERT_TRUE(a->claimIntake());  // "two", being routed
+  // a dies here. Its lease runs: b takes nothing before the end.
+  const auto now = Clock::now();
+  EXPECT_EQ(b->heartbeat(now + std::chrono::seconds(30)).takenOver, 0);
+  EXPECT_FALSE(b->claimJob("d"));
+  Heartbeat h = b->heartbeat(now + kLease + std::chrono::seconds(2));
+  EXPECT_EQ(h.takenOver, 2);
+  EXPECT_EQ(h.quarantined, 0);
+  auto again = b->claimJob("d");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->id, job);
+  EXPECT_EQ(again->attempts, 2);
+  EXPECT_EQ(b->claimIntake()->instanceId, "two");
+}
+
+TEST_F(PostgresQueue, ALiveNodesHeartbeatKeepsItsClaims) {
+  auto a = node("a"), b = node("b");
+  a->recordChanges({{1, "one"}}, 1, false);
+  a->finishRouting(a->claimIntake()->id, "1.2.3.1", {route("d")});
+  const int64_t job = a->claimJob("d")->id;
+  const auto now = Clock::now();
+  EXPECT_EQ(a->heartbeat(now + std::chrono::seconds(50)).renewed, 1);
+  EXPECT_EQ(b->heartbeat(now + kLease + std::chrono::seconds(2)).takenOver, 0);
+  EXPECT_EQ(a->getJob(job)->state, JobState::Sending);
+  // Its own heartbeat never takes its own claims back, however late.
+  EXPECT_EQ(a->heartbeat(now + std::chrono::hours(5)).takenOver, 0);
+}
+
+TEST_F(PostgresQueue, ANodeRestartingRequeuesItsOwnWorkOnly) {
+  auto a = node("a"), b = node("b");
+  a->recordChanges({{1, "one"}, {2, "two"}}, 2, false);
+  a->finishRouting(a->claimIntake()->id, "1.2.3.1", {route("d")});
+  b->finishRouting(b->claimIntake()->id, "1.2.3.2", {route("d")});
+  const int64_t ofA = a->claimJob("d")->id, ofB = b->claimJob("d")->id;
+  auto restartedB = node("b");
+  EXPECT_EQ(restartedB->recover().requeued, 1);
+  EXPECT_EQ(restartedB->getJob(ofA)->state, JobState::Sending);  // a is alive and sending it
+  EXPECT_EQ(restartedB->getJob(ofB)->state, JobState::Pending);
+}
+
+TEST_F(PostgresQueue, AJobWhoseTwoHoldersDiedIsQuarantined) {
+  auto a = node("a"), b = node("b"), c = node("c");
+  a->recordChanges({{1, "poison"}}, 1, false);
+  a->finishRouting(a->claimIntake()->id, "1.2.3.1", {route("d")});
+  const int64_t job = a->claimJob("d")->id;
+  const auto now = Clock::now();
+  ASSERT_EQ(b->heartbeat(now + kLease + std::chrono::seconds(2)).takenOver, 1);  // a died
+  ASSERT_TRUE(b->claimJob("d"));
+  Heartbeat h = c->heartbeat(now + 2 * kLease + std::chrono::seconds(4));  // b died too
+  EXPECT_EQ(h.takenOver, 1);
+  EXPECT_EQ(h.quarantined, 1);
+  EXPECT_EQ(c->getJob(job)->state, JobState::Dead);
+  EXPECT_NE(c->getJob(job)->lastError.find("quarantined"), std::string::npos);
 }
 
 TEST(QueueDatabase, APasswordNeverShows) {

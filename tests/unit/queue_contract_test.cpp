@@ -84,6 +84,9 @@ class PostgresEnvironment : public ::testing::Environment {
 };
 ::testing::Environment* const kPostgresEnvironment = ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 
+// Test names and failures show the backend's name, not its bytes.
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
 class QueueContract : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
@@ -246,6 +249,14 @@ TEST_P(QueueContract, WorkInFlightAtTwoRestartsInARowIsQuarantined) {
   auto failed = q->listIntake(IntakeState::RuleFailed, 10);
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_NE(failed[0].error.find("quarantined"), std::string::npos);
+}
+
+TEST_P(QueueContract, ANodesOwnHeartbeatNeverTakesItsClaimsBack) {
+  auto q = open();
+  receive(*q, 1, {route("d")});
+  const int64_t job = q->claimJob("d")->id;
+  EXPECT_EQ(q->heartbeat(Clock::now() + std::chrono::hours(24)).takenOver, 0);
+  EXPECT_EQ(q->getJob(job)->state, JobState::Sending);
 }
 
 TEST_P(QueueContract, SeveralThreadsNeverClaimTheSameJob) {

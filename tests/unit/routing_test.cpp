@@ -42,6 +42,7 @@ class FullDiskQueue : public Queue {
     real_->finishRouting(id, instance, routes);
   }
   Recovery recover() override { return real_->recover(); }
+  Heartbeat heartbeat(Clock::time_point now) override { return real_->heartbeat(now); }
   int pruneHistory(Clock::time_point before, int limit) override { return real_->pruneHistory(before, limit); }
   std::optional<int64_t> lastChangeSeq() override { return real_->lastChangeSeq(); }
   int recordChanges(const std::vector<Change>& c, int64_t last, bool skip) override {

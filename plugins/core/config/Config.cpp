@@ -233,7 +233,8 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   }
   ConfigSection s(orthanc["Router"], "Router",
             {"Rules", "QueueDatabase", "Threads", "Destinations", "Retry", "CircuitBreaker",
-             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser", "AuditLog", "Transcoding", "HistoryRetention"});
+             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser", "AuditLog", "Transcoding", "HistoryRetention",
+             "NodeName", "LeaseSeconds"});
   Config config;
   config.rulesDir = resolvePath(s.string("Rules", "", true), baseDir);
   std::error_code ec;
@@ -254,6 +255,11 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   if (s.has("AuditLog")) config.auditLog = resolvePath(s.string("AuditLog", "", true), baseDir);
   config.transcoding = parseTranscoding(s, baseDir);
   config.historyRetention = std::chrono::seconds(s.integer("HistoryRetention", 7 * 24 * 3600, 0, 3650 * 24 * 3600));
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "%s", "local");
+  config.node.name = s.string("NodeName", host);
+  if (config.node.name.empty()) ConfigSection::fail("Router.NodeName", "must not be empty");
+  config.node.lease = std::chrono::seconds(s.integer("LeaseSeconds", 60, 5, 3600));
   if (orthanc.isMember("DicomAet") && orthanc["DicomAet"].isString()) {
     config.localAet = orthanc["DicomAet"].asString();
   }

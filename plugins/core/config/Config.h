@@ -11,6 +11,7 @@
 #include <json/value.h>
 
 #include "plugins/core/destinations/DestinationConfig.h"
+#include "plugins/core/queue/Queue.h"
 
 namespace router {
 
@@ -49,6 +50,10 @@ struct Config {
   TranscodingConfig transcoding;
   // Routed intake items older than this leave the queue (HistoryPruner).
   std::chrono::seconds historyRetention{7 * 24 * 3600};
+  // This appliance among those sharing one queue: NodeName (default: the
+  // host name) and LeaseSeconds, how long its claims outlive its last
+  // heartbeat before another node takes them over.
+  QueueNode node;
 };
 
 // Reads the "Router" section of Orthanc's configuration (and "DicomModalities"

@@ -22,6 +22,7 @@
 // connection is closed (with every idle one) and the next call connects
 // again. Callers already treat a queue error as transient.
 #include <algorithm>
+#include <limits>
 
 #include "plugins/core/Error.h"
 #include "plugins/core/queue/Postgres.h"
@@ -48,7 +49,9 @@ CREATE TABLE IF NOT EXISTS intake (
   attempts BIGINT NOT NULL DEFAULT 0,
   error TEXT NOT NULL DEFAULT '',
   received_at BIGINT NOT NULL,
-  interrupted BIGINT NOT NULL DEFAULT 0);
+  interrupted BIGINT NOT NULL DEFAULT 0,
+  node TEXT NOT NULL DEFAULT '',
+  lease_until BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS intake_state ON intake(state, id);
 CREATE INDEX IF NOT EXISTS intake_instance ON intake(instance_id);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -67,14 +70,18 @@ CREATE TABLE IF NOT EXISTS jobs (
   interrupted BIGINT NOT NULL DEFAULT 0,
   batch_id BIGINT NOT NULL DEFAULT 0,
   sort_key BIGINT NOT NULL DEFAULT 0,
-  urgent BIGINT NOT NULL DEFAULT 0);
+  urgent BIGINT NOT NULL DEFAULT 0,
+  node TEXT NOT NULL DEFAULT '',
+  lease_until BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_next ON jobs(destination, state, priority DESC, batch_id, sort_key, id);
 CREATE INDEX IF NOT EXISTS jobs_instance ON jobs(instance_id);
 )SQL";
 
 // meta.schema_version of a database this release writes. The numbers are
-// those of the SQLite file with the same tables (SqliteQueue.cpp); the
-// first PostgreSQL release starts at 2, so there is nothing to upgrade yet.
+// those of the SQLite file with the same tables (SqliteQueue.cpp), plus what
+// only a shared queue needs: who holds a claim (node) and until when
+// (lease_until, ms). The first PostgreSQL release starts at 2, so there is
+// nothing to upgrade yet.
 constexpr int kSchemaVersion = 2;
 // Taken for the schema's creation or upgrade (pg_advisory_xact_lock's
 // two-key space; the first key says "orthanc-router").
@@ -126,36 +133,40 @@ int64_t asInt(IntakeState s) { return storedValue(s); }
 
 class PostgresQueue : public Queue {
  public:
-  explicit PostgresQueue(const std::string& uri) : pool_(uri, describeQueueDatabase(uri)) { migrate(); }
+  PostgresQueue(const std::string& uri, QueueNode node)
+      : node_(std::move(node)), pool_(uri, describeQueueDatabase(uri)) {
+    migrate();
+  }
 
+  // This node's claims only; other nodes' are taken back by heartbeat()
+  // once their lease expired.
   Recovery recover() override {
     auto c = pool_.take();
     Transaction tx(*c);
     Recovery r;
-    c->exec("UPDATE intake SET interrupted=interrupted+1 WHERE state=$1", {asInt(IntakeState::Routing)});
-    r.quarantinedIntake =
-        c->exec("UPDATE intake SET state=$1, error=$2 WHERE state=$3 AND interrupted>=$4",
-                {asInt(IntakeState::RuleFailed),
-                 "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
-                     " times in a row while routing this instance, so it is not routed again by itself; "
-                     "find the cause in Orthanc's log, then re-route the rule-failed instances",
-                 asInt(IntakeState::Routing), kQuarantineAfter})
-            .affected();
-    r.requeued = c->exec("UPDATE intake SET state=$1 WHERE state=$2", {asInt(IntakeState::New), asInt(IntakeState::Routing)})
-                     .affected();
-    c->exec("UPDATE jobs SET interrupted=interrupted+1 WHERE state=$1", {asInt(JobState::Sending)});
-    r.quarantinedJobs =
-        c->exec("UPDATE jobs SET state=$1, last_error=$2 || last_error WHERE state=$3 AND interrupted>=$4",
-                {asInt(JobState::Dead),
-                 "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
-                     " times in a row while delivering this instance, so it is not sent again by itself; "
-                     "find the cause in Orthanc's log, then retry the job. Before: ",
-                 asInt(JobState::Sending), kQuarantineAfter})
-            .affected();
-    r.requeued += c->exec("UPDATE jobs SET state=$1 WHERE state=$2", {asInt(JobState::Pending), asInt(JobState::Sending)})
-                      .affected();
+    r.requeued = requeueInFlight(*c, "node=$2", std::numeric_limits<int64_t>::max(), r.quarantinedIntake,
+                                 r.quarantinedJobs);
     tx.commit();
     return r;
+  }
+
+  Heartbeat heartbeat(Clock::time_point now) override {
+    auto c = pool_.take();
+    Transaction tx(*c);
+    Heartbeat h;
+    const int64_t until = toMs(now) + leaseMs();
+    h.renewed = c->exec("UPDATE intake SET lease_until=$1 WHERE state=$2 AND node=$3",
+                        {until, asInt(IntakeState::Routing), node_.name})
+                    .affected() +
+                c->exec("UPDATE jobs SET lease_until=$1 WHERE state=$2 AND node=$3",
+                        {until, asInt(JobState::Sending), node_.name})
+                    .affected();
+    int quarantinedIntake = 0, quarantinedJobs = 0;
+    h.takenOver = requeueInFlight(*c, "node<>$2", toMs(now), quarantinedIntake, quarantinedJobs);
+    h.quarantined = quarantinedIntake + quarantinedJobs;
+    h.takenOver += h.quarantined;
+    tx.commit();
+    return h;
   }
 
   std::optional<int64_t> lastChangeSeq() override {
@@ -195,9 +206,9 @@ class PostgresQueue : public Queue {
     auto c = pool_.take();
     pg::Result r = c->exec(std::string("WITH next AS (SELECT id FROM intake WHERE state=$1 ORDER BY id LIMIT 1 "
                                        "FOR UPDATE SKIP LOCKED) "
-                                       "UPDATE intake SET state=$2, attempts=attempts+1 FROM next "
+                                       "UPDATE intake SET state=$2, attempts=attempts+1, node=$3, lease_until=$4 FROM next "
                                        "WHERE intake.id=next.id RETURNING ") + kIntakeColumns,
-                           {asInt(IntakeState::New), asInt(IntakeState::Routing)});
+                           {asInt(IntakeState::New), asInt(IntakeState::Routing), node_.name, nowMs() + leaseMs()});
     if (r.empty()) return std::nullopt;
     return readIntake(r, 0);
   }
@@ -276,10 +287,10 @@ class PostgresQueue : public Queue {
         std::string("WITH next AS (SELECT id FROM jobs WHERE destination=$1 AND (state=$2 OR (state=$3 AND "
                     "next_attempt_at<=$4)) AND ($5::bigint=0 OR urgent=1) "
                     "ORDER BY priority DESC, batch_id, sort_key, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-                    "UPDATE jobs SET state=$6, attempts=attempts+1 FROM next WHERE jobs.id=next.id RETURNING ") +
-            kJobColumns,
+                    "UPDATE jobs SET state=$6, attempts=attempts+1, node=$7, lease_until=$8 FROM next "
+                    "WHERE jobs.id=next.id RETURNING ") + kJobColumns,
         {destination, asInt(JobState::Pending), asInt(JobState::Failed), nowMs(), urgentOnly ? 1 : 0,
-         asInt(JobState::Sending)});
+         asInt(JobState::Sending), node_.name, nowMs() + leaseMs()});
     if (r.empty()) return std::nullopt;
     return readJob(r, 0);
   }
@@ -480,6 +491,41 @@ class PostgresQueue : public Queue {
   }
 
  private:
+  int64_t leaseMs() const { return static_cast<int64_t>(node_.lease.count()) * 1000; }
+
+  // Claims in flight whose holder matches `holder` ($2: this node's name,
+  // $3: leases that ended before it): counted as interrupted, quarantined at
+  // the second interruption in a row, else back to waiting (see recover()).
+  // Returns how many went back to waiting.
+  int requeueInFlight(Connection& c, const std::string& holder, int64_t endedBefore, int& quarantinedIntake,
+                      int& quarantinedJobs) {
+    const std::string which = " WHERE state=$1 AND " + holder + " AND lease_until<$3";
+    const int64_t routing = asInt(IntakeState::Routing), sending = asInt(JobState::Sending);
+    c.exec("UPDATE intake SET interrupted=interrupted+1" + which, {routing, node_.name, endedBefore});
+    quarantinedIntake =
+        c.exec("UPDATE intake SET state=$4, error=$5" + which + " AND interrupted>=$6",
+               {routing, node_.name, endedBefore, asInt(IntakeState::RuleFailed),
+                "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
+                    " times in a row while routing this instance, so it is not routed again by itself; "
+                    "find the cause in Orthanc's log, then re-route the rule-failed instances",
+                kQuarantineAfter})
+            .affected();
+    int requeued = c.exec("UPDATE intake SET state=$4" + which, {routing, node_.name, endedBefore, asInt(IntakeState::New)})
+                       .affected();
+    c.exec("UPDATE jobs SET interrupted=interrupted+1" + which, {sending, node_.name, endedBefore});
+    quarantinedJobs =
+        c.exec("UPDATE jobs SET state=$4, last_error=$5 || last_error" + which + " AND interrupted>=$6",
+               {sending, node_.name, endedBefore, asInt(JobState::Dead),
+                "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
+                    " times in a row while delivering this instance, so it is not sent again by itself; "
+                    "find the cause in Orthanc's log, then retry the job. Before: ",
+                kQuarantineAfter})
+            .affected();
+    requeued += c.exec("UPDATE jobs SET state=$4" + which, {sending, node_.name, endedBefore, asInt(JobState::Pending)})
+                    .affected();
+    return requeued;
+  }
+
   // Creates the tables at kSchemaVersion, or upgrades them, in one
   // transaction under the schema lock; refuses a database of a newer release.
   void migrate() {
@@ -505,6 +551,7 @@ class PostgresQueue : public Queue {
     tx.commit();
   }
 
+  const QueueNode node_;
   pg::Pool pool_;
 };
 
@@ -519,6 +566,8 @@ void pg_batches::insertJob(pg::Connection& c, const std::string& instanceId, con
           route.priority, asInt(state), nowMs, batchId, sortKey, route.urgent ? 1 : 0});
 }
 
-std::unique_ptr<Queue> openPostgresQueue(const std::string& uri) { return std::make_unique<PostgresQueue>(uri); }
+std::unique_ptr<Queue> openPostgresQueue(const std::string& uri, const QueueNode& node) {
+  return std::make_unique<PostgresQueue>(uri, node);
+}
 
 }  // namespace router

@@ -114,8 +114,8 @@ std::string describeQueueDatabase(const std::string& database) {
   return out;
 }
 
-std::unique_ptr<Queue> openQueue(const std::string& database) {
-  if (isPostgresUri(database)) return openPostgresQueue(database);
+std::unique_ptr<Queue> openQueue(const std::string& database, const QueueNode& node) {
+  if (isPostgresUri(database)) return openPostgresQueue(database, node);
   return openSqliteQueue(database);
 }
 

@@ -142,6 +142,21 @@ struct QueueDepth {
   std::map<IntakeState, int64_t> intake;                   // New, Routing, RuleFailed
 };
 
+// Who holds a claim when several appliances share one queue (PostgreSQL):
+// what a node claims (claimIntake, claimJob) is held under its name until
+// `lease` after the claim or the last heartbeat() renewing it.
+struct QueueNode {
+  std::string name = "local";
+  std::chrono::seconds lease{60};
+};
+
+// What heartbeat() did.
+struct Heartbeat {
+  int renewed = 0;      // this node's claims whose lease went on
+  int takenOver = 0;    // other nodes' expired claims taken back
+  int quarantined = 0;  // of those, in flight at two stops in a row (see recover()); the rest wait again
+};
+
 // What recover() found left in flight by a process that stopped.
 struct Recovery {
   int requeued = 0;           // back to waiting (Routing -> New, Sending -> Pending)
@@ -257,8 +272,15 @@ class AdminQueue {
   // process (a crash in a library, the OOM killer), so it is quarantined
   // (intake -> RuleFailed, job -> Dead) with the reason, never retried into
   // a crash loop. An item that ends normally in between starts counting
-  // again.
+  // again. Only this node's work (QueueNode): other nodes' claims are theirs
+  // until their lease expires (heartbeat()).
   virtual Recovery recover() = 0;
+  // Every lease/3 or so: renews the lease of what this node holds, and takes
+  // back what other nodes left in flight past its lease (a node that died),
+  // as recover() does for the node's own: back to waiting, or quarantined
+  // when its second holder died too. A queue of one node (SQLite) renews
+  // nothing and finds nothing expired.
+  virtual Heartbeat heartbeat(Clock::time_point now) = 0;
   virtual int rerouteFailed() = 0;  // RuleFailed -> New
   virtual std::vector<IntakeItem> listIntake(IntakeState state, int limit) = 0;
   virtual std::optional<Job> getJob(int64_t jobId) = 0;
@@ -279,14 +301,14 @@ class Queue : public IntakeQueue, public RoutingQueue, public DeliveryQueue, pub
 // The queue named by Router.QueueDatabase: a postgresql:// (or postgres://)
 // URI is the shared PostgreSQL queue, anything else the file of the embedded
 // SQLite queue (created if needed). Throws RouterError naming what is wrong.
-std::unique_ptr<Queue> openQueue(const std::string& database);
+std::unique_ptr<Queue> openQueue(const std::string& database, const QueueNode& node = {});
 bool isPostgresUri(const std::string& database);
 // How logs and status name the queue database: a URI without its password.
 std::string describeQueueDatabase(const std::string& database);
 
 // Connects to the PostgreSQL queue at uri (a libpq connection URI), creating
 // or upgrading its tables. Throws RouterError.
-std::unique_ptr<Queue> openPostgresQueue(const std::string& uri);
+std::unique_ptr<Queue> openPostgresQueue(const std::string& uri, const QueueNode& node);
 
 // Opens (creating if needed) the SQLite queue at path. Throws RouterError.
 std::unique_ptr<Queue> openSqliteQueue(const std::string& path);
