@@ -45,6 +45,11 @@ class PostgresServer {
     return server;
   }
 
+  // Before the first use: run with the server's durable defaults (fsync,
+  // synchronous_commit, full_page_writes on), for benchmarks. Tests run
+  // without them: the data is thrown away at the end anyway.
+  void durable(bool on) { durable_ = on; }
+
   // A libpq URI of database `name` on the running server (started if needed).
   std::string uri(const std::string& name) {
     start();
@@ -143,10 +148,16 @@ class PostgresServer {
 
   // Starts the server on port_; true once it accepts connections.
   bool launch() {
-    pid_ = run({std::string(kBinDir) + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_, "-c",
-                "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
-                "full_page_writes=off", "-c", "max_connections=200"},
-               /*wait=*/false);
+    std::vector<std::string> argv = {std::string(kBinDir) + "/postgres", "-D", dir_ + "/data", "-p",
+                                     std::to_string(port_), "-k", dir_, "-c", "listen_addresses=127.0.0.1", "-c",
+                                     "max_connections=200"};
+    if (!durable_) {
+      for (const char* setting : {"fsync=off", "synchronous_commit=off", "full_page_writes=off"}) {
+        argv.push_back("-c");
+        argv.push_back(setting);
+      }
+    }
+    pid_ = run(argv, /*wait=*/false);
     const std::string ping = "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=postgres user=" + kUser;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -229,6 +240,7 @@ class PostgresServer {
   int port_ = 0;
   uid_t uid_ = 0;
   gid_t gid_ = 0;
+  bool durable_ = false;
 };
 
 }  // namespace router::testing_pg
