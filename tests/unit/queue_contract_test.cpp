@@ -133,6 +133,36 @@ TEST_P(QueueContract, IntakeIsTakenOnceInArrivalOrder) {
   EXPECT_FALSE(q->claimIntake());
 }
 
+TEST_P(QueueContract, AResentInstanceIsTakenInAgainOnlyWhenAsked) {
+  auto q = open();
+  EXPECT_EQ(q->recordChanges({{1, "a"}, {2, "a"}, {3, "b"}}, 3, true), 2);  // "a" twice in one page: once
+  EXPECT_EQ(q->recordChanges({{4, "a"}}, 4, true), 0);
+  EXPECT_EQ(q->recordChanges({{5, "a"}}, 5, false), 1);
+  EXPECT_EQ(q->lastChangeSeq().value(), 5);
+}
+
+TEST_P(QueueContract, AnyTextComesBackAsItWent) {
+  auto q = open();
+  const std::string odd = "we\"ird\\ {id}, 'x' \xc3\xa9\n\ttab";
+  q->recordChanges({{1, odd}, {2, odd + "2"}}, 2, false);
+  auto item = q->claimIntake();
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->instanceId, odd);
+  Route r = route("d");
+  r.transferSyntax = "1.2.840.10008.1.2.4.80";
+  r.modify = {{"InstitutionName", odd}, {"0010,0010", std::nullopt}};
+  q->finishRouting(item->id, odd, {r, route("e")});
+  auto job = q->claimJob("d");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->instanceId, odd);
+  EXPECT_EQ(job->sopInstanceUid, odd);
+  EXPECT_EQ(job->route.transferSyntax, r.transferSyntax);
+  EXPECT_EQ(job->route.modify, r.modify);
+  q->retryJob(job->id, odd, Clock::now());
+  EXPECT_EQ(q->getJob(job->id)->lastError, odd);
+  EXPECT_EQ(q->completeJob(job->id).waitingFor, std::vector<std::string>{"e"});
+}
+
 TEST_P(QueueContract, JobsComeByPriorityThenArrival) {
   auto q = open();
   receive(*q, 1, {route("d", 0)});

@@ -46,6 +46,10 @@ class Value {
   std::optional<std::string> text_;
 };
 
+// Array literals for unnest($1::text[]) and the like: one statement for many rows.
+std::string textArray(const std::vector<std::string>& values);
+std::string intArray(const std::vector<int64_t>& values);
+
 class Result {
  public:
   explicit Result(PGresult* r) : result_(r) {}

@@ -181,23 +181,35 @@ class PostgresQueue : public Queue {
     Transaction tx(*c);
     c->exec(kCursorLock);
     pg::Result cursor = c->exec("SELECT value FROM meta WHERE key='last_change_seq'");
-    const std::optional<int64_t> taken = cursor.empty() ? std::nullopt : std::optional<int64_t>(std::stoll(cursor.text(0, 0)));
-    int added = 0;
+    // Changes at or below the cursor were taken in already, by this node or another.
+    const pg::Value taken = cursor.empty() ? pg::Value(nullptr) : pg::Value(cursor.text(0, 0));
     const int64_t now = nowMs();
+    int added = 0;
+    std::vector<int64_t> seqs;
+    std::vector<std::string> ids;
     for (const Change& change : changes) {
-      if (taken && change.seq <= *taken) continue;  // this node or another took it in already
-      if (skipKnownInstances &&
-          !c->exec("SELECT 1 FROM intake WHERE instance_id=$1 LIMIT 1", {change.instanceId}).empty()) {
+      if (!skipKnownInstances) {
+        seqs.push_back(change.seq);
+        ids.push_back(change.instanceId);
         continue;
       }
-      added += c->exec("INSERT INTO intake(change_seq, instance_id, state, received_at) VALUES($1, $2, $3, $4) "
-                       "ON CONFLICT (change_seq) DO NOTHING",
-                       {change.seq, change.instanceId, asInt(IntakeState::New), now})
+      // One at a time: an instance twice in one page is taken in once.
+      added += c->exec("INSERT INTO intake(change_seq, instance_id, state, received_at) SELECT $1, $2, $3, $4 "
+                       "WHERE ($5::bigint IS NULL OR $1 > $5) AND NOT EXISTS "
+                       "(SELECT 1 FROM intake WHERE instance_id=$2) ON CONFLICT (change_seq) DO NOTHING",
+                       {change.seq, change.instanceId, asInt(IntakeState::New), now, taken})
                    .affected();
     }
-    c->exec("INSERT INTO meta(key, value) VALUES('last_change_seq', $1) ON CONFLICT (key) DO UPDATE SET "
-            "value=GREATEST(meta.value::bigint, excluded.value::bigint)::text",
-            {std::to_string(lastSeq)});
+    // The page in one statement, in its order, with the new cursor.
+    pg::Result page = c->exec(
+        "WITH added AS (INSERT INTO intake(change_seq, instance_id, state, received_at) "
+        "SELECT u.s, u.i, $3, $4 FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(s, i, n) "
+        "WHERE $5::bigint IS NULL OR u.s > $5 ORDER BY u.n ON CONFLICT (change_seq) DO NOTHING RETURNING 1), "
+        "cursor AS (INSERT INTO meta(key, value) VALUES('last_change_seq', $6) ON CONFLICT (key) DO UPDATE SET "
+        "value=GREATEST(meta.value::bigint, excluded.value::bigint)::text) "
+        "SELECT COUNT(*) FROM added",
+        {pg::intArray(seqs), pg::textArray(ids), asInt(IntakeState::New), now, taken, std::to_string(lastSeq)});
+    added += static_cast<int>(page.int64(0, 0));
     tx.commit();
     return added;
   }
@@ -215,6 +227,11 @@ class PostgresQueue : public Queue {
 
   void finishRouting(int64_t intakeId, const RoutedInstance& instance, const std::vector<Route>& routes) override {
     auto c = pool_.take();
+    if (std::all_of(routes.begin(), routes.end(),
+                    [](const Route& r) { return r.completion.level == RouteLevel::Instance; })) {
+      finishInstanceRouting(*c, intakeId, instance, routes);
+      return;
+    }
     Transaction tx(*c);
     pg::Result current = c->exec("SELECT instance_id FROM intake WHERE id=$1 FOR UPDATE", {intakeId});
     if (current.empty()) return;  // purged meanwhile
@@ -229,6 +246,30 @@ class PostgresQueue : public Queue {
     }
     c->exec("UPDATE intake SET state=$1, error='' WHERE id=$2", {asInt(IntakeState::Routed), intakeId});
     tx.commit();
+  }
+
+  // The usual case, one statement (one round trip): every route is sent as
+  // an instance, so no batch is involved.
+  void finishInstanceRouting(Connection& c, int64_t intakeId, const RoutedInstance& instance,
+                             const std::vector<Route>& routes) {
+    std::vector<std::string> destinations, syntaxes, edits;
+    std::vector<int64_t> priorities, urgent;
+    for (const Route& r : routes) {
+      destinations.push_back(r.destination);
+      syntaxes.push_back(r.transferSyntax);
+      edits.push_back(stored::encodeEdits(r.modify));
+      priorities.push_back(r.priority);
+      urgent.push_back(r.urgent ? 1 : 0);
+    }
+    c.exec("WITH done AS (UPDATE intake SET state=$1, error='' WHERE id=$2 RETURNING instance_id) "
+           "INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, modify, priority, state, "
+           "created_at, next_attempt_at, urgent) "
+           "SELECT done.instance_id, $3, r.d, r.t, r.m, r.p, $4, $5, $5, r.u FROM done, "
+           "unnest($6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[]) WITH ORDINALITY AS r(d, t, m, p, u, n) "
+           "ORDER BY r.n",
+           {asInt(IntakeState::Routed), intakeId, instance.sopInstanceUid, asInt(JobState::Pending), nowMs(),
+            pg::textArray(destinations), pg::textArray(syntaxes), pg::textArray(edits), pg::intArray(priorities),
+            pg::intArray(urgent)});
   }
 
   std::vector<Batch> studiesToDecide(int limit) override {
@@ -305,8 +346,27 @@ class PostgresQueue : public Queue {
 
   InstanceLeft completeJob(int64_t jobId) override {
     auto c = pool_.take();
-    Transaction tx(*c);
     InstanceLeft left;
+    // The usual case, one statement: a job of no batch. The other jobs of
+    // its instance are read in the statement's snapshot, which still has
+    // the deleted one: hence j.id<>$1.
+    pg::Result gone = c->exec("WITH gone AS (DELETE FROM jobs WHERE id=$1 AND batch_id=0 RETURNING instance_id) "
+                              "SELECT j.destination, j.state FROM gone LEFT JOIN jobs j "
+                              "ON j.instance_id=gone.instance_id AND j.id<>$1",
+                              {jobId});
+    if (!gone.empty()) {
+      for (int i = 0; i < gone.rows(); ++i) {
+        if (gone.isNull(i, 0)) continue;
+        ++left.jobs;
+        const std::string destination = gone.text(i, 0);
+        if (gone.int64(i, 1) != asInt(JobState::Dead) &&
+            std::find(left.waitingFor.begin(), left.waitingFor.end(), destination) == left.waitingFor.end()) {
+          left.waitingFor.push_back(destination);
+        }
+      }
+      return left;
+    }
+    Transaction tx(*c);
     pg::Result find = c->exec("SELECT instance_id, batch_id FROM jobs WHERE id=$1", {jobId});
     if (find.empty()) {
       left.jobs = 1;  // purged meanwhile: say nothing about its instance
