@@ -492,6 +492,23 @@ TEST_P(QueueContract, AStudyDecisionHoldsMembersThenBecomesReleasedStudyBatches)
   }
 }
 
+TEST_P(QueueContract, BatchesThatEndedLongAgoArePrunedWithTheirMembers) {
+  auto q = open();
+  std::optional<Clock::time_point> next;
+  receiveInSeries(*q, 1, "s1", 1, {seriesRoute("a")});
+  receiveInSeries(*q, 2, "s2", 1, {seriesRoute("a")});
+  ASSERT_EQ(q->releaseDue(Clock::now() + std::chrono::seconds(31), next).size(), 2u);
+  claimAll(*q, "a");  // both delivered
+  receiveInSeries(*q, 3, "s3", 1, {seriesRoute("a")});  // waits: never pruned
+  EXPECT_EQ(q->pruneHistory(Clock::now() - std::chrono::hours(1), 100), 0);  // recent
+  // Three intake items and the two delivered batches.
+  EXPECT_EQ(q->pruneHistory(Clock::now() + std::chrono::seconds(1), 100), 5);
+  auto left = q->listBatches(std::nullopt, 10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].uid, "s3");
+  EXPECT_EQ(left[0].state, BatchState::Waiting);
+}
+
 TEST_P(QueueContract, OperatorsHoldReleaseAndCancelBatches) {
   auto q = open();
   std::optional<Clock::time_point> next;

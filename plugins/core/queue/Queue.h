@@ -267,9 +267,11 @@ class AdminQueue {
   virtual int retryDead(const std::string& destination) = 0;
   virtual int purgeDead(const std::string& destination) = 0;
   virtual QueueDepth depth() = 0;
-  // Forgets routed intake items taken in before `before` (at most `limit`
-  // per call); jobs are removed when delivered already, and dead letters and
-  // rule-failed items stay until an operator acts. Returns how many went.
+  // Forgets routed intake items taken in before `before`, and delivered or
+  // cancelled batches (with their members) that ended before it: at most
+  // `limit` of each per call. Jobs are removed when delivered already, and
+  // dead letters and rule-failed items stay until an operator acts. Returns
+  // how many went (intake items and batches).
   virtual int pruneHistory(Clock::time_point before, int limit) = 0;
 };
 

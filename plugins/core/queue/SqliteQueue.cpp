@@ -529,7 +529,11 @@ class SqliteQueue : public Queue {
     Statement(db_, "DELETE FROM intake WHERE id IN (SELECT id FROM intake WHERE state=?1 AND received_at<?2 "
                    "ORDER BY id LIMIT ?3)")
         .bind(1, asInt(IntakeState::Routed)).bind(2, toMs(before)).bind(3, limit).run();
-    return db_.changes();
+    const int intake = db_.changes();
+    Transaction tx(db_);
+    const int batches = sqlite_batches::prune(db_, toMs(before), limit);
+    tx.commit();
+    return intake + batches;
   }
 
  private:
