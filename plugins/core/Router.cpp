@@ -189,6 +189,11 @@ RouterStatus Router::status() {
     }
     out.destinations.push_back(std::move(entry));
   }
+  auto decisions = depth.batches.find(kStudyDecision);
+  for (BatchState s : kOpenBatchStates) {
+    out.studyDecisions[s] =
+        decisions != depth.batches.end() && decisions->second.count(s) ? decisions->second.at(s) : 0;
+  }
   out.transcoding.workers = static_cast<int64_t>(transcoder_.pids().size());
   out.transcoding.workerExecutable = config_.transcoding.workerExecutable;
   out.transcoding.lockdown = transcoder_.lockdown();

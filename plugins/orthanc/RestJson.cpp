@@ -77,6 +77,9 @@ Json::Value statusToJson(const RouterStatus& status) {
   transcoding["Replacements"] = static_cast<Json::UInt64>(status.transcoding.replacements);
   out["Transcoding"] = transcoding;
   out["QueueDatabase"] = status.queueDatabase;
+  Json::Value decisions(Json::objectValue);
+  for (const auto& [state, n] : status.studyDecisions) decisions[toString(state)] = static_cast<Json::Int64>(n);
+  out["StudyDecisions"] = decisions;
   out["Running"] = status.state == RunState::Running;
   out["State"] = toString(status.state);
   return out;

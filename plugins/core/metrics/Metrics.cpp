@@ -257,6 +257,13 @@ std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::stri
     families_->oldestJobAge.Add({{"destination", destination}})
         .Set(oldest == depth.oldestPending.end() ? 0 : std::chrono::duration<double>(now - oldest->second).count());
   }
+  // Studies waiting for route_study(), under its reserved name.
+  auto decisions = depth.batches.find(kStudyDecision);
+  for (BatchState s : kOpenBatchStates) {
+    double n = 0;
+    if (decisions != depth.batches.end() && decisions->second.count(s)) n = static_cast<double>(decisions->second.at(s));
+    families_->batches.Add({{"destination", kStudyDecision}, {"state", toString(s)}}).Set(n);
+  }
   for (IntakeState s : {IntakeState::New, IntakeState::Routing, IntakeState::RuleFailed}) {
     auto it = depth.intake.find(s);
     families_->intake.Add({{"state", toString(s)}}).Set(it == depth.intake.end() ? 0 : static_cast<double>(it->second));
