@@ -36,6 +36,19 @@ struct Completion {
   LatePolicy late = LatePolicy::Batch;
 };
 
+// De-identification on the way out (PS3.15 Annex E, plugins/core/deid):
+// none when project is empty. The project's key, UID root and policies are
+// in Router.Deidentification; the route says which project and options.
+struct Deidentify {
+  std::string project;
+  std::string profile = "basic";     // the Basic Application Level Confidentiality Profile
+  std::vector<std::string> options;  // option keywords (ProfileTable.h), sorted, each once
+  bool active() const { return !project.empty(); }
+  bool operator==(const Deidentify& o) const {
+    return project == o.project && profile == o.profile && options == o.options;
+  }
+};
+
 struct Route {
   std::string destination;
   std::string transferSyntax;  // UID; empty = as received
@@ -43,6 +56,7 @@ struct Route {
   int priority = 0;  // higher is sent first
   Completion completion;
   bool urgent = false;  // sent outside the destination's delivery windows too
+  Deidentify deidentify{};  // applied after modify, before transcoding
 };
 
 inline const char* toString(RouteLevel level) {
