@@ -296,9 +296,8 @@ void handleLookup(RestCall& call) {
       !body["Pseudonym"].isString() || body["Pseudonym"].asString().empty()) {
     throw HttpError(400, "the body must be {\"Project\": \"...\", \"Pseudonym\": \"...\"}");
   }
-  std::string who = basicAuthUser(call.header("authorization")).value_or("");
-  const std::string from = call.header("x-forwarded-for");
-  if (!from.empty()) who += (who.empty() ? "" : " ") + std::string("via ") + from;
+  // Who asks, as Orthanc authenticated them (its SDK gives a plugin no client address).
+  const std::string who = basicAuthUser(call.header("authorization")).value_or("");
   const std::string project = body["Project"].asString();
   LookupResult result = operations().lookupPseudonym(project, body["Pseudonym"].asString(), who);
   switch (result.refusal) {
