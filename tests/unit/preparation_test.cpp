@@ -531,6 +531,29 @@ TEST_F(DeidPreparationTest, RefusalsAreDeadLettersWithTheReason) {
   EXPECT_TRUE(std::holds_alternative<Prepared>(deid_->prepare(pacs_, allowed)));
 }
 
+// The mapping table cannot be written (the queue's disk is full): a retry,
+// not a dead letter; nothing is wrong with the instance.
+TEST_F(DeidPreparationTest, AMappingTableThatCannotBeWrittenIsARetry) {
+  struct FullDisk : PseudonymQueue {
+    std::string assignPseudonym(const std::string&, const std::string&, const std::string&, const std::string&,
+                                const std::string&) override {
+      throw RouterError("queue database: query failed: database or disk is full");
+    }
+    void recordPseudonym(const PseudonymEntry&) override { assignPseudonym("", "", "", "", ""); }
+    std::optional<PseudonymEntry> findPseudonym(const std::string&, const std::string&) override { return {}; }
+  } full;
+  Preparation preparation(store_, transcoder_, cache_, metrics_, log_, clock(), {}, &config_, &full);
+  for (const char* project : {"numbered", "trial-1"}) {  // a table pseudonym; a keyed one recorded for Lookup
+    auto failed = preparation.prepare(pacs_, deidJob(project));
+    ASSERT_TRUE(std::holds_alternative<PrepareFailure>(failed)) << project;
+    const PrepareFailure& f = std::get<PrepareFailure>(failed);
+    EXPECT_FALSE(f.permanent) << f.detail;
+    EXPECT_EQ(f.reason, "deid_table");
+    EXPECT_NE(f.detail.find("mapping table"), std::string::npos) << f.detail;
+    EXPECT_NE(f.detail.find("disk is full"), std::string::npos) << f.detail;
+  }
+}
+
 // "table" identity: pseudonyms numbered in the queue's mapping table.
 TEST_F(DeidPreparationTest, TablePseudonymsComeFromTheQueue) {
   auto made = deid_->prepare(pacs_, deidJob("numbered"));

@@ -19,8 +19,12 @@ class Projects::TableSource : public PseudonymSource {
       auto known = assigned_.find(key);
       if (known != assigned_.end()) return known->second;
     }
-    std::string pseudonym = table_.assignPseudonym(project, patientKey, patientId, patientName,
-                                                   KeyedHash::prefixOf(project));
+    std::string pseudonym;
+    try {
+      pseudonym = table_.assignPseudonym(project, patientKey, patientId, patientName, KeyedHash::prefixOf(project));
+    } catch (const std::exception& e) {
+      throw MappingTableError(std::string("the pseudonym cannot be taken from the mapping table: ") + e.what());
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     if (assigned_.size() > 100000) assigned_.clear();
     assigned_.emplace(key, pseudonym);
@@ -113,7 +117,11 @@ void Projects::remember(const DeidProjectConfig& p, const DeidResult& result) {
   entry.patientKey = result.patientKey;
   entry.patientId = result.originalPatientId;
   entry.patientName = result.originalPatientName;
-  table_->recordPseudonym(entry);
+  try {
+    table_->recordPseudonym(entry);
+  } catch (const std::exception& e) {
+    throw MappingTableError(std::string("the pseudonym cannot be recorded in the mapping table (for the lookup): ") + e.what());
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   if (recorded_.size() > 100000) recorded_.clear();
   recorded_.insert(key);

@@ -31,6 +31,13 @@ class UnknownProjectError : public RouterError {
   using RouterError::RouterError;
 };
 
+// The mapping table (the queue database) could not be read or written: the
+// de-identification did not happen and may succeed later (a full disk).
+class MappingTableError : public RouterError {
+ public:
+  using RouterError::RouterError;
+};
+
 class Projects {
  public:
   // table: the mapping table (the queue); nullptr only where no project uses
@@ -41,7 +48,8 @@ class Projects {
   Projects& operator=(const Projects&) = delete;
 
   // part10 de-identified as the route says. Throws UnknownProjectError,
-  // DeidentificationRefused (burned-in pixels), RouterError (unreadable).
+  // DeidentificationRefused (burned-in pixels), MappingTableError,
+  // RouterError (unreadable).
   DeidentifiedFile apply(const std::string& part10, const Deidentify& route);
 
   const DeidProjectConfig* project(const std::string& name) const;

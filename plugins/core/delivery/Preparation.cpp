@@ -210,6 +210,10 @@ std::variant<Prepared, PrepareFailure> Preparation::prepare(const DestinationCon
   } catch (const deid::DeidentificationRefused& e) {
     metrics_.deidentificationRefused(job.route.deidentify.project, "burned_in");
     return PrepareFailure{e.what(), true, "deid_refused"};
+  } catch (const deid::MappingTableError& e) {
+    // The queue database (a full disk): nothing wrong with the instance, so later.
+    return PrepareFailure{"de-identification for project " + job.route.deidentify.project + ": " + e.what(), false,
+                          "deid_table"};
   } catch (const deid::UnknownProjectError& e) {
     metrics_.deidentificationRefused(job.route.deidentify.project, "unknown_project");
     return PrepareFailure{e.what(), true, "deid_refused"};
