@@ -248,7 +248,7 @@ class DeidTest(harness.RouterTestCase):
 
         # 4. dciodvfy finds nothing in the outputs that it does not find in the inputs.
         if shutil.which("dciodvfy"):
-            for new_uid, old_uid in list(expected1.items())[:1] + list(expected2.items())[:1]:
+            for new_uid, old_uid in list(expected1.items()) + list(expected2.items()):
                 src_path = next(p for p, u in files if u == old_uid)
                 out_path = out1.get(new_uid) or out2[new_uid]
                 new_errors = dciodvfy_errors(out_path) - dciodvfy_errors(src_path)
