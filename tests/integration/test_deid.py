@@ -112,8 +112,11 @@ def dciodvfy_errors(path):
     """dciodvfy's "Error" lines, with the values they quote blanked (the
     de-identification changes values; the problem reported stays the same)."""
     result = subprocess.run(["dciodvfy", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    output = result.stdout.decode("utf-8", "replace")
+    # It validated the file as the CT it is (an unrecognised file would have no IOD errors to compare).
+    assert "CTImage" in output.splitlines(), f"dciodvfy did not take {path} as a CT image:\n{output[-2000:]}"
     errors = set()
-    for line in result.stdout.decode("utf-8", "replace").splitlines():
+    for line in output.splitlines():
         if not line.startswith("Error"):
             continue
         line = re.sub(r"(= |value |term )<[^>]*>", r"\1<?>", line)
