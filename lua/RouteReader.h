@@ -1,6 +1,6 @@
 // Internal to lua/: reads what route() returned into Routes, checking it
 // against the contract (a list of { destination=, transfer_syntax=, modify=,
-// priority= } with configured destinations, known syntaxes and tag names).
+// priority=, deidentify=, ... } with configured destinations, known syntaxes and tag names).
 // Reads with raw access only, so no rule code runs while it reads.
 //
 // Thread safety: one per RuleEngine (it caches tag-name lookups), one thread
@@ -45,6 +45,7 @@ class RouteReader {
   std::optional<std::string> readSeries(lua_State* L, int index, std::vector<std::string>& series);
   std::optional<std::string> readCompletionNumber(lua_State* L, int value, std::string_view field,
                                                   Completion& completion);
+  std::optional<std::string> readDeidentify(lua_State* L, int index, Deidentify& deidentify);
   // Empty when name is an editable DICOM keyword or "GGGG,EEEE"; else why not.
   const std::string& checkTagName(const std::string& name);
   std::string configuredList() const;

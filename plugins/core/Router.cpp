@@ -96,7 +96,7 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
       watcher_(config_.rulesDir, rules_, log_),
       history_(*queue_, config_.historyRetention, log_),
       lifecycle_([this] { halt(); }),
-      operations_(config_, *queue_, *queue_, delivery_, routingWakeup_, rules_, log_, audit_.get()) {}
+      operations_(config_, *queue_, *queue_, delivery_, routingWakeup_, rules_, log_, audit_.get(), queue_.get()) {}
 
 Router::~Router() { stop(); }
 

@@ -232,7 +232,8 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   }
   ConfigSection s(orthanc["Router"], "Router",
             {"Rules", "QueueDatabase", "Threads", "Destinations", "Retry", "CircuitBreaker",
-             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser", "AuditLog", "Transcoding", "HistoryRetention"});
+             "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser", "AuditLog", "Transcoding", "HistoryRetention",
+             "Deidentification"});
   Config config;
   config.rulesDir = resolvePath(s.string("Rules", "", true), baseDir);
   std::error_code ec;
@@ -252,6 +253,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   if (s.has("AuditLog")) config.auditLog = resolvePath(s.string("AuditLog", "", true), baseDir);
   config.transcoding = parseTranscoding(s, baseDir);
   config.historyRetention = std::chrono::seconds(s.integer("HistoryRetention", 7 * 24 * 3600, 0, 3650 * 24 * 3600));
+  if (s.has("Deidentification")) config.deidentification = parseDeidentification(s.raw("Deidentification"), baseDir);
   if (orthanc.isMember("DicomAet") && orthanc["DicomAet"].isString()) {
     config.localAet = orthanc["DicomAet"].asString();
   }

@@ -10,6 +10,7 @@
 
 #include <json/value.h>
 
+#include "plugins/core/config/DeidConfig.h"
 #include "plugins/core/destinations/DestinationConfig.h"
 
 namespace router {
@@ -49,6 +50,8 @@ struct Config {
   TranscodingConfig transcoding;
   // Routed intake items older than this leave the queue (HistoryPruner).
   std::chrono::seconds historyRetention{7 * 24 * 3600};
+  // Router.Deidentification: the projects routes may de-identify for.
+  DeidentificationConfig deidentification;
 };
 
 // Reads the "Router" section of Orthanc's configuration (and "DicomModalities"
