@@ -116,8 +116,27 @@ ssize_t TlsConnection::read(void* buffer, size_t size) {
 }
 
 ssize_t TlsConnection::write(void* buffer, size_t size) {
-  const ssize_t n = DcmTLSConnection::write(buffer, size);
+  if (ssl_ == nullptr) {
+    errno = EIO;
+    return -1;
+  }
+  ERR_clear_error();
+  errno = 0;
+  const int n = SSL_write(ssl_, buffer, static_cast<int>(size));
+  const int saved = errno;
+  if (n <= 0 && layer_.handshaking_) {
+    // TLS 1.3 again: a peer that refused our certificate sends its alert and
+    // closes, and our A-ASSOCIATE-RQ may meet the reset. The alert came
+    // before the reset and can still be read: read it, so the failure says
+    // "refused our certificate", not just "connection reset".
+    char byte = 0;
+    ERR_clear_error();
+    errno = 0;
+    const int r = SSL_read(ssl_, &byte, 1);
+    layer_.recordFailure(ssl_, SSL_get_error(ssl_, r), errno != 0 ? errno : saved);
+  }
   quickAck(getSocket());
+  errno = saved;
   return n;
 }
 
