@@ -28,6 +28,8 @@
 #include "tests/generator/TestData.h"
 #include "tests/generator/TestSupport.h"
 #include "tests/unit/destination_settings.h"
+#include "tests/unit/json_text.h"
+#include "tests/unit/listening.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace fs = std::filesystem;
@@ -36,6 +38,8 @@ namespace router {
 namespace {
 
 using testdata::freeTcpPort;
+using testdata::isListening;
+using testdata::parseJson;
 
 // A test CA, a server and a client certificate it signed (RSA: DCMTK's
 // BCP 195 TLS 1.2 suites are RSA ones), a second CA that signed nothing of
@@ -77,15 +81,6 @@ class Pki {
   bool ok_ = false;
   std::string output_;
 };
-
-Json::Value parseJson(const std::string& text) {
-  Json::Value value;
-  Json::CharReaderBuilder builder;
-  std::string errors;
-  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-  EXPECT_TRUE(reader->parse(text.data(), text.data() + text.size(), &value, &errors)) << errors;
-  return value;
-}
 
 class TlsTest : public testing::Test {
  protected:
@@ -267,7 +262,7 @@ class Server {
       ::_exit(127);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    while (!listening(port) && std::chrono::steady_clock::now() < deadline) {
+    while (!isListening(port) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -286,22 +281,6 @@ class Server {
   }
 
  private:
-  static bool listening(int port) {
-    char wanted[16];
-    std::snprintf(wanted, sizeof wanted, ":%04X", port);
-    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-      std::ifstream in(table);
-      std::string line;
-      while (std::getline(in, line)) {
-        std::istringstream fields(line);
-        std::string slot, local, remote, state;
-        fields >> slot >> local >> remote >> state;
-        if (state == "0A" && local.size() >= 5 && local.substr(local.size() - 5) == wanted) return true;
-      }
-    }
-    return false;
-  }
-
   std::string logPath_;
   pid_t pid_ = -1;
 };
