@@ -10,6 +10,7 @@ and a second, unrelated CA made by the openssl command for this run:
   test CA; with the wrong CA the jobs are dead letters that say so.
 - DICOM TLS in: Orthanc's own DicomTlsEnabled; a modality (storescu +tls)
   sends, the instance is routed on to a plain peer; plain storescu is refused.
+- A missing key file stops the router at start with the key named.
 
 What arrived is compared with what was sent (tags and pixels)."""
 
@@ -270,6 +271,26 @@ class TlsTest(harness.RouterTestCase):
         # Orthanc's DICOM port now speaks TLS only.
         with self.assertRaises(harness.SendError):
             harness.send([files[0][0]], orthanc.dicom_port, timeout=30)
+
+    def test_a_missing_certificate_file_stops_the_router_naming_the_key(self):
+        rules = self.rules('function route(instance) return {} end\n')
+        tls = dict(client_tls(), PrivateKey=os.path.join(self.tmp, "no-such.key"))
+        orthanc = self.start_orthanc(plugin=harness.plugin_path(), start=False, router={
+            "Rules": rules,
+            "QueueDatabase": self.path("queue", "queue.sqlite"),
+            "Destinations": {"pacs": {"Type": "dicom", "AET": "PACS", "Host": "localhost", "Port": 104,
+                                      "Tls": tls}},
+        })
+        orthanc.spawn()
+        state = orthanc.wait_up_or_exit(30)
+        if state == "exited":
+            self.assertGreaterEqual(orthanc.process.returncode, 0, orthanc.log_tail())
+        else:
+            status, _, _ = orthanc.request("GET", "/router/status")
+            self.assertNotEqual(status, 200, "the router runs although a certificate file is missing")
+        lines = [line for line in orthanc.log_text().splitlines()
+                 if "Router.Destinations.pacs.Tls.PrivateKey" in line and "does not exist" in line]
+        self.assertTrue(lines, orthanc.log_tail())
 
 
 if __name__ == "__main__":
