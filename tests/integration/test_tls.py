@@ -5,6 +5,7 @@ and a second, unrelated CA made by the openssl command for this run:
   a series over one kept-open association, and over two parallel ones from a
   destination with "Associations": 2; a destination that trusts the wrong CA
   ends in the dead letters with the certificate reason and what to check.
+  An Orthanc peer with DicomTlsEnabled receives too.
 - HTTPS out: an Orthanc peer behind HTTPS (see TlsFront) receives through
   the "orthanc" kind and through STOW-RS ("dicomweb"), verified against the
   test CA; with the wrong CA the jobs are dead letters that say so.
@@ -143,6 +144,19 @@ class TlsTest(harness.RouterTestCase):
     def dead(self, orthanc, destination):
         return orthanc.get(f"/router/queue?destination={destination}&state=dead")
 
+    def stored(self, peer):
+        """{SOPInstanceUID: path} of what a peer Orthanc holds, downloaded."""
+        out = {}
+        for instance in peer.get("/instances"):
+            uid = peer.get(f"/instances/{instance}/simplified-tags")["SOPInstanceUID"]
+            path = self.path(peer.config["Name"] + "-files", uid + ".dcm")
+            if not os.path.exists(path):
+                _, _, body = peer.request("GET", f"/instances/{instance}/file")
+                with open(path, "wb") as f:
+                    f.write(body)
+            out[uid] = path
+        return out
+
     def test_dicom_tls_destination_kept_open_parallel_and_wrong_ca(self):
         single = self.start_storescp("TLSPACS", extra_args=tls_storescp_args())
         parallel = self.start_storescp("TLSPAR", extra_args=["--fork"] + tls_storescp_args())
@@ -223,19 +237,7 @@ class TlsTest(harness.RouterTestCase):
         harness.send([p for p, _ in ct + other], orthanc.dicom_port)
         expected = {uid: p for p, uid in ct + other}
 
-        def stored():
-            out = {}
-            for instance in peer.get("/instances"):
-                uid = peer.get(f"/instances/{instance}/simplified-tags")["SOPInstanceUID"]
-                path = self.path("peer-files", uid + ".dcm")
-                if not os.path.exists(path):
-                    _, _, body = peer.request("GET", f"/instances/{instance}/file")
-                    with open(path, "wb") as f:
-                        f.write(body)
-                out[uid] = path
-            return out
-
-        harness.wait_for_files(expected, stored, 60, "every instance at the Orthanc behind HTTPS")
+        harness.wait_for_files(expected, lambda: self.stored(peer), 60, "every instance at the Orthanc behind HTTPS")
         self.assertGreater(front.connections, 0)  # it came through TLS, not around it
         for name, count in (("badstow", len(ct)), ("badpeer", len(other))):
             harness.wait_for(lambda: len(self.dead(orthanc, name)) == count, 60, f"{name}'s jobs in the dead letters")
@@ -271,6 +273,29 @@ class TlsTest(harness.RouterTestCase):
         # Orthanc's DICOM port now speaks TLS only.
         with self.assertRaises(harness.SendError):
             harness.send([files[0][0]], orthanc.dicom_port, timeout=30)
+
+    def test_dicom_tls_to_an_orthanc_peer(self):
+        """Another DICOM TLS implementation's settings: Orthanc 1.10's own
+        (DicomTlsEnabled, client certificate required)."""
+        peer = self.start_orthanc("peer", aet="PEER", extra={
+            "DicomTlsEnabled": True,
+            "DicomTlsCertificate": pki("server.pem"),
+            "DicomTlsPrivateKey": pki("server.key"),
+            "DicomTlsTrustedCertificates": pki("ca.pem"),
+            "DicomTlsRemoteCertificateRequired": True,
+            "DicomCheckCalledAet": False,
+        })
+        rules = self.rules('function route(instance) return { { destination = "peer" } } end\n')
+        orthanc = self.start_orthanc(plugin=harness.plugin_path(), router={
+            "Rules": rules,
+            "QueueDatabase": self.path("queue", "queue.sqlite"),
+            "Destinations": {"peer": {"Type": "dicom", "AET": "PEER", "Host": "localhost",
+                                      "Port": peer.dicom_port, "Tls": client_tls()}},
+        })
+        files = harness.generate(self.path("ct", "x"), suite="ct-series", count=3, seed=165, rows=32, columns=32)
+        harness.send([p for p, _ in files], orthanc.dicom_port)
+
+        harness.wait_for_files({uid: p for p, uid in files}, lambda: self.stored(peer), 60, "the series at the Orthanc DICOM TLS peer")
 
     def test_a_missing_certificate_file_stops_the_router_naming_the_key(self):
         rules = self.rules('function route(instance) return {} end\n')
