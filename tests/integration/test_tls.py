@@ -237,7 +237,8 @@ class TlsTest(harness.RouterTestCase):
         harness.send([p for p, _ in ct + other], orthanc.dicom_port)
         expected = {uid: p for p, uid in ct + other}
 
-        harness.wait_for_files(expected, lambda: self.stored(peer), 60, "every instance at the Orthanc behind HTTPS")
+        harness.wait_for_files(expected, lambda: self.stored(peer), 60,
+                               "every instance at the Orthanc behind HTTPS")
         self.assertGreater(front.connections, 0)  # it came through TLS, not around it
         for name, count in (("badstow", len(ct)), ("badpeer", len(other))):
             harness.wait_for(lambda: len(self.dead(orthanc, name)) == count, 60, f"{name}'s jobs in the dead letters")
@@ -295,7 +296,8 @@ class TlsTest(harness.RouterTestCase):
         files = harness.generate(self.path("ct", "x"), suite="ct-series", count=3, seed=165, rows=32, columns=32)
         harness.send([p for p, _ in files], orthanc.dicom_port)
 
-        harness.wait_for_files({uid: p for p, uid in files}, lambda: self.stored(peer), 60, "the series at the Orthanc DICOM TLS peer")
+        harness.wait_for_files({uid: p for p, uid in files}, lambda: self.stored(peer), 60,
+                               "the series at the Orthanc DICOM TLS peer")
 
     def test_a_missing_certificate_file_stops_the_router_naming_the_key(self):
         rules = self.rules('function route(instance) return {} end\n')

@@ -442,6 +442,27 @@ TEST_F(TlsPeerTest, HttpsVerifiedWithTheTestCaAndRefusedWithTheWrongOne) {
   EXPECT_EQ(answer.status, 200) << answer.error;
 }
 
+TEST_F(TlsPeerTest, HttpsServerRequiringAClientCertificate) {
+  Server server({"openssl", "s_server", "-accept", std::to_string(port_), "-cert", pki()("server.pem"), "-key",
+                 pki()("server.key"), "-CAfile", pki()("ca.pem"), "-Verify", "1", "-verify_return_error", "-www"},
+                out_.string() + ".log", port_);
+  const std::string url = "https://localhost:" + std::to_string(port_) + "/";
+  HttpOptions options;
+  options.timeout = std::chrono::seconds(10);
+  options.tls.configKey = "Router.Destinations.cloud.Tls";
+  options.tls.caCertificates = pki()("ca.pem");
+  HttpResponse answer = HttpClient(options).get(url);
+  EXPECT_FALSE(answer.answered());
+  EXPECT_TRUE(answer.tlsRefused) << answer.error;
+  EXPECT_NE(answer.error.find("Router.Destinations.cloud.Tls.Certificate and .PrivateKey"), std::string::npos)
+      << answer.error;
+
+  options.tls.certificate = pki()("client.pem");
+  options.tls.privateKey = pki()("client.key");
+  answer = HttpClient(options).get(url);
+  EXPECT_EQ(answer.status, 200) << answer.error << "\n" << server.log();
+}
+
 TEST_F(TlsPeerTest, HttpsToAClosedPortRetries) {
   HttpOptions options;
   options.timeout = std::chrono::seconds(5);
