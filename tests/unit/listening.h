@@ -20,7 +20,8 @@ inline bool isListening(int port) {
       std::istringstream fields(line);
       std::string slot, local, remote, state;
       fields >> slot >> local >> remote >> state;
-      if (state == "0A" && local.size() >= 5 && local.substr(local.size() - 5) == wanted) return true;
+      if (state == "0A" && local.size() >= 5 && local.substr(local.size() - 5) == wanted)
+        return true;
     }
   }
   return false;

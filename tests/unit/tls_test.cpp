@@ -4,13 +4,12 @@
 // by the openssl command in a scratch folder: what arrives over a good chain,
 // and which failures are permanent (a refused certificate, a peer that does
 // not speak TLS) or retried (nobody listening).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <json/json.h>
-
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -49,19 +48,27 @@ class Pki {
   explicit Pki(const fs::path& dir) : dir_(dir) {
     const std::string d = dir.string();
     const std::string script =
-        "set -e; cd '" + d + "'\n"
-        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > ext.cnf\n"
+        "set -e; cd '" + d +
+        "'\n"
+        "printf "
+        "'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > "
+        "ext.cnf\n"
         "printf 'subjectAltName=DNS:elsewhere.example\\n' > other.cnf\n"
         "for ca in ca wrong-ca; do\n"
-        "  openssl req -x509 -newkey rsa:2048 -nodes -keyout $ca.key -out $ca.pem -days 2 -subj \"/CN=$ca\"\n"
+        "  openssl req -x509 -newkey rsa:2048 -nodes -keyout $ca.key -out $ca.pem -days 2 -subj "
+        "\"/CN=$ca\"\n"
         "done\n"
         "for who in server client; do\n"
-        "  openssl req -new -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj \"/CN=$who\"\n"
-        "  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf"
+        "  openssl req -new -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj "
+        "\"/CN=$who\"\n"
+        "  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+        "-extfile ext.cnf"
         " -out $who.pem\n"
         "done\n"
-        "openssl req -new -newkey rsa:2048 -nodes -keyout other.key -out other.csr -subj /CN=other\n"
-        "openssl x509 -req -in other.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile other.cnf"
+        "openssl req -new -newkey rsa:2048 -nodes -keyout other.key -out other.csr -subj "
+        "/CN=other\n"
+        "openssl x509 -req -in other.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile "
+        "other.cnf"
         " -out other.pem\n"
         "cat server.pem server.key > server-with-key.pem\n"
         "openssl pkey -in client.key -aes256 -passout pass:secret -out client-encrypted.key\n"
@@ -100,8 +107,10 @@ class TlsTest : public testing::Test {
                      "\", \"Destinations\": { \"pacs\": " + destination + " } } }");
   }
   Json::Value dicomDoc(const std::string& tls) const {
-    return doc("{ \"Type\": \"dicom\", \"AET\": \"PACS\", \"Host\": \"localhost\", \"Port\": 11112, \"Tls\": " +
-               tls + " }");
+    return doc(
+        "{ \"Type\": \"dicom\", \"AET\": \"PACS\", \"Host\": \"localhost\", \"Port\": 11112, "
+        "\"Tls\": " +
+        tls + " }");
   }
   std::string errorOf(const Json::Value& document, const std::string& baseDir = "") const {
     try {
@@ -120,7 +129,9 @@ class TlsTest : public testing::Test {
 testdata::TempDir* TlsTest::dir_ = nullptr;
 Pki* TlsTest::pki_ = nullptr;
 
-std::string quoted(const std::string& path) { return "\"" + path + "\""; }
+std::string quoted(const std::string& path) {
+  return "\"" + path + "\"";
+}
 
 TEST_F(TlsTest, DicomTlsSectionIsReadWithVerificationOnAndTheNonDowngradingProfile) {
   Config c = parseConfig(dicomDoc("{ \"CaCertificates\": " + quoted(pki()("ca.pem")) +
@@ -138,14 +149,17 @@ TEST_F(TlsTest, DicomTlsSectionIsReadWithVerificationOnAndTheNonDowngradingProfi
   bool shown = false;
   for (const StatusField& field : d.status()) {
     if (field.name == "Tls") {
-      shown = std::get<std::string>(field.value).find("BCP195-ND, peer verified against the CA file") == 0;
+      shown =
+          std::get<std::string>(field.value).find("BCP195-ND, peer verified against the CA file") ==
+          0;
     }
   }
   EXPECT_TRUE(shown);
 }
 
 TEST_F(TlsTest, WithoutTlsSectionADicomDestinationIsPlain) {
-  Config c = parseConfig(doc(R"({ "Type": "dicom", "AET": "PACS", "Host": "localhost", "Port": 11112 })"));
+  Config c =
+      parseConfig(doc(R"({ "Type": "dicom", "AET": "PACS", "Host": "localhost", "Port": 11112 })"));
   EXPECT_FALSE(c.destinations.at("pacs").settingsAs<DicomSettings>().tls.has_value());
 }
 
@@ -164,13 +178,15 @@ TEST_F(TlsTest, CaFolderNeedsHashedNamesAndRelativePathsFollowTheConfigFolder) {
   const DicomSettings& d = c.destinations.at("pacs").settingsAs<DicomSettings>();
   EXPECT_TRUE(d.tls->caIsFolder);
   EXPECT_EQ(d.tls->caCertificates, pki()("cas"));
-  std::string error = errorOf(dicomDoc(R"({ "CaCertificates": "unhashed" })"), dir_->path().string());
+  std::string error =
+      errorOf(dicomDoc(R"({ "CaCertificates": "unhashed" })"), dir_->path().string());
   EXPECT_NE(error.find("Router.Destinations.pacs.Tls.CaCertificates"), std::string::npos) << error;
   EXPECT_NE(error.find("openssl rehash"), std::string::npos) << error;
 }
 
 TEST_F(TlsTest, KeyInTheCertificateFileNeedsNoPrivateKey) {
-  Config c = parseConfig(dicomDoc("{ \"Certificate\": " + quoted(pki()("server-with-key.pem")) + " }"));
+  Config c =
+      parseConfig(dicomDoc("{ \"Certificate\": " + quoted(pki()("server-with-key.pem")) + " }"));
   const DicomSettings& d = c.destinations.at("pacs").settingsAs<DicomSettings>();
   EXPECT_EQ(d.tls->privateKey, pki()("server-with-key.pem"));
 }
@@ -184,23 +200,27 @@ TEST_F(TlsTest, EachMistakeStopsTheConfigurationNamingTheKey) {
   const std::string prefix = "Router.Destinations.pacs.Tls.";
   const std::vector<Case> cases = {
       {"{ \"CaCertificates\": \"/nonexistent/ca.pem\" }", "CaCertificates", "does not exist"},
-      {"{ \"CaCertificates\": " + quoted(pki()("client.key")) + " }", "CaCertificates", "no PEM certificate"},
+      {"{ \"CaCertificates\": " + quoted(pki()("client.key")) + " }", "CaCertificates",
+       "no PEM certificate"},
       {"{ \"CaCertificates\": \"\" }", "CaCertificates", "is empty"},
-      {"{ \"Certificate\": " + quoted(pki()("client.pem")) + " }", "PrivateKey", "holds no private key"},
-      {"{ \"Certificate\": " + quoted(pki()("client.pem")) + ", \"PrivateKey\": " + quoted(pki()("garbage.key")) +
-           " }",
+      {"{ \"Certificate\": " + quoted(pki()("client.pem")) + " }", "PrivateKey",
+       "holds no private key"},
+      {"{ \"Certificate\": " + quoted(pki()("client.pem")) +
+           ", \"PrivateKey\": " + quoted(pki()("garbage.key")) + " }",
        "PrivateKey", "cannot read a private key"},
-      {"{ \"Certificate\": " + quoted(pki()("client.pem")) + ", \"PrivateKey\": " +
-           quoted(pki()("client-encrypted.key")) + " }",
+      {"{ \"Certificate\": " + quoted(pki()("client.pem")) +
+           ", \"PrivateKey\": " + quoted(pki()("client-encrypted.key")) + " }",
        "PrivateKey", "not protected by a password"},
-      {"{ \"Certificate\": " + quoted(pki()("client.pem")) + ", \"PrivateKey\": " + quoted(pki()("server.key")) +
-           " }",
+      {"{ \"Certificate\": " + quoted(pki()("client.pem")) +
+           ", \"PrivateKey\": " + quoted(pki()("server.key")) + " }",
        "PrivateKey", "is not the key of the certificate"},
-      {"{ \"Certificate\": " + quoted(pki()("client.key")) + ", \"PrivateKey\": " + quoted(pki()("client.key")) +
-           " }",
+      {"{ \"Certificate\": " + quoted(pki()("client.key")) +
+           ", \"PrivateKey\": " + quoted(pki()("client.key")) + " }",
        "Certificate", "no PEM certificate"},
-      {"{ \"PrivateKey\": " + quoted(pki()("client.key")) + " }", "PrivateKey", "without \"Certificate\""},
-      {"{ \"Certificate\": \"/nonexistent/client.pem\", \"PrivateKey\": " + quoted(pki()("client.key")) + " }",
+      {"{ \"PrivateKey\": " + quoted(pki()("client.key")) + " }", "PrivateKey",
+       "without \"Certificate\""},
+      {"{ \"Certificate\": \"/nonexistent/client.pem\", \"PrivateKey\": " +
+           quoted(pki()("client.key")) + " }",
        "Certificate", "does not exist"},
       {R"({ "Profile": "TLS13" })", "Profile", "unknown TLS profile \"TLS13\""},
       {R"({ "Verify": "yes" })", "Verify", "must be true or false"},
@@ -215,28 +235,36 @@ TEST_F(TlsTest, EachMistakeStopsTheConfigurationNamingTheKey) {
 }
 
 TEST_F(TlsTest, HttpsDestinationsShareTheKeysButNotTheDicomProfile) {
-  Config c = parseConfig(doc("{ \"Type\": \"dicomweb\", \"Url\": \"https://localhost:8443/dicom-web\", \"Tls\": "
-                             "{ \"CaCertificates\": " + quoted(pki()("ca.pem")) + " } }"));
-  const TlsSettings& tls = c.destinations.at("pacs").settingsAs<DicomWebSettings>().endpoint.options.tls;
+  Config c = parseConfig(
+      doc("{ \"Type\": \"dicomweb\", \"Url\": \"https://localhost:8443/dicom-web\", \"Tls\": "
+          "{ \"CaCertificates\": " +
+          quoted(pki()("ca.pem")) + " } }"));
+  const TlsSettings& tls =
+      c.destinations.at("pacs").settingsAs<DicomWebSettings>().endpoint.options.tls;
   EXPECT_EQ(tls.caCertificates, pki()("ca.pem"));
   EXPECT_TRUE(tls.verify);
 
   // https:// without a Tls section: verified against the system's CAs.
   Config plain = parseConfig(doc(R"({ "Type": "orthanc", "Url": "https://peer.example:8042" })"));
   (void)plain;
-  Config web = parseConfig(doc(R"({ "Type": "dicomweb", "Url": "https://peer.example/dicom-web" })"));
-  const TlsSettings& system = web.destinations.at("pacs").settingsAs<DicomWebSettings>().endpoint.options.tls;
+  Config web =
+      parseConfig(doc(R"({ "Type": "dicomweb", "Url": "https://peer.example/dicom-web" })"));
+  const TlsSettings& system =
+      web.destinations.at("pacs").settingsAs<DicomWebSettings>().endpoint.options.tls;
   EXPECT_TRUE(system.verify);
   EXPECT_TRUE(system.caCertificates.empty());
   EXPECT_EQ(system.configKey, "Router.Destinations.pacs.Tls");
 
-  std::string error = errorOf(doc(R"({ "Type": "orthanc", "Url": "https://peer:8042", "Tls": { "Profile": "BCP195" } })"));
+  std::string error = errorOf(
+      doc(R"({ "Type": "orthanc", "Url": "https://peer:8042", "Tls": { "Profile": "BCP195" } })"));
   EXPECT_NE(error.find("Router.Destinations.pacs.Tls.Profile"), std::string::npos) << error;
-  error = errorOf(doc("{ \"Type\": \"orthanc\", \"Url\": \"http://peer:8042\", \"Tls\": { \"CaCertificates\": " +
-                      quoted(pki()("ca.pem")) + " } }"));
+  error = errorOf(doc(
+      "{ \"Type\": \"orthanc\", \"Url\": \"http://peer:8042\", \"Tls\": { \"CaCertificates\": " +
+      quoted(pki()("ca.pem")) + " } }"));
   EXPECT_NE(error.find("Router.Destinations.pacs.Tls"), std::string::npos) << error;
   EXPECT_NE(error.find("not https://"), std::string::npos) << error;
-  error = errorOf(doc(R"({ "Type": "dicomweb", "Url": "https://peer/dicom-web", "Tls": { "CaCertificates": "/nope" } })"));
+  error = errorOf(doc(
+      R"({ "Type": "dicomweb", "Url": "https://peer/dicom-web", "Tls": { "CaCertificates": "/nope" } })"));
   EXPECT_NE(error.find("Router.Destinations.pacs.Tls.CaCertificates"), std::string::npos) << error;
 }
 
@@ -327,7 +355,9 @@ class TlsPeerTest : public TlsTest {
     spec.seed = seed;
     return testdata::makeInstance(spec);
   }
-  static Outgoing outgoing(const std::string& bytes) { return Outgoing{bytes, "", "", ts::kExplicitVRLittleEndian}; }
+  static Outgoing outgoing(const std::string& bytes) {
+    return Outgoing{bytes, "", "", ts::kExplicitVRLittleEndian};
+  }
   size_t filesReceived() const {
     size_t count = 0;
     for (const auto& entry : fs::directory_iterator(out_)) count += entry.is_regular_file() ? 1 : 0;
@@ -367,8 +397,10 @@ TEST_F(TlsPeerTest, WrongCaIsPermanentAndSaysWhatToCheck) {
   SendResult result = destination.send(outgoing(instance(1)));
   EXPECT_EQ(result.outcome, SendOutcome::Permanent) << result.detail;
   EXPECT_NE(result.detail.find("destination pacs"), std::string::npos) << result.detail;
-  EXPECT_NE(result.detail.find("certificate of the peer rejected"), std::string::npos) << result.detail;
-  EXPECT_NE(result.detail.find("Router.Destinations.pacs.Tls.CaCertificates"), std::string::npos) << result.detail;
+  EXPECT_NE(result.detail.find("certificate of the peer rejected"), std::string::npos)
+      << result.detail;
+  EXPECT_NE(result.detail.find("Router.Destinations.pacs.Tls.CaCertificates"), std::string::npos)
+      << result.detail;
   EXPECT_NE(result.detail.find(pki()("wrong-ca.pem")), std::string::npos) << result.detail;
   EXPECT_FALSE(destination.probe());
   EXPECT_EQ(filesReceived(), 0u);
@@ -411,8 +443,8 @@ TEST_F(TlsPeerTest, PlainPeerAndNobodyListeningRetry) {
 }
 
 TEST_F(TlsPeerTest, HttpsVerifiedWithTheTestCaAndRefusedWithTheWrongOne) {
-  Server server({"openssl", "s_server", "-accept", std::to_string(port_), "-cert", pki()("server.pem"), "-key",
-                 pki()("server.key"), "-www", "-naccept", "10"},
+  Server server({"openssl", "s_server", "-accept", std::to_string(port_), "-cert",
+                 pki()("server.pem"), "-key", pki()("server.key"), "-www", "-naccept", "10"},
                 out_.string() + ".log", port_);
   const std::string url = "https://localhost:" + std::to_string(port_) + "/";
   HttpOptions good;
@@ -429,7 +461,8 @@ TEST_F(TlsPeerTest, HttpsVerifiedWithTheTestCaAndRefusedWithTheWrongOne) {
   EXPECT_TRUE(answer.tlsRefused) << answer.error;
   SendResult result = classifyHttpFailure(answer, url, "");
   EXPECT_EQ(result.outcome, SendOutcome::Permanent);
-  EXPECT_NE(result.detail.find("Router.Destinations.cloud.Tls.CaCertificates"), std::string::npos) << result.detail;
+  EXPECT_NE(result.detail.find("Router.Destinations.cloud.Tls.CaCertificates"), std::string::npos)
+      << result.detail;
   EXPECT_NE(result.detail.find(pki()("wrong-ca.pem")), std::string::npos) << result.detail;
 
   HttpOptions otherName = good;
@@ -443,8 +476,9 @@ TEST_F(TlsPeerTest, HttpsVerifiedWithTheTestCaAndRefusedWithTheWrongOne) {
 }
 
 TEST_F(TlsPeerTest, HttpsServerRequiringAClientCertificate) {
-  Server server({"openssl", "s_server", "-accept", std::to_string(port_), "-cert", pki()("server.pem"), "-key",
-                 pki()("server.key"), "-CAfile", pki()("ca.pem"), "-Verify", "1", "-verify_return_error", "-www"},
+  Server server({"openssl", "s_server", "-accept", std::to_string(port_), "-cert",
+                 pki()("server.pem"), "-key", pki()("server.key"), "-CAfile", pki()("ca.pem"),
+                 "-Verify", "1", "-verify_return_error", "-www"},
                 out_.string() + ".log", port_);
   const std::string url = "https://localhost:" + std::to_string(port_) + "/";
   HttpOptions options;
@@ -454,7 +488,8 @@ TEST_F(TlsPeerTest, HttpsServerRequiringAClientCertificate) {
   HttpResponse answer = HttpClient(options).get(url);
   EXPECT_FALSE(answer.answered());
   EXPECT_TRUE(answer.tlsRefused) << answer.error;
-  EXPECT_NE(answer.error.find("Router.Destinations.cloud.Tls.Certificate and .PrivateKey"), std::string::npos)
+  EXPECT_NE(answer.error.find("Router.Destinations.cloud.Tls.Certificate and .PrivateKey"),
+            std::string::npos)
       << answer.error;
 
   options.tls.certificate = pki()("client.pem");

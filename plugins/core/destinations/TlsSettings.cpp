@@ -34,18 +34,23 @@ using KeyPtr = std::unique_ptr<EVP_PKEY, KeyDeleter>;
 
 // A password-protected key would make OpenSSL (or DCMTK) ask for the password
 // on the console: answer "no password" instead, so reading it fails here.
-int noPassword(char*, int, int, void*) { return 0; }
+int noPassword(char*, int, int, void*) {
+  return 0;
+}
 
 BioPtr openFile(const std::string& path, const std::string& key) {
   std::error_code error;
-  if (!std::filesystem::exists(path, error)) ConfigSection::fail(key, "\"" + path + "\" does not exist");
-  if (std::filesystem::is_directory(path, error)) ConfigSection::fail(key, "\"" + path + "\" is a folder, not a file");
+  if (!std::filesystem::exists(path, error))
+    ConfigSection::fail(key, "\"" + path + "\" does not exist");
+  if (std::filesystem::is_directory(path, error))
+    ConfigSection::fail(key, "\"" + path + "\" is a folder, not a file");
   errno = 0;
   BioPtr bio(BIO_new_file(path.c_str(), "r"));
   if (!bio) {
     const int saved = errno;
     ERR_clear_error();
-    ConfigSection::fail(key, "cannot read \"" + path + "\"" + (saved ? std::string(": ") + std::strerror(saved) : "") +
+    ConfigSection::fail(key, "cannot read \"" + path + "\"" +
+                                 (saved ? std::string(": ") + std::strerror(saved) : "") +
                                  " (the orthanc user must be able to read it)");
   }
   return bio;
@@ -72,8 +77,10 @@ void checkCaFile(const std::string& path, const std::string& key) {
   while (X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, &noPassword, nullptr)}) ++count;
   ERR_clear_error();  // the end of the file reads as an error
   if (count == 0) {
-    ConfigSection::fail(key, "\"" + path + "\" holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\"); "
-                             "convert a DER file with: openssl x509 -inform der -in FILE -out FILE.pem");
+    ConfigSection::fail(
+        key, "\"" + path +
+                 "\" holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\"); "
+                 "convert a DER file with: openssl x509 -inform der -in FILE -out FILE.pem");
   }
 }
 
@@ -81,7 +88,9 @@ X509Ptr readCertificate(const std::string& path, const std::string& key) {
   BioPtr bio = openFile(path, key);
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, &noPassword, nullptr));
   ERR_clear_error();
-  if (!cert) ConfigSection::fail(key, "\"" + path + "\" holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")");
+  if (!cert)
+    ConfigSection::fail(
+        key, "\"" + path + "\" holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")");
   return cert;
 }
 
@@ -90,16 +99,19 @@ KeyPtr readKey(const std::string& path, const std::string& key, bool quiet) {
   KeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, &noPassword, nullptr));
   ERR_clear_error();
   if (!pkey && !quiet) {
-    ConfigSection::fail(key, "cannot read a private key from \"" + path +
-                                 "\": it must be PEM and not protected by a password (remove the password with "
-                                 "`openssl pkey -in KEY -out KEY.plain` and let only the orthanc user read it)");
+    ConfigSection::fail(
+        key, "cannot read a private key from \"" + path +
+                 "\": it must be PEM and not protected by a password (remove the password with "
+                 "`openssl pkey -in KEY -out KEY.plain` and let only the orthanc user read it)");
   }
   return pkey;
 }
 
 }  // namespace
 
-std::set<std::string> tlsKeys() { return {"CaCertificates", "Certificate", "PrivateKey", "Verify"}; }
+std::set<std::string> tlsKeys() {
+  return {"CaCertificates", "Certificate", "PrivateKey", "Verify"};
+}
 
 std::string TlsSettings::caDescription() const {
   if (caCertificates.empty()) return "the system's trusted CAs";
@@ -112,7 +124,8 @@ std::string TlsSettings::summary() const {
   return text;
 }
 
-TlsSettings parseTls(const ConfigSection& s, const std::string& configKey, const std::string& baseDir) {
+TlsSettings parseTls(const ConfigSection& s, const std::string& configKey,
+                     const std::string& baseDir) {
   TlsSettings tls;
   tls.configKey = configKey;
   tls.verify = s.boolean("Verify", true);
@@ -120,14 +133,16 @@ TlsSettings parseTls(const ConfigSection& s, const std::string& configKey, const
   tls.caCertificates = resolvePath(s.string("CaCertificates", ""), baseDir);
   if (s.has("CaCertificates")) {
     const std::string key = s.key("CaCertificates");
-    if (tls.caCertificates.empty()) ConfigSection::fail(key, "is empty (leave it out to trust the system's CAs)");
+    if (tls.caCertificates.empty())
+      ConfigSection::fail(key, "is empty (leave it out to trust the system's CAs)");
     std::error_code error;
     if (std::filesystem::is_directory(tls.caCertificates, error)) {
       tls.caIsFolder = true;
       if (!hasHashedNames(tls.caCertificates)) {
-        ConfigSection::fail(key, "the folder \"" + tls.caCertificates +
-                                     "\" has no certificates under hashed names (run `openssl rehash " +
-                                     tls.caCertificates + "`, or name a PEM file instead)");
+        ConfigSection::fail(key,
+                            "the folder \"" + tls.caCertificates +
+                                "\" has no certificates under hashed names (run `openssl rehash " +
+                                tls.caCertificates + "`, or name a PEM file instead)");
       }
     } else {
       checkCaFile(tls.caCertificates, key);
@@ -137,7 +152,8 @@ TlsSettings parseTls(const ConfigSection& s, const std::string& configKey, const
   tls.certificate = resolvePath(s.string("Certificate", ""), baseDir);
   tls.privateKey = resolvePath(s.string("PrivateKey", ""), baseDir);
   if (s.has("PrivateKey") && tls.certificate.empty()) {
-    ConfigSection::fail(s.key("PrivateKey"), "is set without \"Certificate\" (the client certificate it belongs to)");
+    ConfigSection::fail(s.key("PrivateKey"),
+                        "is set without \"Certificate\" (the client certificate it belongs to)");
   }
   if (!tls.certificate.empty()) {
     X509Ptr cert = readCertificate(tls.certificate, s.key("Certificate"));
@@ -145,8 +161,9 @@ TlsSettings parseTls(const ConfigSection& s, const std::string& configKey, const
     if (tls.privateKey.empty()) {
       key = readKey(tls.certificate, s.key("Certificate"), true);
       if (!key) {
-        ConfigSection::fail(s.key("PrivateKey"), "missing: \"" + tls.certificate +
-                                                     "\" holds no private key, so name the key's file here");
+        ConfigSection::fail(s.key("PrivateKey"),
+                            "missing: \"" + tls.certificate +
+                                "\" holds no private key, so name the key's file here");
       }
       tls.privateKey = tls.certificate;
     } else {
@@ -154,7 +171,8 @@ TlsSettings parseTls(const ConfigSection& s, const std::string& configKey, const
     }
     if (X509_check_private_key(cert.get(), key.get()) != 1) {
       ERR_clear_error();
-      ConfigSection::fail(s.key("PrivateKey"), "\"" + tls.privateKey + "\" is not the key of the certificate \"" +
+      ConfigSection::fail(s.key("PrivateKey"), "\"" + tls.privateKey +
+                                                   "\" is not the key of the certificate \"" +
                                                    tls.certificate + "\"");
     }
   }

@@ -48,6 +48,7 @@ std::set<std::string> tlsKeys();
 // tlsKeys() and any keys of its own; configKey is its full name) and checks
 // the files. Relative paths resolve against baseDir. Throws ConfigError
 // naming the key.
-TlsSettings parseTls(const ConfigSection& section, const std::string& configKey, const std::string& baseDir);
+TlsSettings parseTls(const ConfigSection& section, const std::string& configKey,
+                     const std::string& baseDir);
 
 }  // namespace router

@@ -4,14 +4,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <cerrno>
 #include <cstring>
@@ -25,7 +24,8 @@ namespace {
 bool isIpAddress(const std::string& host) {
   in_addr v4{};
   in6_addr v6{};
-  return ::inet_pton(AF_INET, host.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+  return ::inet_pton(AF_INET, host.c_str(), &v4) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
 }
 
 DcmTLSSecurityProfile dcmtkProfile(TlsProfile profile) {
@@ -90,7 +90,8 @@ OFCondition TlsConnection::clientSideHandshake() {
   const int saved = errno;
   layer_.recordFailure(ssl_, SSL_get_error(ssl_, rc), saved);
   const std::string text = layer_.failure_ ? layer_.failure_->detail : "TLS handshake failed";
-  return OFCondition(OFM_dcmtls, OFCondition(DCMTLS_EC_OtherSSLError).code(), OF_error, text.c_str());
+  return OFCondition(OFM_dcmtls, OFCondition(DCMTLS_EC_OtherSSLError).code(), OF_error,
+                     text.c_str());
 }
 
 ssize_t TlsConnection::read(void* buffer, size_t size) {
@@ -107,8 +108,10 @@ ssize_t TlsConnection::read(void* buffer, size_t size) {
     // With TLS 1.3 the client finishes its handshake before the server has
     // judged the client's certificate: a refusal arrives as an alert on the
     // first read, the one that waits for the A-ASSOCIATE answer.
-    if (n > 0) layer_.handshaking_ = false;
-    else layer_.recordFailure(ssl_, SSL_get_error(ssl_, n), saved);
+    if (n > 0)
+      layer_.handshaking_ = false;
+    else
+      layer_.recordFailure(ssl_, SSL_get_error(ssl_, n), saved);
   }
   quickAck(getSocket());
   errno = saved;
@@ -156,8 +159,8 @@ bool TlsConnection::readable(std::chrono::milliseconds timeout) {
 
 TlsTransportLayer::TlsTransportLayer(const DicomSettings& settings, const std::string& name)
     : DcmTLSTransportLayer(NET_REQUESTOR, nullptr, OFFalse),
-      peer_("destination " + name + " (" + settings.aet + " " + settings.host + ":" + std::to_string(settings.port) +
-            ")"),
+      peer_("destination " + name + " (" + settings.aet + " " + settings.host + ":" +
+            std::to_string(settings.port) + ")"),
       host_(settings.host),
       tls_(settings.tls.value_or(TlsSettings{})),
       profile_(settings.tlsProfile),
@@ -166,16 +169,20 @@ TlsTransportLayer::TlsTransportLayer(const DicomSettings& settings, const std::s
   std::call_once(once, [] { DcmTLSTransportLayer::initializeOpenSSL(); });
   const std::string key = tls_.configKey;
   auto check = [&](const OFCondition& cond, const std::string& what) {
-    if (cond.bad()) throw ConfigError("destination " + name + ": " + what + ": " + cond.text() + " (" + key + ")");
+    if (cond.bad())
+      throw ConfigError("destination " + name + ": " + what + ": " + cond.text() + " (" + key +
+                        ")");
   };
   if (!*this) throw ConfigError("destination " + name + ": cannot create a TLS context (OpenSSL)");
-  check(setTLSProfile(dcmtkProfile(profile_)), "TLS profile " + tlsProfileName(profile_) + " refused");
-  check(activateCipherSuites(), "the cipher suites of TLS profile " + tlsProfileName(profile_) + " are refused");
+  check(setTLSProfile(dcmtkProfile(profile_)),
+        "TLS profile " + tlsProfileName(profile_) + " refused");
+  check(activateCipherSuites(),
+        "the cipher suites of TLS profile " + tlsProfileName(profile_) + " are refused");
   if (tls_.caCertificates.empty()) {
     if (SSL_CTX_set_default_verify_paths(getNativeHandle()) != 1) {
       ERR_clear_error();
-      throw ConfigError("destination " + name + ": cannot load the system's trusted CAs; set " + key +
-                        ".CaCertificates");
+      throw ConfigError("destination " + name + ": cannot load the system's trusted CAs; set " +
+                        key + ".CaCertificates");
     }
   } else if (tls_.caIsFolder) {
     check(addTrustedCertificateDir(tls_.caCertificates.c_str(), DCF_Filetype_PEM),
@@ -190,7 +197,8 @@ TlsTransportLayer::TlsTransportLayer(const DicomSettings& settings, const std::s
     check(setCertificateFile(tls_.certificate.c_str(), DCF_Filetype_PEM),
           "cannot load the certificate " + tls_.certificate);
     if (!checkPrivateKeyMatchesCertificate()) {
-      throw ConfigError("destination " + name + ": " + tls_.privateKey + " is not the key of " + tls_.certificate);
+      throw ConfigError("destination " + name + ": " + tls_.privateKey + " is not the key of " +
+                        tls_.certificate);
     }
   }
   setCertificateVerification(tls_.verify ? DCV_requireCertificate : DCV_ignoreCertificate);
@@ -202,7 +210,8 @@ void TlsTransportLayer::startAssociation() {
   handshaking_ = false;
 }
 
-DcmTransportConnection* TlsTransportLayer::createConnection(DcmNativeSocketType socket, OFBool useSecureLayer) {
+DcmTransportConnection* TlsTransportLayer::createConnection(DcmNativeSocketType socket,
+                                                            OFBool useSecureLayer) {
   if (!useSecureLayer) return DcmTLSTransportLayer::createConnection(socket, useSecureLayer);
   prepareSocket(socket, timeoutSeconds_);
   // The handshake reads on a blocking socket: bound it like a DIMSE read.
@@ -217,8 +226,10 @@ DcmTransportConnection* TlsTransportLayer::createConnection(DcmNativeSocketType 
   if (tls_.verify) {
     // DCMTK checks the chain only; BCP 195 (RFC 7525 6.1) wants the name too.
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-    if (ip) X509_VERIFY_PARAM_set1_ip_asc(param, host_.c_str());
-    else SSL_set1_host(ssl, host_.c_str());
+    if (ip)
+      X509_VERIFY_PARAM_set1_ip_asc(param, host_.c_str());
+    else
+      SSL_set1_host(ssl, host_.c_str());
   }
   failure_.reset();
   handshaking_ = true;
@@ -240,21 +251,26 @@ void TlsTransportLayer::recordFailure(SSL* ssl, int sslError, int savedErrno) {
     failure.detail = peer_ + ": TLS certificate of the peer rejected (" +
                      X509_verify_cert_error_string(verified) + "); ";
     if (verified == X509_V_ERR_HOSTNAME_MISMATCH || verified == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-      failure.detail += "the certificate is not issued for \"" + host_ +
-                        "\": set Host to a name the certificate lists (its subject alternative names) or have "
-                        "the peer's certificate reissued for this name";
-    } else if (verified == X509_V_ERR_CERT_HAS_EXPIRED || verified == X509_V_ERR_CERT_NOT_YET_VALID) {
+      failure.detail +=
+          "the certificate is not issued for \"" + host_ +
+          "\": set Host to a name the certificate lists (its subject alternative names) or have "
+          "the peer's certificate reissued for this name";
+    } else if (verified == X509_V_ERR_CERT_HAS_EXPIRED ||
+               verified == X509_V_ERR_CERT_NOT_YET_VALID) {
       failure.detail += "check the dates of the peer's certificate and this machine's clock";
     } else {
-      failure.detail += "check that " + tls_.configKey + ".CaCertificates (now " + tls_.caDescription() +
-                        ") holds the CA that signed the peer's certificate, and that the certificate is issued "
-                        "for \"" + host_ + "\"";
+      failure.detail +=
+          "check that " + tls_.configKey + ".CaCertificates (now " + tls_.caDescription() +
+          ") holds the CA that signed the peer's certificate, and that the certificate is issued "
+          "for \"" +
+          host_ + "\"";
     }
   } else if (sslError == SSL_ERROR_SSL && refusesOurCertificate(code)) {
     failure.permanent = true;
     failure.detail = peer_ + ": the peer refused our TLS certificate (" + reason + "); ";
     if (tls_.certificate.empty()) {
-      failure.detail += "it wants a client certificate: set " + tls_.configKey + ".Certificate and .PrivateKey";
+      failure.detail +=
+          "it wants a client certificate: set " + tls_.configKey + ".Certificate and .PrivateKey";
     } else {
       failure.detail += "check that the peer trusts the CA that signed " + tls_.certificate +
                         " and that the certificate has not expired";
@@ -267,18 +283,23 @@ void TlsTransportLayer::recordFailure(SSL* ssl, int sslError, int savedErrno) {
   } else if (sslError == SSL_ERROR_SSL && code == SSL_R_WRONG_VERSION_NUMBER) {
     failure.permanent = true;
     failure.detail = peer_ + ": the peer does not answer in TLS (" + reason +
-                     "); check that the Port is the peer's DICOM TLS port, or remove " + tls_.configKey +
-                     " if the peer speaks plain DICOM";
+                     "); check that the Port is the peer's DICOM TLS port, or remove " +
+                     tls_.configKey + " if the peer speaks plain DICOM";
   } else if (savedErrno == EAGAIN || savedErrno == EWOULDBLOCK) {
-    failure.detail = peer_ + ": no answer to the TLS handshake within " + std::to_string(timeoutSeconds_) + " s";
+    failure.detail =
+        peer_ + ": no answer to the TLS handshake within " + std::to_string(timeoutSeconds_) + " s";
   } else {
     // A reset or a close: the peer may be restarting, or (if it lasts) it
     // speaks plain DICOM on that port, which resets at our TLS hello.
-    if (savedErrno != 0) failure.detail = peer_ + ": TLS handshake failed: " + std::strerror(savedErrno);
-    else if (!reason.empty()) failure.detail = peer_ + ": TLS handshake failed: " + reason;
-    else failure.detail = peer_ + ": the peer closed the connection during the TLS handshake";
-    failure.detail += " (if this lasts, check that Port is the peer's DICOM TLS port and that the peer accepts "
-                      "TLS connections from this address)";
+    if (savedErrno != 0)
+      failure.detail = peer_ + ": TLS handshake failed: " + std::strerror(savedErrno);
+    else if (!reason.empty())
+      failure.detail = peer_ + ": TLS handshake failed: " + reason;
+    else
+      failure.detail = peer_ + ": the peer closed the connection during the TLS handshake";
+    failure.detail +=
+        " (if this lasts, check that Port is the peer's DICOM TLS port and that the peer accepts "
+        "TLS connections from this address)";
   }
   failure_ = std::move(failure);
   handshaking_ = false;

@@ -58,7 +58,8 @@ class TlsTransportLayer : public DcmTLSTransportLayer, public AssociationTranspo
   // settings (the files were checked when the configuration was read).
   TlsTransportLayer(const DicomSettings& settings, const std::string& name);
 
-  DcmTransportConnection* createConnection(DcmNativeSocketType socket, OFBool useSecureLayer) override;
+  DcmTransportConnection* createConnection(DcmNativeSocketType socket,
+                                           OFBool useSecureLayer) override;
 
   DcmTransportLayer& layer() override { return *this; }
   void startAssociation() override;

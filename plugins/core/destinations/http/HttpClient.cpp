@@ -88,7 +88,9 @@ std::string seconds(std::chrono::seconds value) {
   return std::to_string(value.count()) + " s";
 }
 
-bool contains(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const char* part) {
+  return text.find(part) != std::string::npos;
+}
 
 // A failed exchange that a retry cannot mend because of TLS: what to check,
 // or "" when it may work later (a reset or timeout during the handshake).
@@ -98,13 +100,15 @@ bool contains(const std::string& text, const char* part) { return text.find(part
 std::string tlsRefusal(CURLcode code, const std::string& why, const TlsSettings& tls) {
   switch (code) {
     case CURLE_PEER_FAILED_VERIFICATION:
-      return "the server's TLS certificate was rejected; check that " + tls.configKey + ".CaCertificates (now " +
-             tls.caDescription() + ") holds the CA that signed it, that it has not expired, and that it is "
+      return "the server's TLS certificate was rejected; check that " + tls.configKey +
+             ".CaCertificates (now " + tls.caDescription() +
+             ") holds the CA that signed it, that it has not expired, and that it is "
              "issued for the host named in Url";
     case CURLE_SSL_CACERT_BADFILE:
       return "the trusted CAs could not be loaded; check " + tls.configKey + ".CaCertificates";
     case CURLE_SSL_CERTPROBLEM:
-      return "our client certificate could not be used; check " + tls.configKey + ".Certificate and .PrivateKey";
+      return "our client certificate could not be used; check " + tls.configKey +
+             ".Certificate and .PrivateKey";
     case CURLE_SSL_CIPHER:
       return "no cipher suite in common with the server";
     case CURLE_SSL_CONNECT_ERROR:
@@ -114,19 +118,21 @@ std::string tlsRefusal(CURLcode code, const std::string& why, const TlsSettings&
     default:
       return "";
   }
-  for (const char* alert : {"alert unknown ca", "alert bad certificate", "alert certificate required",
-                            "alert certificate unknown", "alert certificate expired", "alert certificate revoked",
-                            "alert unsupported certificate", "alert access denied"}) {
+  for (const char* alert :
+       {"alert unknown ca", "alert bad certificate", "alert certificate required",
+        "alert certificate unknown", "alert certificate expired", "alert certificate revoked",
+        "alert unsupported certificate", "alert access denied"}) {
     if (contains(why, alert)) {
       return tls.certificate.empty()
-                 ? "the server refused the connection without a client certificate: set " + tls.configKey +
-                       ".Certificate and .PrivateKey"
+                 ? "the server refused the connection without a client certificate: set " +
+                       tls.configKey + ".Certificate and .PrivateKey"
                  : "the server refused our client certificate " + tls.certificate +
                        ": check that it trusts the CA that signed it and that it has not expired";
     }
   }
   if (contains(why, "wrong version number") || contains(why, "packet length too long")) {
-    return "the server does not speak TLS on that port: check the Url (http:// or https://, and the port)";
+    return "the server does not speak TLS on that port: check the Url (http:// or https://, and "
+           "the port)";
   }
   if (contains(why, "alert protocol version") || contains(why, "unsupported protocol") ||
       contains(why, "no shared cipher") || contains(why, "alert handshake failure")) {
@@ -354,8 +360,8 @@ SendResult classifyHttpFailure(const HttpResponse& response, const std::string& 
   SendResult result;
   const std::string where = redactUrl(url);
   if (!response.answered()) {
-    result.outcome =
-        response.invalidRequest || response.tlsRefused ? SendOutcome::Permanent : SendOutcome::Retry;
+    result.outcome = response.invalidRequest || response.tlsRefused ? SendOutcome::Permanent
+                                                                    : SendOutcome::Retry;
     result.detail =
         response.error + (response.invalidRequest ? ": check the destination's Url" : "");
     return result;
