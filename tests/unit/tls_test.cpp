@@ -4,11 +4,14 @@
 // by the openssl command in a scratch folder: what arrives over a good chain,
 // and which failures are permanent (a refused certificate, a peer that does
 // not speak TLS) or retried (nobody listening).
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <json/json.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -440,6 +443,27 @@ TEST_F(TlsPeerTest, PlainPeerAndNobodyListeningRetry) {
   SendResult result = destination.send(outgoing(instance(5)));
   EXPECT_EQ(result.outcome, SendOutcome::Retry) << result.detail;
   EXPECT_NE(result.detail.find("DICOM TLS port"), std::string::npos) << result.detail;
+}
+
+TEST_F(TlsPeerTest, PeerThatNeverAnswersTheHandshakeTimesOutAsRetry) {
+  // Listening, never accepting: the kernel completes the TCP handshake, and
+  // nobody ever sends a TLS ServerHello.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port_));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  DestinationConfig c = config("localhost", clientTls("ca.pem"));
+  editSettings<DicomSettings>(c).timeout = std::chrono::seconds(1);
+  DicomDestination destination(c, "ROUTER");
+  SendResult result = destination.send(outgoing(instance(6)));
+  ::close(listener);
+  EXPECT_EQ(result.outcome, SendOutcome::Retry) << result.detail;
+  EXPECT_NE(result.detail.find("no answer to the TLS handshake within 1 s"), std::string::npos)
+      << result.detail;
 }
 
 TEST_F(TlsPeerTest, HttpsVerifiedWithTheTestCaAndRefusedWithTheWrongOne) {

@@ -10,9 +10,10 @@
 //   result, the TLS alert, errno), so DicomDestination can tell a refused
 //   certificate (permanent: dead letter with what to check) from a reset or
 //   a timeout (retry); DCMTK reduces all of them to one condition text;
-// - the socket gets the same TCP_NODELAY, send timeout and quick ACKs as a
-//   plain association, and a receive timeout so that a peer that accepts the
-//   TCP connection but never answers the handshake cannot hang a worker.
+// - the socket gets the same TCP_NODELAY and quick ACKs as a plain
+//   association, and send and receive timeouts of the destination's Timeout
+//   from the handshake on, so that a peer that accepts the TCP connection
+//   but never answers the handshake cannot hold a worker for long.
 //
 // Thread safety: a TlsTransportLayer belongs to one DicomDestination (used by
 // one delivery worker at a time); its connections to their associations.
