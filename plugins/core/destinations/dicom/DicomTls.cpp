@@ -83,14 +83,6 @@ TlsConnection::TlsConnection(DcmNativeSocketType socket, SSL* ssl, TlsTransportL
 
 OFCondition TlsConnection::clientSideHandshake() {
   if (ssl_ == nullptr) return DCMTLS_EC_NoTLSTransportConnectionPresent;
-  // The handshake reads and writes on a blocking socket. DCMTK has just set
-  // its own socket timeouts (dcmSocketReceiveTimeout, 60 s by default) over
-  // ours: bound the handshake, and later partial TLS records, by the
-  // destination's Timeout like every DIMSE exchange.
-  timeval timeout{};
-  timeout.tv_sec = layer_.timeoutSeconds_;
-  ::setsockopt(getSocket(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(getSocket(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   ERR_clear_error();
   errno = 0;
   const int rc = SSL_connect(ssl_);
@@ -221,7 +213,6 @@ void TlsTransportLayer::startAssociation() {
 DcmTransportConnection* TlsTransportLayer::createConnection(DcmNativeSocketType socket,
                                                             OFBool useSecureLayer) {
   if (!useSecureLayer) return DcmTLSTransportLayer::createConnection(socket, useSecureLayer);
-  prepareSocket(socket, timeoutSeconds_);
   SSL* ssl = SSL_new(getNativeHandle());
   if (ssl == nullptr) return nullptr;
   SSL_set_fd(ssl, static_cast<int>(socket));
@@ -238,6 +229,14 @@ DcmTransportConnection* TlsTransportLayer::createConnection(DcmNativeSocketType 
   failure_.reset();
   handshaking_ = true;
   last_ = new TlsConnection(socket, ssl, *this);
+  // After the connection object: DCMTK's constructor sets its own socket
+  // timeouts (dcmSocketSendTimeout/ReceiveTimeout, 60 s). The handshake
+  // reads and writes on a blocking socket: bound it, and any partial TLS
+  // record later, by the destination's Timeout like every DIMSE exchange.
+  prepareSocket(socket, timeoutSeconds_);
+  timeval timeout{};
+  timeout.tv_sec = timeoutSeconds_;
+  ::setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   return last_;
 }
 

@@ -65,8 +65,10 @@ OFBool QuickAckConnection::networkDataAvailable(int timeout) {
 
 DcmTransportConnection* DicomTransportLayer::createConnection(DcmNativeSocketType socket,
                                                               OFBool /*useSecureLayer*/) {
-  prepareSocket(socket, sendTimeoutSeconds_);
   last_ = new QuickAckConnection(socket);
+  // After the connection object: DCMTK's constructor sets its own send
+  // timeout (dcmSocketSendTimeout, 60 s), which would replace ours.
+  prepareSocket(socket, sendTimeoutSeconds_);
   return last_;
 }
 
