@@ -536,8 +536,11 @@ std::optional<std::string> RouteReader::readDeidentify(lua_State* L, int index, 
       if (lua_type(L, value) != LUA_TSTRING || lua_rawlen(L, value) == 0) {
         problem = "deidentify.project must be the name of a project of Router.Deidentification, not " +
                   describeValue(L, value);
-      } else {
-        d.project = stringAt(L, value);
+      } else if (d.project = stringAt(L, value); projects_ && projects_->count(d.project) == 0) {
+        std::string known;
+        for (const std::string& name : *projects_) known += (known.empty() ? "" : ", ") + name;
+        problem = "deidentify.project \"" + d.project + "\" is not a project of Router.Deidentification (" +
+                  (known.empty() ? std::string("none is configured") : "projects: " + known) + ")";
       }
     } else if (field == "profile") {
       if (lua_type(L, value) != LUA_TSTRING || stringAt(L, value) != "basic") {

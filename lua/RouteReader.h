@@ -37,6 +37,8 @@ class RouteReader {
                                   const std::set<std::string>* studySeries = nullptr);
   // The global study_complete = { quiet, max_wait, required, late }.
   std::optional<std::string> readStudyCompletion(lua_State* L, int index, Completion& completion);
+  // See RuleEngine::limitProjects.
+  void limitProjects(std::set<std::string> projects) { projects_ = std::move(projects); }
 
  private:
   std::optional<std::string> readRoute(lua_State* L, int index, int number, Route& route);
@@ -53,7 +55,8 @@ class RouteReader {
   std::set<std::string> destinations_;
   bool anyDestination_;
   std::unordered_map<std::string, std::string> tagNameProblems_;  // DCMTK lookups are slow
-  const std::set<std::string>* studySeries_ = nullptr;  // during read() of route_study()'s answer
+  const std::set<std::string>* studySeries_ = nullptr;
+  std::optional<std::set<std::string>> projects_;  // nullopt: any project  // during read() of route_study()'s answer
 };
 
 }  // namespace router::lua

@@ -40,7 +40,9 @@ std::unique_ptr<AuditLog> openAuditLog(const std::string& path) {
 
 RuleBook loadRules(const Config& config, Log& log) {
   try {
-    return RuleBook(config.rulesDir, destinationNames(config), RuleLimits{}, log);
+    std::set<std::string> projects;
+    for (const auto& entry : config.deidentification.projects) projects.insert(entry.first);
+    return RuleBook(config.rulesDir, destinationNames(config), RuleLimits{}, log, std::move(projects));
   } catch (const std::exception& e) {
     throw ConfigError(std::string("configuration error: Router.Rules: ") + e.what());
   }

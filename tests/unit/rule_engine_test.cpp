@@ -784,6 +784,20 @@ struct TempDir {
   }
 };
 
+TEST_F(Fixture, ADeidentifyProjectMustBeConfiguredOnceTheProjectsAreKnown) {
+  RuleEngine rules = engine(R"(function route(i) return { { destination = "pacs", deidentify = { project = "trail-1" } } } end)");
+  EXPECT_FALSE(rules.route(InstanceView{}).failure);  // the offline CLI: any name
+  rules.limitProjects({"trial-1", "trial-2"});
+  RouteDecision decision = rules.route(InstanceView{});
+  ASSERT_TRUE(decision.failure);
+  EXPECT_NE(decision.failure->message.find("deidentify.project \"trail-1\" is not a project of "
+                                           "Router.Deidentification (projects: trial-1, trial-2)"),
+            std::string::npos)
+      << decision.failure->message;
+  rules.limitProjects({});
+  EXPECT_NE(rules.route(InstanceView{}).failure->message.find("none is configured"), std::string::npos);
+}
+
 // deidentify = { project, profile, options }: read into the Route, options
 // sorted; shown by the rules test JSON; every mistake named.
 TEST_F(Fixture, RoutesMayDeidentify) {
