@@ -26,6 +26,15 @@ Json::Value routeToJson(const Route& route) {
     for (const std::string& uid : route.series) series.append(uid);
     json["series"] = series;
   }
+  if (route.deidentify.active()) {
+    Json::Value deid(Json::objectValue);
+    deid["project"] = route.deidentify.project;
+    deid["profile"] = route.deidentify.profile;
+    Json::Value options(Json::arrayValue);
+    for (const std::string& option : route.deidentify.options) options.append(option);
+    deid["options"] = options;
+    json["deidentify"] = deid;
+  }
   const Completion& c = route.completion;
   if (c.level != RouteLevel::Instance) {
     json["when"] = toString(c.level);

@@ -1,6 +1,7 @@
 // A route as JSON, the one shape shown by POST /router/rules/test and the
 // orthanc-router-rules CLI: destination, transfer_syntax (UID, null = as
-// received) and its keyword, modify (null removes), priority, and for a
+// received) and its keyword, modify (null removes), priority, deidentify
+// (project, profile, options; when the route de-identifies), and for a
 // route that waits for its series or study: when, quiet, max_wait (seconds),
 // expected (if given) and late.
 #pragma once

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "lua/RuleEngine.h"
+#include "plugins/core/deid/ProfileTable.h"
 #include "plugins/core/dicom/TagEditor.h"
 #include "transcoders/TransferSyntax.h"
 
@@ -16,7 +17,7 @@ namespace {
 
 constexpr const char* kKnownFields =
     " (known fields: destination, transfer_syntax, modify, priority, when, quiet, max_wait, expected, required, late, "
-    "urgent)";
+    "urgent, deidentify)";
 
 // Glob with * and ?, ASCII case ignored.
 bool glob(std::string_view pattern, std::string_view text) {
@@ -234,6 +235,8 @@ std::optional<std::string> RouteReader::readRoute(lua_State* L, int index, int n
       } else if (std::optional<std::string> why = readModify(L, value, route.modify)) {
         problem = where() + *why;
       }
+    } else if (field == "deidentify") {
+      if (std::optional<std::string> why = readDeidentify(L, value, route.deidentify)) problem = where() + *why;
     } else if (field == "priority") {
       lua_Integer priority = 0;
       bool ok = lua_isinteger(L, value);
@@ -515,6 +518,86 @@ std::optional<std::string> RouteReader::readModify(lua_State* L, int index, TagE
   // lua_next order is arbitrary; a stable order keeps jobs and logs reproducible.
   std::sort(edits.begin(), edits.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
+  return std::nullopt;
+}
+
+// deidentify = { project = "trial-1", profile = "basic", options = { "RetainDeviceIdentity", ... } }
+std::optional<std::string> RouteReader::readDeidentify(lua_State* L, int index, Deidentify& out) {
+  static const char* const kUsage =
+      "deidentify must be a table { project = \"name\", profile = \"basic\", options = { \"RetainDeviceIdentity\", ... } }";
+  if (!lua_istable(L, index)) return std::string(kUsage) + ", not " + describeValue(L, index);
+  Deidentify d;
+  lua_pushnil(L);
+  while (lua_next(L, index) != 0) {
+    const int value = lua_gettop(L);
+    std::optional<std::string> problem;
+    const std::string field = lua_type(L, -2) == LUA_TSTRING ? stringAt(L, -2) : std::string();
+    if (field == "project") {
+      if (lua_type(L, value) != LUA_TSTRING || lua_rawlen(L, value) == 0) {
+        problem = "deidentify.project must be the name of a project of Router.Deidentification, not " +
+                  describeValue(L, value);
+      } else if (d.project = stringAt(L, value); projects_ && projects_->count(d.project) == 0) {
+        std::string known;
+        for (const std::string& name : *projects_) known += (known.empty() ? "" : ", ") + name;
+        problem = "deidentify.project \"" + d.project + "\" is not a project of Router.Deidentification (" +
+                  (known.empty() ? std::string("none is configured") : "projects: " + known) + ")";
+      }
+    } else if (field == "profile") {
+      if (lua_type(L, value) != LUA_TSTRING || stringAt(L, value) != "basic") {
+        problem = "deidentify.profile must be \"basic\" (PS3.15 Annex E, the Basic Application Level "
+                  "Confidentiality Profile; the options change it), not " + describeValue(L, value);
+      }
+    } else if (field == "options") {
+      if (!lua_istable(L, value)) {
+        problem = "deidentify.options must be a list of option names such as { \"RetainDeviceIdentity\" }, not " +
+                  describeValue(L, value);
+      } else {
+        const lua_Integer count = static_cast<lua_Integer>(lua_rawlen(L, value));
+        for (lua_Integer i = 1; i <= count && !problem; ++i) {
+          lua_rawgeti(L, value, i);
+          const std::string name = lua_type(L, -1) == LUA_TSTRING ? stringAt(L, -1) : std::string();
+          if (!deid::parseProfileOption(name)) {
+            std::string known;
+            for (size_t o = 0; o < deid::kOptionCount; ++o)
+              known += std::string(known.empty() ? "" : ", ") +
+                       deid::optionNames(static_cast<deid::ProfileOption>(o)).keyword;
+            problem = "deidentify.options: unknown option " + describeValue(L, -1) + " (known: " + known + ")";
+          } else if (std::find(d.options.begin(), d.options.end(), name) != d.options.end()) {
+            problem = "deidentify.options: \"" + name + "\" is named twice";
+          } else {
+            d.options.push_back(name);
+          }
+          lua_pop(L, 1);
+        }
+        if (!problem) lua_pushnil(L);  // a key beyond the list's length is a mistake too
+        while (!problem && lua_next(L, value) != 0) {
+          lua_pop(L, 1);
+          if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > count) {
+            lua_pop(L, 1);
+            problem = std::string("deidentify.options must be a list: { \"RetainDeviceIdentity\", ... }");
+            break;
+          }
+        }
+      }
+    } else {
+      lua_pushvalue(L, -2);
+      problem = "deidentify: unknown field " + describeValue(L, -1) + " (known fields: project, profile, options)";
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (problem) {
+      lua_pop(L, 1);
+      return problem;
+    }
+  }
+  if (d.project.empty()) return std::string("deidentify has no project (") + kUsage + ")";
+  std::sort(d.options.begin(), d.options.end());
+  const auto has = [&](const char* o) { return std::find(d.options.begin(), d.options.end(), o) != d.options.end(); };
+  if (has("RetainLongitudinalFullDates") && has("RetainLongitudinalModifiedDates")) {
+    return std::string("deidentify.options: RetainLongitudinalFullDates and RetainLongitudinalModifiedDates "
+                       "exclude each other");
+  }
+  out = std::move(d);
   return std::nullopt;
 }
 

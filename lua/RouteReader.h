@@ -1,6 +1,6 @@
 // Internal to lua/: reads what route() returned into Routes, checking it
 // against the contract (a list of { destination=, transfer_syntax=, modify=,
-// priority= } with configured destinations, known syntaxes and tag names).
+// priority=, deidentify=, ... } with configured destinations, known syntaxes and tag names).
 // Reads with raw access only, so no rule code runs while it reads.
 //
 // Thread safety: one per RuleEngine (it caches tag-name lookups), one thread
@@ -37,6 +37,8 @@ class RouteReader {
                                   const std::set<std::string>* studySeries = nullptr);
   // The global study_complete = { quiet, max_wait, required, late }.
   std::optional<std::string> readStudyCompletion(lua_State* L, int index, Completion& completion);
+  // See RuleEngine::limitProjects.
+  void limitProjects(std::set<std::string> projects) { projects_ = std::move(projects); }
 
  private:
   std::optional<std::string> readRoute(lua_State* L, int index, int number, Route& route);
@@ -45,6 +47,7 @@ class RouteReader {
   std::optional<std::string> readSeries(lua_State* L, int index, std::vector<std::string>& series);
   std::optional<std::string> readCompletionNumber(lua_State* L, int value, std::string_view field,
                                                   Completion& completion);
+  std::optional<std::string> readDeidentify(lua_State* L, int index, Deidentify& deidentify);
   // Empty when name is an editable DICOM keyword or "GGGG,EEEE"; else why not.
   const std::string& checkTagName(const std::string& name);
   std::string configuredList() const;
@@ -52,7 +55,8 @@ class RouteReader {
   std::set<std::string> destinations_;
   bool anyDestination_;
   std::unordered_map<std::string, std::string> tagNameProblems_;  // DCMTK lookups are slow
-  const std::set<std::string>* studySeries_ = nullptr;  // during read() of route_study()'s answer
+  const std::set<std::string>* studySeries_ = nullptr;
+  std::optional<std::set<std::string>> projects_;  // nullopt: any project  // during read() of route_study()'s answer
 };
 
 }  // namespace router::lua

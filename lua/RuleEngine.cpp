@@ -427,6 +427,8 @@ RouteDecision RuleEngine::route(const InstanceView& instance) { return state_->r
 
 RouteDecision RuleEngine::routeStudy(const StudySummary& study) { return state_->routeStudy(study); }
 
+void RuleEngine::limitProjects(std::set<std::string> projects) { state_->reader.limitProjects(std::move(projects)); }
+
 const std::optional<Completion>& RuleEngine::studyCompletion() const { return state_->studyCompletion; }
 
 Route RuleEngine::studyDecisionRoute(const InstanceView& instance) const {

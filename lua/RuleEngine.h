@@ -101,6 +101,9 @@ class RuleEngine {
   RouteDecision routeStudy(const StudySummary& study);
 
   const std::string& version() const;
+  // The de-identification projects a route's deidentify may name; a route
+  // naming another one is a rule failure. Not called: any name.
+  void limitProjects(std::set<std::string> projects);
 
  private:
   struct State;

@@ -110,6 +110,9 @@ std::set<std::string> destinationsFromConfig(const std::string& path) {
     throw router::ConfigError(path + " is not valid JSON: " + errors);
   }
   std::string baseDir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  // Only the destinations matter here: the de-identification projects' key
+  // files are for Orthanc's user, not for whoever tries rules.
+  if (document.isObject() && document["Router"].isObject()) document["Router"].removeMember("Deidentification");
   router::Config config = router::parseConfig(document, baseDir);
   std::set<std::string> names;
   for (const auto& entry : config.destinations) names.insert(entry.first);

@@ -3,7 +3,8 @@
 namespace router {
 
 Operations::Operations(const Config& config, AdminQueue& queue, BatchQueue& batches, Delivery& delivery,
-                       Wakeup& routingWakeup, RuleBook& rules, Log& log, AuditLog* audit)
+                       Wakeup& routingWakeup, RuleBook& rules, Log& log, AuditLog* audit,
+                       PseudonymQueue* pseudonyms)
     : config_(config),
       queue_(queue),
       batches_(batches),
@@ -11,7 +12,8 @@ Operations::Operations(const Config& config, AdminQueue& queue, BatchQueue& batc
       routingWakeup_(routingWakeup),
       rules_(rules),
       log_(log),
-      audit_(audit) {}
+      audit_(audit),
+      pseudonyms_(pseudonyms) {}
 
 const char* toString(BatchAction action) {
   switch (action) {
@@ -135,6 +137,35 @@ std::string Operations::reloadRules() {
     log_.error(std::string("rules reload refused, the previous rules stay in force: ") + e.what());
     throw;
   }
+}
+
+LookupResult Operations::lookupPseudonym(const std::string& project, const std::string& pseudonym,
+                                         const std::string& who) {
+  LookupResult result;
+  auto p = config_.deidentification.projects.find(project);
+  if (p == config_.deidentification.projects.end()) {
+    result.refusal = LookupRefusal::UnknownProject;
+  } else if (!p->second.lookup) {
+    result.refusal = LookupRefusal::NotAllowed;
+  } else {
+    result.entry = pseudonyms_ ? pseudonyms_->findPseudonym(project, pseudonym) : std::nullopt;
+    if (!result.entry) result.refusal = LookupRefusal::NotFound;
+  }
+  const char* outcome = result.refusal == LookupRefusal::None         ? "found"
+                        : result.refusal == LookupRefusal::NotFound   ? "not found"
+                        : result.refusal == LookupRefusal::NotAllowed ? "refused (Lookup is off for the project)"
+                                                                      : "refused (no such project)";
+  // The pseudonym and who asked; the patient's identity stays out of every log.
+  const std::string what = "re-identification lookup of " + pseudonym + " in project " + project + " by " +
+                           (who.empty() ? std::string("(anonymous)") : who) + ": " + outcome;
+  log_.warning(what);
+  if (audit_ != nullptr) {
+    AuditEntry entry;
+    entry.outcome = "reidentification-lookup";
+    entry.detail = what;
+    audit_->record(entry);
+  }
+  return result;
 }
 
 }  // namespace router

@@ -50,11 +50,22 @@ struct BatchActionResult {
   std::optional<Batch> batch;  // as the action left it
 };
 
+// A re-identification lookup: who a de-identification project's pseudonym
+// stands for, or why not.
+enum class LookupRefusal { None, UnknownProject, NotAllowed, NotFound };
+
+struct LookupResult {
+  LookupRefusal refusal = LookupRefusal::None;
+  std::optional<PseudonymEntry> entry;
+};
+
 class Operations {
  public:
-  // audit: Router.AuditLog, if set (operators' actions on batches go there).
+  // audit: Router.AuditLog, if set (operators' actions on batches and
+  // re-identification lookups go there). pseudonyms: the mapping table of
+  // de-identification (nullptr: every lookup finds nothing).
   Operations(const Config& config, AdminQueue& queue, BatchQueue& batches, Delivery& delivery, Wakeup& routingWakeup,
-             RuleBook& rules, Log& log, AuditLog* audit = nullptr);
+             RuleBook& rules, Log& log, AuditLog* audit = nullptr, PseudonymQueue* pseudonyms = nullptr);
 
   // Throws UnknownDestinationError.
   void checkDestination(const std::string& destination) const;
@@ -85,6 +96,12 @@ class Operations {
   // are dropped). Logged and written to the audit log.
   BatchActionResult actOnBatch(int64_t id, BatchAction action);
 
+  // Authorised re-identification: the original PatientID and PatientName of
+  // a pseudonym, for a project whose Lookup is allowed. Every call, answered
+  // or refused, goes to the log and the audit log with `who` (the user and
+  // address asking), never with the patient's data.
+  LookupResult lookupPseudonym(const std::string& project, const std::string& pseudonym, const std::string& who);
+
  private:
   const Config& config_;
   AdminQueue& queue_;
@@ -94,6 +111,7 @@ class Operations {
   RuleBook& rules_;
   Log& log_;
   AuditLog* audit_;
+  PseudonymQueue* pseudonyms_;
 };
 
 }  // namespace router

@@ -40,7 +40,9 @@ std::unique_ptr<AuditLog> openAuditLog(const std::string& path) {
 
 RuleBook loadRules(const Config& config, Log& log) {
   try {
-    return RuleBook(config.rulesDir, destinationNames(config), RuleLimits{}, log);
+    std::set<std::string> projects;
+    for (const auto& entry : config.deidentification.projects) projects.insert(entry.first);
+    return RuleBook(config.rulesDir, destinationNames(config), RuleLimits{}, log, std::move(projects));
   } catch (const std::exception& e) {
     throw ConfigError(std::string("configuration error: Router.Rules: ") + e.what());
   }
@@ -101,7 +103,7 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
                 delivery_.notifyAll();
               }),
       lifecycle_([this] { halt(); }),
-      operations_(config_, *queue_, *queue_, delivery_, routingWakeup_, rules_, log_, audit_.get()) {}
+      operations_(config_, *queue_, *queue_, delivery_, routingWakeup_, rules_, log_, audit_.get(), queue_.get()) {}
 
 Router::~Router() { stop(); }
 
@@ -195,6 +197,11 @@ RouterStatus Router::status() {
       entry.oldestJobAgeSeconds = std::chrono::duration<double>(Clock::now() - oldest->second).count();
     }
     out.destinations.push_back(std::move(entry));
+  }
+  auto decisions = depth.batches.find(kStudyDecision);
+  for (BatchState s : kOpenBatchStates) {
+    out.studyDecisions[s] =
+        decisions != depth.batches.end() && decisions->second.count(s) ? decisions->second.at(s) : 0;
   }
   out.transcoding.workers = static_cast<int64_t>(transcoder_.pids().size());
   out.transcoding.workerExecutable = config_.transcoding.workerExecutable;

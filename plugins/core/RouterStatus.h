@@ -49,6 +49,7 @@ struct RouterStatus {
   RulesStatus rules;
   std::map<IntakeState, int64_t> intake;  // New, Routing, RuleFailed
   std::vector<DestinationStatus> destinations;  // by name
+  std::map<BatchState, int64_t> studyDecisions;  // waiting for route_study(): waiting, on-hold, released
   TranscodingStatus transcoding;
   std::string queueDatabase;
   RunState state = RunState::Created;

@@ -14,6 +14,7 @@
 #include "plugins/orthanc/PluginContext.h"
 #include "plugins/orthanc/Protect.h"
 #include "plugins/orthanc/RestJson.h"
+#include "plugins/core/metrics/MetricsAccess.h"
 
 namespace router::orthanc {
 namespace {
@@ -302,6 +303,37 @@ void handleTest(RestCall& call) {
   call.answer(decisionToJson(decision));
 }
 
+// POST {"Project": "...", "Pseudonym": "..."}: who the pseudonym stands for.
+void handleLookup(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
+  Json::Value body;
+  try {
+    body = parseJson(call.body());
+  } catch (const std::exception&) {
+  }
+  if (!body.isObject() || !body["Project"].isString() ||
+      !body["Pseudonym"].isString() || body["Pseudonym"].asString().empty()) {
+    throw HttpError(400, "the body must be {\"Project\": \"...\", \"Pseudonym\": \"...\"}");
+  }
+  // Who asks, as Orthanc authenticated them (its SDK gives a plugin no client address).
+  const std::string who = basicAuthUser(call.header("authorization")).value_or("");
+  const std::string project = body["Project"].asString();
+  LookupResult result = operations().lookupPseudonym(project, body["Pseudonym"].asString(), who);
+  switch (result.refusal) {
+    case LookupRefusal::UnknownProject:
+      throw HttpError(404, "no de-identification project \"" + project + "\" in Router.Deidentification.Projects");
+    case LookupRefusal::NotAllowed:
+      throw HttpError(403, "re-identification is not allowed for project \"" + project +
+                               "\": set \"Lookup\": true in Router.Deidentification.Projects." + project +
+                               " to allow it (every lookup is audited)");
+    case LookupRefusal::NotFound:
+      throw HttpError(404, "no such pseudonym in project \"" + project +
+                               "\" (only pseudonyms given out while Lookup was allowed are known)");
+    case LookupRefusal::None: break;
+  }
+  call.answer(pseudonymToJson(*result.entry));
+}
+
 // Trampoline: one per route, instantiated with its handler.
 template <void (*Handler)(RestCall&)>
 OrthancPluginErrorCode restCallback(OrthancPluginRestOutput* output, const char* url,
@@ -360,6 +392,7 @@ void registerRestRoutes(OrthancPluginContext* context) {
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/reload", restCallback<handleReload>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/reroute", restCallback<handleReroute>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/test", restCallback<handleTest>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/deidentification/lookup", restCallback<handleLookup>);
 }
 
 }  // namespace router::orthanc

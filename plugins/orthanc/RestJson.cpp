@@ -77,6 +77,9 @@ Json::Value statusToJson(const RouterStatus& status) {
   transcoding["Replacements"] = static_cast<Json::UInt64>(status.transcoding.replacements);
   out["Transcoding"] = transcoding;
   out["QueueDatabase"] = status.queueDatabase;
+  Json::Value decisions(Json::objectValue);
+  for (const auto& [state, n] : status.studyDecisions) decisions[toString(state)] = static_cast<Json::Int64>(n);
+  out["StudyDecisions"] = decisions;
   out["Running"] = status.state == RunState::Running;
   out["State"] = toString(status.state);
   return out;
@@ -101,6 +104,14 @@ Json::Value jobToJson(const Job& job) {
   Json::Value modify(Json::objectValue);
   for (const auto& [key, value] : job.route.modify) modify[key] = value ? Json::Value(*value) : Json::Value(false);
   out["Modify"] = modify;
+  if (job.route.deidentify.active()) {
+    Json::Value deid(Json::objectValue);
+    deid["Project"] = job.route.deidentify.project;
+    deid["Profile"] = job.route.deidentify.profile;
+    deid["Options"] = Json::Value(Json::arrayValue);
+    for (const std::string& option : job.route.deidentify.options) deid["Options"].append(option);
+    out["Deidentify"] = deid;
+  }
   return out;
 }
 
@@ -197,6 +208,17 @@ Json::Value studyTestToJson(const StudyTest& test) {
     studies.append(entry);
   }
   out["studies"] = studies;
+  return out;
+}
+
+Json::Value pseudonymToJson(const PseudonymEntry& entry) {
+  Json::Value out(Json::objectValue);
+  out["Project"] = entry.project;
+  out["Pseudonym"] = entry.pseudonym;
+  out["PatientID"] = entry.patientId;
+  out["PatientName"] = entry.patientName;
+  out["FirstSeen"] = isoTime(entry.firstSeen);
+  out["LastSeen"] = isoTime(entry.lastSeen);
   return out;
 }
 

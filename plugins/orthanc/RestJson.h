@@ -16,6 +16,9 @@ Json::Value rulesToJson(const RulesStatus& rules);
 Json::Value jobToJson(const Job& job);
 Json::Value intakeToJson(const IntakeItem& item);
 Json::Value batchToJson(const Batch& batch);
+// A re-identification lookup's answer: Project, Pseudonym, PatientID,
+// PatientName, FirstSeen, LastSeen.
+Json::Value pseudonymToJson(const PseudonymEntry& entry);
 // The same shape as the orthanc-router-rules CLI prints, so a rule set
 // tried offline and through the API reads the same.
 Json::Value decisionToJson(const RouteDecision& decision);

@@ -1,8 +1,11 @@
 // router-testdata: writes generated DICOM files (tests/generator/TestData.h)
 // to a folder, for integration tests, benchmarks and manual trials:
-//   router-testdata OUTDIR [--suite standard|ct-series|hostile] [--count N] [--seed S|random]
+//   router-testdata OUTDIR [--suite standard|ct-series|hostile|identifying] [--count N] [--seed S|random]
 //       [--patient-id ID] [--patient-name NAME] [--modality MOD] [--calling-site NAME]
 //       [--rows R --columns C] [--transfer-syntax KEYWORD|UID]
+// --suite identifying writes --count (default 3) slices of one small CT
+// series, each carrying every attribute of the de-identification profile
+// table at depth 0, 1 and 2 plus private tags (tests/generator/Identifying.h).
 // Prints "<path> <SOPInstanceUID>" per file written. --transfer-syntax
 // encodes each file with the appliance's own transcoder (in process); a case
 // that syntax cannot hold (e.g. palette colour to a lossy one) is left out
@@ -18,6 +21,7 @@
 // writes unless a TargetKeyword=expectation pair (e.g. JPEGBaseline8Bit=refuse)
 // says otherwise for that target. The case name is the file name without
 // "-<seed>.dcm".
+#include "tests/generator/Identifying.h"
 #include "tests/generator/TestData.h"
 
 #include <cstdio>
@@ -36,11 +40,13 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: router-testdata OUTDIR [--suite standard|ct-series|hostile] [--count N] [--seed S|random]\n"
+    "usage: router-testdata OUTDIR [--suite standard|ct-series|hostile|identifying] [--count N] [--seed S|random]\n"
     "         [--patient-id ID] [--patient-name NAME] [--modality MOD] [--calling-site NAME]\n"
     "         [--rows R --columns C] [--transfer-syntax KEYWORD|UID]\n"
     "  --suite standard   one file per standard test case (default)\n"
     "  --suite ct-series  --count slices of one series (default 10, 512x512 16-bit signed)\n"
+    "  --suite identifying --count slices of one 64x64 CT series (default 3), each with every\n"
+    "                     attribute of PS3.15 Table E.1-1 at depth 0, 1, 2 and private tags\n"
     "  --suite hostile    broken and unusual files; prints \"<path> <SOPInstanceUID> <expectation>\n"
     "                     [<TargetKeyword>=<expectation>...]\" (deliver|refuse); only --seed applies\n"
     "  --seed             UIDs and pixels derive from it (default 1); 'random' picks one\n"
@@ -90,7 +96,7 @@ Options parse(int argc, char** argv) {
     if (i + 1 >= argc) throw UsageError(arg + " needs a value");
     const std::string value = argv[++i];
     if (arg == "--suite") {
-      if (value != "standard" && value != "ct-series" && value != "hostile")
+      if (value != "standard" && value != "ct-series" && value != "hostile" && value != "identifying")
         throw UsageError("unknown suite '" + value + "'");
       o.suite = value;
     } else if (arg == "--count") {
@@ -119,8 +125,11 @@ Options parse(int argc, char** argv) {
     }
   }
   if (o.outDir.empty()) throw UsageError("OUTDIR is missing");
-  if (o.suite != "ct-series" && (o.count || o.rows || o.columns)) {
-    throw UsageError("--count, --rows and --columns apply to --suite ct-series only");
+  if (o.suite != "ct-series" && (o.rows || o.columns)) {
+    throw UsageError("--rows and --columns apply to --suite ct-series only");
+  }
+  if (o.suite != "ct-series" && o.suite != "identifying" && o.count) {
+    throw UsageError("--count applies to --suite ct-series and identifying only");
   }
   if (o.suite == "hostile" && (!o.patientId.empty() || !o.patientName.empty() || !o.modality.empty() ||
                                !o.site.empty() || !o.transferSyntax.empty())) {
@@ -132,7 +141,9 @@ Options parse(int argc, char** argv) {
 std::vector<router::testdata::ImageSpec> specsFor(const Options& o) {
   using namespace router::testdata;
   std::vector<ImageSpec> specs;
-  if (o.suite == "ct-series") {
+  if (o.suite == "identifying") {
+    specs = ctSeries(int(o.count.value_or(3)), o.seed, 64, 64);
+  } else if (o.suite == "ct-series") {
     specs = ctSeries(int(o.count.value_or(10)), o.seed, int(o.rows.value_or(512)), int(o.columns.value_or(512)));
   } else {
     for (ImageSpec& s : standardSuite()) {
@@ -183,7 +194,8 @@ int main(int argc, char** argv) {
     int index = 0;
     for (const auto& spec : specsFor(o)) {
       ++index;
-      std::string bytes = router::testdata::makeInstance(spec);
+      std::string bytes = o.suite == "identifying" ? router::testdata::instanceWithEveryRow(spec, true)
+                                                   : router::testdata::makeInstance(spec);
       std::string sopInstanceUid = router::testdata::withIdentity(spec).sopInstanceUid;
       if (!o.transferSyntax.empty()) {
         try {
@@ -196,7 +208,7 @@ int main(int argc, char** argv) {
       }
       char number[16];
       std::snprintf(number, sizeof number, "%04d", index);
-      const std::string fileName = o.suite == "ct-series" ? "slice-" + std::to_string(o.seed) + "-" + number
+      const std::string fileName = o.suite != "standard" ? "slice-" + std::to_string(o.seed) + "-" + number
                                                           : spec.name + "-" + std::to_string(o.seed);
       const std::filesystem::path path = std::filesystem::path(o.outDir) / (fileName + ".dcm");
       writeFile(path, bytes);

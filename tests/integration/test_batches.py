@@ -239,6 +239,9 @@ class BatchesTest(harness.RouterTestCase):
         self.assertEqual(waiting["@route_study"]["RequiredMissing"], ["Modality=PT"])
         self.assertEqual(waiting["@route_study"]["RequiredPresent"], ["Modality=CT"])
         self.assertEqual(waiting["ai"]["RequiredMissing"], ["Modality=MR"])
+        self.assertEqual(orthanc.get("/router/status")["StudyDecisions"]["waiting"], 1)
+        metrics = orthanc.request("GET", "/router/metrics")[2].decode()
+        self.assertIn('orthanc_router_batches{destination="@route_study",state="waiting"} 1', metrics)
 
         harness.send([p for p, _, _ in pt], orthanc.dicom_port, calling="PET02")
         sent_pt = time.time()

@@ -48,6 +48,16 @@ class ConfigErrorTest(harness.RouterTestCase):
         print(f"\n[config] Orthanc {state}; {lines[0].strip()}")
         return lines
 
+    def test_deidentification_key_readable_by_everyone(self):
+        key = self.path("keys", "trial.key")
+        with open(key, "w") as f:
+            f.write("0123456789abcdef0123456789abcdef\n")
+        os.chmod(key, 0o644)
+        router = self.router({"Type": "folder", "Path": self.path("out", "x")})
+        router["Deidentification"] = {"Projects": {"trial": {"KeyFile": key}}}
+        lines = self.assert_refused(router, "Router.Deidentification.Projects.trial.KeyFile")
+        self.assertIn("chmod 600", lines[0])
+
     def test_unknown_destination_type(self):
         self.assert_refused(self.router({"Type": "ftp", "Path": "/tmp"}), "Router.Destinations.pacs.Type")
 

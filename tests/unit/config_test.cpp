@@ -12,6 +12,7 @@
 #include "plugins/core/destinations/dicom/DicomKind.h"
 #include "plugins/core/destinations/dicomweb/DicomWebKind.h"
 #include "plugins/core/destinations/folder/FolderKind.h"
+#include "tests/unit/json_text.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router {
@@ -19,14 +20,7 @@ namespace {
 
 const DicomSettings& dicom(const DestinationConfig& d) { return d.settingsAs<DicomSettings>(); }
 
-Json::Value parse(const std::string& text) {
-  Json::Value value;
-  Json::CharReaderBuilder builder;
-  std::string errors;
-  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-  EXPECT_TRUE(reader->parse(text.data(), text.data() + text.size(), &value, &errors)) << errors;
-  return value;
-}
+Json::Value parse(const std::string& text) { return testdata::parseJson(text); }
 
 class ConfigTest : public ::testing::Test {
  protected:

@@ -85,6 +85,8 @@ Expect expectationFor(const ProfileRow& row, const ProfileOptions& options, DcmE
     case Code::XD:
     case Code::ZD:
     case Code::XZD:
+      // Type 1C only with the approval number (0012,0082), which is X: removed with it.
+      if (row.group == 0x0012 && row.element == 0x0081) return Expect::Absent;
       return vr == EVR_UI ? Expect::Mapped : Expect::Dummy;
     case Code::U:
       return Expect::Mapped;

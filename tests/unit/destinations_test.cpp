@@ -37,6 +37,7 @@
 #include "plugins/core/destinations/folder/FolderDestination.h"
 #include "plugins/core/destinations/dicom/StorageCommitment.h"
 #include "tests/unit/destination_settings.h"
+#include "tests/unit/listening.h"
 #include "tests/generator/TestData.h"
 #include "tests/generator/TestSupport.h"
 #include "transcoders/TransferSyntax.h"
@@ -49,24 +50,7 @@ namespace router {
 namespace {
 
 using testdata::freeTcpPort;
-
-// True when something listens on the TCP port (read from /proc, so the
-// check itself opens no connection the server would log).
-bool isListening(int port) {
-  char wanted[16];
-  std::snprintf(wanted, sizeof wanted, ":%04X", port);
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(table);
-    std::string line;
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string slot, local, remote, state;
-      fields >> slot >> local >> remote >> state;
-      if (state == "0A" && local.size() >= 5 && local.substr(local.size() - 5) == wanted) return true;
-    }
-  }
-  return false;
-}
+using testdata::isListening;
 
 std::string readText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

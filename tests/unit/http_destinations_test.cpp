@@ -120,7 +120,11 @@ class PeerOrthanc {
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(httpPort_); }
   static HttpOptions options() {
-    return HttpOptions{"router", "secret", {}, std::chrono::seconds(10)};
+    HttpOptions options;
+    options.username = "router";
+    options.password = "secret";
+    options.timeout = std::chrono::seconds(10);
+    return options;
   }
   std::string log() const {
     std::ifstream in(dir_ / "orthanc.log");

@@ -143,5 +143,46 @@ TEST_F(OperationsTest, RerouteMovesRuleFailedInstancesBackAndWakesRouting) {
   EXPECT_TRUE(queue_->claimIntake());
 }
 
+// Re-identification: only for a project that allows it; every call, answered
+// or refused, in the log and the audit log, with the pseudonym and who asked
+// but never the patient's identity.
+TEST_F(OperationsTest, ReidentificationLookupIsAllowedPerProjectAndAudited) {
+  destination("pacs");
+  config_.deidentification.projects["open"].lookup = true;
+  config_.deidentification.projects["closed"].lookup = false;
+  const std::string pseudonym = queue_->assignPseudonym("open", "PID-7", "PID-7", "Doe^Jane", "OPEN");
+  queue_->assignPseudonym("closed", "PID-7", "PID-7", "Doe^Jane", "CLOSED");
+  const std::string auditPath = (dir_ / "audit.log").string();
+  AuditLog audit(auditPath);
+  auto delivery = makeDelivery();
+  auto rules = makeRules();
+  Operations ops(config_, *queue_, *queue_, *delivery, routingWakeup_, *rules, log_, &audit, queue_.get());
+
+  LookupResult found = ops.lookupPseudonym("open", pseudonym, "alice");
+  EXPECT_EQ(found.refusal, LookupRefusal::None);
+  ASSERT_TRUE(found.entry);
+  EXPECT_EQ(found.entry->patientId, "PID-7");
+  EXPECT_EQ(found.entry->patientName, "Doe^Jane");
+  EXPECT_EQ(ops.lookupPseudonym("closed", "CLOSED-000001", "bob").refusal, LookupRefusal::NotAllowed);
+  EXPECT_EQ(ops.lookupPseudonym("open", "OPEN-999999", "alice").refusal, LookupRefusal::NotFound);
+  EXPECT_EQ(ops.lookupPseudonym("nowhere", "X", "").refusal, LookupRefusal::UnknownProject);
+
+  std::ifstream in(auditPath);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_NE(lines[0].find("\"outcome\":\"reidentification-lookup\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("re-identification lookup of " + pseudonym + " in project open by alice: found"),
+            std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("by bob: refused (Lookup is off for the project)"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("not found"), std::string::npos);
+  EXPECT_NE(lines[3].find("by (anonymous): refused (no such project)"), std::string::npos) << lines[3];
+  for (const std::string& line : lines) {
+    EXPECT_EQ(line.find("PID-7"), std::string::npos) << line;
+    EXPECT_EQ(line.find("Doe"), std::string::npos) << line;
+  }
+  EXPECT_EQ(log_.count("re-identification lookup of"), 4);
+}
+
 }  // namespace
 }  // namespace router

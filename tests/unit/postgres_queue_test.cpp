@@ -150,6 +150,20 @@ TEST_F(PostgresQueue, ADatabaseOfANewerReleaseIsRefused) {
   }
 }
 
+TEST_F(PostgresQueue, TwoNodesMeetingTheSameNewPatientsGiveEachOnePseudonym) {
+  auto a = node("a"), b = node("b");
+  std::vector<std::string> got(16);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < got.size(); ++i) {
+    Queue* q = i % 2 ? a.get() : b.get();
+    threads.emplace_back([&, i, q] { got[i] = q->assignPseudonym("p", "PID-" + std::to_string(i % 4), "", "", "P"); });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()),
+            (std::set<std::string>{"P-000001", "P-000002", "P-000003", "P-000004"}));
+  for (size_t i = 4; i < got.size(); ++i) EXPECT_EQ(got[i], got[i % 4]) << "patient " << i % 4;
+}
+
 // --- leases: several nodes, one of them dies
 
 TEST_F(PostgresQueue, WhatANodeThatStoppedHeldIsTakenOverOnceItsLeaseExpired) {

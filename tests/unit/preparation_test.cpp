@@ -1,5 +1,7 @@
 // Preparation: reading, tag edits and transcoding once per (instance, edits,
-// syntax), the transcode-failure policy, the prepare-ahead pool, the crash
+// syntax), de-identification (after the edits, before the transcode, in the
+// cache key; refusals; pseudonyms from the mapping table), the
+// transcode-failure policy, the prepare-ahead pool, the crash
 // memo (a conversion whose worker crashed is not tried again by the delivery
 // that wanted it), and the negotiation fallback's choice of syntax. With an
 // in-memory instance store and a fake transcoder that counts, fails or
@@ -14,7 +16,17 @@
 #include <variant>
 #include <vector>
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+
+#include <filesystem>
+
+#include <unistd.h>
+
+#include "plugins/core/deid/KeyedHash.h"
 #include "plugins/core/delivery/Preparation.h"
+#include "plugins/core/dicom/DicomBuffer.h"
 #include "plugins/core/destinations/dicom/DicomKind.h"
 #include "tests/unit/destination_settings.h"
 #include "tests/generator/TestData.h"
@@ -383,6 +395,173 @@ TEST(FallbackSyntaxTest, PrefersTheDestinationsOrderThenUncompressedThenWhatWasA
   EXPECT_EQ(fallbackSyntax(config, {ts::kDeflatedExplicitVRLittleEndian, ts::kExplicitVRBigEndian, refused}, refused),
             "");
   EXPECT_EQ(fallbackSyntax(config, {}, refused), "");
+}
+
+
+// ---- De-identification ------------------------------------------------------
+
+std::string tagOf(const std::string& part10, const DcmTagKey& key) {
+  std::unique_ptr<DcmFileFormat> file = parseDicom(part10);
+  OFString value;
+  if (file->getDataset()->findAndGetOFStringArray(key, value).bad()) return "<absent>";
+  return value.c_str();
+}
+
+class DeidPreparationTest : public PreparationTest {
+ protected:
+  DeidPreparationTest() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("router-prep-deid-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    queue_ = openSqliteQueue((dir_ / "queue.sqlite").string());
+    for (const char* name : {"trial-1", "trial-2", "numbered"}) {
+      DeidProjectConfig& p = config_.projects[name];
+      p.name = name;
+      p.key = std::string(kKey);
+    }
+    config_.projects["trial-1"].lookup = true;
+    config_.projects["numbered"].patientIdentity = PatientIdentityMode::Table;
+    testdata::ImageSpec sc;
+    sc.name = "sc";
+    sc.modality = "SC";
+    sc.samplesPerPixel = 3;
+    sc.photometric = "RGB";
+    sc.bitsAllocated = sc.bitsStored = 8;
+    // The generator writes BurnedInAnnotation NO; a screenshot without it is presumed to show text.
+    std::unique_ptr<DcmFileFormat> file = parseDicom(testdata::makeInstance(sc));
+    delete file->getDataset()->remove(DCM_BurnedInAnnotation);
+    store_.files["sc"] = serializeDicom(*file);
+    deid_ = std::make_unique<Preparation>(store_, transcoder_, cache_, metrics_, log_, clock(), std::map<std::string, int>{},
+                                          &config_, queue_.get());
+  }
+  ~DeidPreparationTest() override { std::filesystem::remove_all(dir_); }
+
+  Job deidJob(const std::string& project, std::vector<std::string> options = {}, const std::string& syntax = "",
+              TagEdits edits = {}) {
+    Job j = job(syntax, std::move(edits));
+    j.route.deidentify.project = project;
+    j.route.deidentify.options = std::move(options);
+    return j;
+  }
+
+  static constexpr const char* kKey = "0123456789abcdef0123456789abcdef";
+  std::filesystem::path dir_;
+  std::unique_ptr<Queue> queue_;
+  DeidentificationConfig config_;
+  std::unique_ptr<Preparation> deid_;  // made once the queue is open
+};
+
+// The rule's edits first, then de-identification, then the transcode: an
+// edit cannot put an identity back (the edited PatientID is what the
+// pseudonym derives from; the edited InstitutionName is removed), and the
+// file sent in another syntax is the de-identified one.
+TEST_F(DeidPreparationTest, AfterTheEditsBeforeTheTranscode) {
+  const TagEdits edits{{"InstitutionName", std::string("Site B")}, {"PatientID", std::string("EDITED-7")}};
+  auto made = deid_->prepare(pacs_, deidJob("trial-1", {}, ts::kJPEGLSLossless, edits));
+  ASSERT_TRUE(std::holds_alternative<Prepared>(made)) << std::get<PrepareFailure>(made).detail;
+  const Prepared& p = std::get<Prepared>(made);
+  const std::string pseudonym = deid::KeyedHash("trial-1", kKey).pseudonym("EDITED-7");
+  for (const auto* file : {p.edited.get(), p.ready.get()}) {
+    EXPECT_EQ(tagOf(*file, DCM_PatientID), pseudonym);
+    EXPECT_EQ(tagOf(*file, DCM_PatientName), pseudonym);
+    EXPECT_NE(tagOf(*file, DCM_InstitutionName), "Site B");  // the edit is de-identified too
+    EXPECT_EQ(tagOf(*file, DCM_PatientIdentityRemoved), "YES");
+    EXPECT_EQ(file->find("Site B"), std::string::npos);
+  }
+  EXPECT_EQ(p.identity.transferSyntax, ts::kJPEGLSLossless);
+  EXPECT_NE(p.identity.sopInstanceUid, sop_);
+  EXPECT_EQ(p.identity.sopInstanceUid, deid::KeyedHash("trial-1", kKey).uid(sop_));
+  EXPECT_EQ(p.source.sopInstanceUid, p.identity.sopInstanceUid);
+  EXPECT_NE(scrape().find("orthanc_router_deidentified_total{project=\"trial-1\"} 1"), std::string::npos)
+      << scrape();
+  // Lookup is allowed for trial-1: the pseudonym was recorded.
+  auto entry = queue_->findPseudonym("trial-1", pseudonym);
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->patientId, "EDITED-7");
+}
+
+// The cache key holds the project and options: the same instance for
+// another project or option set is de-identified and transcoded again; the
+// same again is not.
+TEST_F(DeidPreparationTest, TheCacheKeyHoldsProjectAndOptions) {
+  auto a = deid_->prepare(pacs_, deidJob("trial-1", {}, ts::kImplicitVRLittleEndian));
+  auto again = deid_->prepare(pacs_, deidJob("trial-1", {}, ts::kImplicitVRLittleEndian));
+  auto other = deid_->prepare(pacs_, deidJob("trial-2", {}, ts::kImplicitVRLittleEndian));
+  auto retained = deid_->prepare(pacs_, deidJob("trial-1", {"RetainDeviceIdentity"}, ts::kImplicitVRLittleEndian));
+  auto plain = deid_->prepare(pacs_, job(ts::kImplicitVRLittleEndian));
+  for (auto* made : {&a, &again, &other, &retained, &plain}) ASSERT_TRUE(std::holds_alternative<Prepared>(*made));
+  EXPECT_EQ(std::get<Prepared>(again).ready, std::get<Prepared>(a).ready);
+  EXPECT_EQ(transcoder_.calls.load(), 4);
+  EXPECT_NE(std::get<Prepared>(other).identity.sopInstanceUid, std::get<Prepared>(a).identity.sopInstanceUid);
+  EXPECT_EQ(std::get<Prepared>(plain).identity.sopInstanceUid, sop_);
+  EXPECT_NE(scrape().find("orthanc_router_deidentified_total{project=\"trial-1\"} 2"), std::string::npos);
+  // trial-2 has no Lookup: nothing that leads back to the patient was kept.
+  EXPECT_FALSE(queue_->findPseudonym("trial-2", tagOf(*std::get<Prepared>(other).ready, DCM_PatientID)));
+}
+
+TEST_F(DeidPreparationTest, RefusalsAreDeadLettersWithTheReason) {
+  Job sc = deidJob("trial-1");
+  sc.instanceId = "sc";
+  auto refused = deid_->prepare(pacs_, sc);
+  ASSERT_TRUE(std::holds_alternative<PrepareFailure>(refused));
+  const PrepareFailure& burned = std::get<PrepareFailure>(refused);
+  EXPECT_TRUE(burned.permanent);
+  EXPECT_EQ(burned.reason, "deid_refused");
+  EXPECT_NE(burned.detail.find("no BurnedInAnnotation"), std::string::npos) << burned.detail;
+  EXPECT_NE(burned.detail.find("RefuseBurnedIn"), std::string::npos) << burned.detail;
+
+  auto unknown = deid_->prepare(pacs_, deidJob("trial-9"));
+  ASSERT_TRUE(std::holds_alternative<PrepareFailure>(unknown));
+  EXPECT_TRUE(std::get<PrepareFailure>(unknown).permanent);
+  EXPECT_NE(std::get<PrepareFailure>(unknown).detail.find("project \"trial-9\""), std::string::npos);
+  EXPECT_NE(std::get<PrepareFailure>(unknown).detail.find("configured: numbered, trial-1, trial-2"), std::string::npos)
+      << std::get<PrepareFailure>(unknown).detail;
+  const std::string text = scrape();
+  EXPECT_NE(text.find("orthanc_router_deidentification_refusals_total{project=\"trial-1\",reason=\"burned_in\"} 1"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("orthanc_router_deidentification_refusals_total{project=\"trial-9\",reason=\"unknown_project\"} 1"),
+            std::string::npos);
+
+  // The project's policy may let it through.
+  config_.projects["trial-2"].refuseBurnedIn = false;
+  Job allowed = deidJob("trial-2");
+  allowed.instanceId = "sc";
+  EXPECT_TRUE(std::holds_alternative<Prepared>(deid_->prepare(pacs_, allowed)));
+}
+
+// The mapping table cannot be written (the queue's disk is full): a retry,
+// not a dead letter; nothing is wrong with the instance.
+TEST_F(DeidPreparationTest, AMappingTableThatCannotBeWrittenIsARetry) {
+  struct FullDisk : PseudonymQueue {
+    std::string assignPseudonym(const std::string&, const std::string&, const std::string&, const std::string&,
+                                const std::string&) override {
+      throw RouterError("queue database: query failed: database or disk is full");
+    }
+    void recordPseudonym(const PseudonymEntry&) override { assignPseudonym("", "", "", "", ""); }
+    std::optional<PseudonymEntry> findPseudonym(const std::string&, const std::string&) override { return {}; }
+  } full;
+  Preparation preparation(store_, transcoder_, cache_, metrics_, log_, clock(), {}, &config_, &full);
+  for (const char* project : {"numbered", "trial-1"}) {  // a table pseudonym; a keyed one recorded for Lookup
+    auto failed = preparation.prepare(pacs_, deidJob(project));
+    ASSERT_TRUE(std::holds_alternative<PrepareFailure>(failed)) << project;
+    const PrepareFailure& f = std::get<PrepareFailure>(failed);
+    EXPECT_FALSE(f.permanent) << f.detail;
+    EXPECT_EQ(f.reason, "deid_table");
+    EXPECT_NE(f.detail.find("mapping table"), std::string::npos) << f.detail;
+    EXPECT_NE(f.detail.find("disk is full"), std::string::npos) << f.detail;
+  }
+}
+
+// "table" identity: pseudonyms numbered in the queue's mapping table.
+TEST_F(DeidPreparationTest, TablePseudonymsComeFromTheQueue) {
+  auto made = deid_->prepare(pacs_, deidJob("numbered"));
+  ASSERT_TRUE(std::holds_alternative<Prepared>(made));
+  EXPECT_EQ(tagOf(*std::get<Prepared>(made).ready, DCM_PatientID), "NUMBERED-000001");
+  auto entry = queue_->findPseudonym("numbered", "NUMBERED-000001");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->patientId, testdata::withIdentity(testdata::ctSeries(1, 7, 16, 16).front()).patientId);
 }
 
 }  // namespace

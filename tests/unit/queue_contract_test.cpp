@@ -575,6 +575,23 @@ TEST_P(QueueContract, AStudyDecisionHoldsMembersThenBecomesReleasedStudyBatches)
   }
 }
 
+TEST_P(QueueContract, BatchesThatEndedLongAgoArePrunedWithTheirMembers) {
+  auto q = open();
+  std::optional<Clock::time_point> next;
+  receiveInSeries(*q, 1, "s1", 1, {seriesRoute("a")});
+  receiveInSeries(*q, 2, "s2", 1, {seriesRoute("a")});
+  ASSERT_EQ(q->releaseDue(Clock::now() + std::chrono::seconds(31), next).size(), 2u);
+  claimAll(*q, "a");  // both delivered
+  receiveInSeries(*q, 3, "s3", 1, {seriesRoute("a")});  // waits: never pruned
+  EXPECT_EQ(q->pruneHistory(Clock::now() - std::chrono::hours(1), 100), 0);  // recent
+  // Three intake items and the two delivered batches.
+  EXPECT_EQ(q->pruneHistory(Clock::now() + std::chrono::seconds(1), 100), 5);
+  auto left = q->listBatches(std::nullopt, 10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].uid, "s3");
+  EXPECT_EQ(left[0].state, BatchState::Waiting);
+}
+
 TEST_P(QueueContract, OperatorsHoldReleaseAndCancelBatches) {
   auto q = open();
   std::optional<Clock::time_point> next;
@@ -620,6 +637,81 @@ TEST_P(QueueContract, AWaitingSeriesSurvivesARestartAndItsTimeGoesOn) {
   ASSERT_TRUE(next);
   EXPECT_EQ(q->releaseDue(*next, next).size(), 1u);
   EXPECT_EQ(claimAll(*q, "a").size(), 2u);
+}
+
+// A route's de-identification is stored with its job and comes back as it went in.
+TEST_P(QueueContract, AJobKeepsItsRoutesDeidentification) {
+  auto q = open();
+  Route deid = route("research");
+  deid.deidentify.project = "trial-1";
+  deid.deidentify.options = {"RetainDeviceIdentity", "RetainLongitudinalModifiedDates"};
+  receive(*q, 1, {deid, route("pacs")});
+  auto research = q->claimJob("research");
+  ASSERT_TRUE(research);
+  EXPECT_EQ(research->route.deidentify, deid.deidentify);
+  EXPECT_EQ(research->route.deidentify.profile, "basic");
+  auto pacs = q->claimJob("pacs");
+  ASSERT_TRUE(pacs);
+  EXPECT_FALSE(pacs->route.deidentify.active());
+  // A failover keeps it.
+  q->retryJob(research->id, "down", Clock::now());
+  EXPECT_EQ(q->moveWaitingJobs("research", "backup", "failed over"), 1);
+  auto moved = q->claimJob("backup");
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->route.deidentify, deid.deidentify);
+}
+
+// The mapping table: one pseudonym per (project, patient), numbered in
+// order of first arrival per project, found again after reopening.
+TEST_P(QueueContract, PseudonymsAreAssignedOncePerProjectAndPatient) {
+  {
+    auto q = open();
+    EXPECT_EQ(q->assignPseudonym("trial-1", "PID-1", "PID-1", "Doe^Jane", "TRIAL1"), "TRIAL1-000001");
+    EXPECT_EQ(q->assignPseudonym("trial-1", "PID-2", "PID-2", "Roe^Rick", "TRIAL1"), "TRIAL1-000002");
+    EXPECT_EQ(q->assignPseudonym("trial-1", "PID-1", "PID-1", "Doe^Jane", "TRIAL1"), "TRIAL1-000001");
+    EXPECT_EQ(q->assignPseudonym("other", "PID-1", "PID-1", "Doe^Jane", "OTHER"), "OTHER-000001");
+  }
+  auto q = open();
+  EXPECT_EQ(q->assignPseudonym("trial-1", "PID-3", "PID-3", "", "TRIAL1"), "TRIAL1-000003");
+  auto found = q->findPseudonym("trial-1", "TRIAL1-000002");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->patientId, "PID-2");
+  EXPECT_EQ(found->patientName, "Roe^Rick");
+  EXPECT_EQ(found->patientKey, "PID-2");
+  EXPECT_LE(found->firstSeen, Clock::now());
+  EXPECT_FALSE(q->findPseudonym("other", "TRIAL1-000002"));  // per project
+  EXPECT_FALSE(q->findPseudonym("trial-1", "TRIAL1-000099"));
+}
+
+TEST_P(QueueContract, KeyedPseudonymsAreRecordedForLookup) {
+  auto q = open();
+  PseudonymEntry e;
+  e.project = "trial-1";
+  e.pseudonym = "TRIAL1-ABCDEFGHIJKLMNOP";
+  e.patientKey = "PID-1";
+  e.patientId = "PID-1";
+  e.patientName = "Doe^Jane";
+  q->recordPseudonym(e);
+  q->recordPseudonym(e);  // again: one row, later lastSeen
+  e.patientName = "";     // a later instance without the name keeps the name known
+  q->recordPseudonym(e);
+  auto found = q->findPseudonym("trial-1", "TRIAL1-ABCDEFGHIJKLMNOP");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->patientId, "PID-1");
+  EXPECT_EQ(found->patientName, "Doe^Jane");
+  EXPECT_GE(found->lastSeen, found->firstSeen);
+}
+
+// Two threads meeting the same new patient at once get one pseudonym.
+TEST_P(QueueContract, ConcurrentAssignmentsAgree) {
+  auto q = open();
+  std::vector<std::string> got(8);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < got.size(); ++i)
+    threads.emplace_back([&, i] { got[i] = q->assignPseudonym("p", "PID-" + std::to_string(i % 2), "", "", "P"); });
+  for (auto& t : threads) t.join();
+  std::set<std::string> distinct(got.begin(), got.end());
+  EXPECT_EQ(distinct, (std::set<std::string>{"P-000001", "P-000002"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueueContract, ::testing::ValuesIn(kBackends),

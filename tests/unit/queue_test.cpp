@@ -291,13 +291,48 @@ INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, mo
     sqlite::Database db(path_);
     sqlite::Statement version(db, "PRAGMA user_version");
     ASSERT_TRUE(version.step());
-    EXPECT_EQ(version.int64(0), 2);
+    EXPECT_EQ(version.int64(0), 3);
     // The old job is an instance-level job, outside any batch.
     sqlite::Statement batch(db, "SELECT batch_id, sort_key FROM jobs");
     ASSERT_TRUE(batch.step());
     EXPECT_EQ(batch.int64(0), 0);
     EXPECT_EQ(batch.int64(1), 0);
   }
+}
+
+// Version 2 (series batches) -> 3: jobs get their route's de-identification
+// (none for the jobs already queued), and the mapping table is created.
+TEST_F(QueueTest, AVersion2FileUpgradesToDeidentification) {
+  {
+    auto queue = openSqliteQueue(path_);
+    queue->recordChanges({{1, "a"}}, 1, false);
+    queue->finishRouting(queue->claimIntake()->id, "1.2.3", {route("pacs")});
+  }
+  {
+    // Back to what version 2 wrote: no deidentify column, no mapping table.
+    sqlite::Database db(path_);
+    db.exec("DROP TABLE pseudonyms");
+    db.exec("ALTER TABLE jobs DROP COLUMN deidentify");
+    db.exec("PRAGMA user_version=2");
+  }
+  auto queue = openSqliteQueue(path_);
+  auto old = queue->claimJob("pacs");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->sopInstanceUid, "1.2.3");
+  EXPECT_FALSE(old->route.deidentify.active());
+  Route deid = route("research");
+  deid.deidentify.project = "trial-1";
+  deid.deidentify.options = {"CleanDescriptors"};
+  queue->recordChanges({{2, "b"}}, 2, false);
+  queue->finishRouting(queue->claimIntake()->id, "1.2.4", {deid});
+  auto job = queue->claimJob("research");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->route.deidentify, deid.deidentify);
+  EXPECT_EQ(queue->assignPseudonym("trial-1", "PID", "PID", "Doe^J", "TRIAL1"), "TRIAL1-000001");
+  sqlite::Database db(path_);
+  sqlite::Statement version(db, "PRAGMA user_version");
+  ASSERT_TRUE(version.step());
+  EXPECT_EQ(version.int64(0), 3);
 }
 
 TEST_F(QueueTest, AFileOfANewerReleaseIsRefusedWithTheReason) {

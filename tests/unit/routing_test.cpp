@@ -43,6 +43,14 @@ class FullDiskQueue : public Queue {
   }
   Recovery recover() override { return real_->recover(); }
   Heartbeat heartbeat(Clock::time_point now) override { return real_->heartbeat(now); }
+  std::string assignPseudonym(const std::string& p, const std::string& k, const std::string& i, const std::string& n,
+                              const std::string& prefix) override {
+    return real_->assignPseudonym(p, k, i, n, prefix);
+  }
+  void recordPseudonym(const PseudonymEntry& e) override { real_->recordPseudonym(e); }
+  std::optional<PseudonymEntry> findPseudonym(const std::string& p, const std::string& ps) override {
+    return real_->findPseudonym(p, ps);
+  }
   int pruneHistory(Clock::time_point before, int limit) override { return real_->pruneHistory(before, limit); }
   std::optional<int64_t> lastChangeSeq() override { return real_->lastChangeSeq(); }
   int recordChanges(const std::vector<Change>& c, int64_t last, bool skip) override {

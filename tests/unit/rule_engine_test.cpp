@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "lua/RouteJson.h"
 #include "rule_test_support.h"
 #include "transcoders/TransferSyntax.h"
 
@@ -782,6 +783,71 @@ struct TempDir {
     std::ofstream(path / name, std::ios::binary) << text;
   }
 };
+
+TEST_F(Fixture, ADeidentifyProjectMustBeConfiguredOnceTheProjectsAreKnown) {
+  RuleEngine rules = engine(R"(function route(i) return { { destination = "pacs", deidentify = { project = "trail-1" } } } end)");
+  EXPECT_FALSE(rules.route(InstanceView{}).failure);  // the offline CLI: any name
+  rules.limitProjects({"trial-1", "trial-2"});
+  RouteDecision decision = rules.route(InstanceView{});
+  ASSERT_TRUE(decision.failure);
+  EXPECT_NE(decision.failure->message.find("deidentify.project \"trail-1\" is not a project of "
+                                           "Router.Deidentification (projects: trial-1, trial-2)"),
+            std::string::npos)
+      << decision.failure->message;
+  rules.limitProjects({});
+  EXPECT_NE(rules.route(InstanceView{}).failure->message.find("none is configured"), std::string::npos);
+}
+
+// deidentify = { project, profile, options }: read into the Route, options
+// sorted; shown by the rules test JSON; every mistake named.
+TEST_F(Fixture, RoutesMayDeidentify) {
+  RuleEngine rules = engine(R"(
+    function route(instance)
+      return { { destination = "ai", deidentify = { project = "trial-1", profile = "basic",
+                 options = { "RetainPatientCharacteristics", "CleanDescriptors" } } },
+               { destination = "pacs", deidentify = { project = "trial-2" } },
+               { destination = "export" } }
+    end)");
+  RouteDecision decision = rules.route(viewOf(spec("ct", "CT")));
+  ASSERT_FALSE(decision.failure) << decision.failure->describe();
+  ASSERT_EQ(decision.routes.size(), 3u);
+  const Deidentify& ai = decision.routes[0].deidentify;
+  EXPECT_EQ(ai.project, "trial-1");
+  EXPECT_EQ(ai.profile, "basic");
+  EXPECT_EQ(ai.options, (std::vector<std::string>{"CleanDescriptors", "RetainPatientCharacteristics"}));
+  EXPECT_TRUE(decision.routes[1].deidentify.active());
+  EXPECT_TRUE(decision.routes[1].deidentify.options.empty());
+  EXPECT_FALSE(decision.routes[2].deidentify.active());
+
+  const Json::Value json = lua::routeToJson(decision.routes[0]);
+  EXPECT_EQ(json["deidentify"]["project"].asString(), "trial-1");
+  EXPECT_EQ(json["deidentify"]["profile"].asString(), "basic");
+  EXPECT_EQ(json["deidentify"]["options"][0].asString(), "CleanDescriptors");
+  EXPECT_FALSE(lua::routeToJson(decision.routes[2]).isMember("deidentify"));
+
+  const Malformed cases[] = {
+      {R"({ { destination = "pacs", deidentify = "trial-1" } })", "deidentify must be a table { project = "},
+      {R"({ { destination = "pacs", deidentify = {} } })", "deidentify has no project"},
+      {R"({ { destination = "pacs", deidentify = { project = 7 } } })", "deidentify.project must be the name of a project"},
+      {R"({ { destination = "pacs", deidentify = { project = "p", profile = "full" } } })", "deidentify.profile must be \"basic\""},
+      {R"({ { destination = "pacs", deidentify = { project = "p", options = "CleanDescriptors" } } })", "deidentify.options must be a list"},
+      {R"({ { destination = "pacs", deidentify = { project = "p", options = { "RetainUID" } } } })", "deidentify.options: unknown option \"RetainUID\" (known: RetainUIDs, RetainDeviceIdentity"},
+      {R"({ { destination = "pacs", deidentify = { project = "p", options = { "CleanDescriptors", "CleanDescriptors" } } } })", "\"CleanDescriptors\" is named twice"},
+      {R"({ { destination = "pacs", deidentify = { project = "p", options = { x = "CleanDescriptors" } } } })", "deidentify.options must be a list"},
+      {R"({ { destination = "pacs", deidentify = { project = "p", options = { "RetainLongitudinalFullDates", "RetainLongitudinalModifiedDates" } } } })", "exclude each other"},
+      {R"({ { destination = "pacs", deidentify = { project = "p", projet = "q" } } })", "deidentify: unknown field \"projet\" (known fields: project, profile, options)"},
+      {R"({ { destination = "pacs", deidentify = { project = "p", [1] = "q" } } })", "deidentify: unknown field 1"},
+  };
+  for (const Malformed& c : cases) {
+    RuleEngine bad = engine(std::string("\n\nfunction route(instance)\n  return ") + c.answer + "\nend\n");
+    RouteDecision failed = bad.route(InstanceView{});
+    ASSERT_TRUE(failed.failure) << c.answer;
+    EXPECT_NE(failed.failure->message.find("route #1: "), std::string::npos) << failed.failure->message;
+    EXPECT_NE(failed.failure->message.find(c.messagePart), std::string::npos)
+        << c.answer << " -> " << failed.failure->message;
+    EXPECT_TRUE(bad.route(InstanceView{}).failure);  // still usable
+  }
+}
 
 TEST(RuleSource, ReadsLuaFilesInNameOrderAndHashesThem) {
   TempDir dir;

@@ -234,7 +234,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   ConfigSection s(orthanc["Router"], "Router",
             {"Rules", "QueueDatabase", "Threads", "Destinations", "Retry", "CircuitBreaker",
              "DeleteAfterDelivery", "RouteResentInstances", "MetricsUser", "AuditLog", "Transcoding", "HistoryRetention",
-             "NodeName", "LeaseSeconds"});
+             "Deidentification", "NodeName", "LeaseSeconds"});
   Config config;
   config.rulesDir = resolvePath(s.string("Rules", "", true), baseDir);
   std::error_code ec;
@@ -260,6 +260,7 @@ Config parseConfig(const Json::Value& orthanc, const std::string& baseDir) {
   config.node.name = s.string("NodeName", host);
   if (config.node.name.empty()) ConfigSection::fail("Router.NodeName", "must not be empty");
   config.node.lease = std::chrono::seconds(s.integer("LeaseSeconds", 60, 5, 3600));
+  if (s.has("Deidentification")) config.deidentification = parseDeidentification(s.raw("Deidentification"), baseDir);
   if (orthanc.isMember("DicomAet") && orthanc["DicomAet"].isString()) {
     config.localAet = orthanc["DicomAet"].asString();
   }

@@ -10,6 +10,7 @@
 
 #include <json/value.h>
 
+#include "plugins/core/config/DeidConfig.h"
 #include "plugins/core/destinations/DestinationConfig.h"
 #include "plugins/core/queue/Queue.h"
 
@@ -50,6 +51,8 @@ struct Config {
   TranscodingConfig transcoding;
   // Routed intake items older than this leave the queue (HistoryPruner).
   std::chrono::seconds historyRetention{7 * 24 * 3600};
+  // Router.Deidentification: the projects routes may de-identify for.
+  DeidentificationConfig deidentification;
   // This appliance among those sharing one queue: NodeName (default: the
   // host name) and LeaseSeconds, how long its claims outlive its last
   // heartbeat before another node takes them over.

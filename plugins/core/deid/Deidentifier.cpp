@@ -33,7 +33,10 @@
 //     identifying wherever it is; the 2024b table misses a few, e.g.
 //     Evaluator Name (0014,2006));
 //   - an overlay group (60xx) goes whole: its Overlay Data and Comments are X,
-//     and an overlay plane without its data is not valid.
+//     and an overlay plane without its data is not valid;
+//   - a Type 1C attribute that may be present only with another one the
+//     table removes goes too (removeOrphanedConditionals: the ethics
+//     committee's name without its approval number).
 #include "plugins/core/deid/Deidentifier.h"
 
 #include <dcmtk/config/osconfig.h>
@@ -194,7 +197,12 @@ class Walk {
       else
         patientKey_ = "study:" + readUid(dataset, DCM_StudyInstanceUID);
     }
-    result_.pseudonym = hash_.pseudonym(patientKey_);
+    result_.patientKey = patientKey_;
+    result_.pseudonym = options_.pseudonyms != nullptr
+                            ? options_.pseudonyms->pseudonymFor(hash_.project(), patientKey_,
+                                                                result_.originalPatientId,
+                                                                result_.originalPatientName)
+                            : hash_.pseudonym(patientKey_);
     if (options_.options.count(ProfileOption::RetainLongitudinalModifiedDates))
       result_.dateShiftDays = hash_.dateShiftDays(patientKey_);
   }
@@ -252,6 +260,7 @@ class Walk {
       const DcmTagKey tag = e->getTag();
       if (!creatorsInUse.count({tag.getGroup(), tag.getElement()})) remove(item, e);
     }
+    removeOrphanedConditionals(item);
   }
 
  private:
@@ -266,9 +275,31 @@ class Walk {
     return false;
   }
 
+  // A Type 1C attribute whose condition is another attribute's presence
+  // may not be present without it. Where the table dummies the first and
+  // removes the second, the first goes too (found by dciodvfy):
+  //   Clinical Trial Protocol Ethics Committee Name (0012,0081), D, is
+  //   required if, and only if, Clinical Trial Protocol Ethics Committee
+  //   Approval Number (0012,0082), X, is present (Clinical Trial Subject
+  //   Module, PS3.3 C.7.1.3).
+  // Not when an option keeps it (K): the option asked for it.
+  void removeOrphanedConditionals(DcmItem& item) {
+    static const std::pair<DcmTagKey, DcmTagKey> kConditional[] = {
+        {DCM_ClinicalTrialProtocolEthicsCommitteeName, DCM_ClinicalTrialProtocolEthicsCommitteeApprovalNumber},
+    };
+    for (const auto& [dependent, condition] : kConditional) {
+      if (!item.tagExists(dependent) || item.tagExists(condition)) continue;
+      const ProfileRow* row = findProfileRow(dependent.getGroup(), dependent.getElement());
+      if (row != nullptr && effectiveCode(*row, options_.options, false) == Code::K) continue;
+      delete item.remove(dependent);
+    }
+  }
+
   std::string pseudonymFor(const std::string& patientId) const {
-    return patientId.empty() || patientId == result_.originalPatientId ? result_.pseudonym
-                                                                       : hash_.pseudonym(patientId);
+    if (patientId.empty() || patientId == result_.originalPatientId) return result_.pseudonym;
+    return options_.pseudonyms != nullptr
+               ? options_.pseudonyms->pseudonymFor(hash_.project(), patientId, patientId, "")
+               : hash_.pseudonym(patientId);
   }
 
   // The row's code under the options, resolved for this element's VR.
@@ -505,7 +536,7 @@ Code effectiveCode(const ProfileRow& row, const ProfileOptions& options, bool is
 }
 
 Deidentifier::Deidentifier(DeidOptions options)
-    : options_(std::move(options)), hash_(options_.project, options_.key) {
+    : options_(std::move(options)), hash_(options_.project, options_.key, options_.uidRoot) {
   if (options_.options.count(ProfileOption::RetainLongitudinalFullDates) &&
       options_.options.count(ProfileOption::RetainLongitudinalModifiedDates)) {
     throw ConfigError(
@@ -532,7 +563,8 @@ std::vector<std::string> Deidentifier::methodDescription() const {
 
 DeidResult Deidentifier::apply(DcmDataset& dataset) const {
   if (options_.refuseBurnedIn) {
-    if (std::optional<std::string> reason = burnedInRefusal(dataset))
+    if (std::optional<std::string> reason = burnedInRefusal(
+            dataset, options_.burnedInModalities ? *options_.burnedInModalities : burnedInModalities()))
       throw DeidentificationRefused(*reason);
   }
   DeidResult result;

@@ -1,6 +1,7 @@
 // De-identification of one DICOM instance by PS3.15 Annex E, the Basic
 // Application Level Confidentiality Profile with the options of
-// ProfileTable.h, on DCMTK's DcmDataset. Not wired into the routes yet.
+// ProfileTable.h, on DCMTK's DcmDataset. Routes use it through Projects.h
+// (a route's deidentify option, applied in delivery's Preparation).
 //
 // What it does to an instance (the README's "De-identification" section says
 // the same for users):
@@ -30,6 +31,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,12 +53,31 @@ struct SafePrivateTag {
   std::uint8_t element = 0;  // EE, the low byte of the element number
 };
 
+// Where patient pseudonyms come from instead of the keyed hash: a mapping
+// table (the queue database's, PseudonymQueue) that assigns one on a
+// patient's first instance and gives the same one ever after. Must be safe
+// to call from any thread.
+class PseudonymSource {
+ public:
+  virtual ~PseudonymSource() = default;
+  // patientKey: what identifies the patient (the PatientID, or what stands
+  // in for it, see DeidResult); id and name as found.
+  virtual std::string pseudonymFor(const std::string& project, const std::string& patientKey,
+                                   const std::string& patientId, const std::string& patientName) = 0;
+};
+
 struct DeidOptions {
   ProfileOptions options;  // RetainLongitudinalFullDates and ...ModifiedDates exclude each other
   std::string project;     // part of every keyed hash: one project, one mapping
   std::string key;         // secret bytes, at least KeyedHash::kMinimumKeyBytes
   std::vector<SafePrivateTag> safePrivateTags;  // Retain Safe Private, when not empty
   bool refuseBurnedIn = true;                   // see Marking.h
+  // The modalities presumed to burn text in when BurnedInAnnotation is
+  // absent; nullopt: burnedInModalities() (Marking.h).
+  std::optional<std::vector<std::string>> burnedInModalities;
+  std::string uidRoot;  // empty: 2.25.<UUID> (KeyedHash::uid)
+  // Not owned; nullptr: pseudonyms are KeyedHash::pseudonym.
+  PseudonymSource* pseudonyms = nullptr;
 };
 
 // What a de-identification changed that a re-identification table needs.
@@ -64,6 +85,7 @@ struct DeidResult {
   std::map<std::string, std::string> uids;  // original UID -> its replacement
   std::string originalPatientId;            // as found (trimmed), "" if none
   std::string originalPatientName;
+  std::string patientKey;  // what the pseudonym derives from: the PatientID, else "name:...|birth" or "study:UID"
   std::string pseudonym;  // the PatientID and PatientName written
   int dateShiftDays = 0;  // days dates were moved back (modified-dates option), else 0
 };

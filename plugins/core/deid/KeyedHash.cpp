@@ -11,21 +11,52 @@
 
 namespace router::deid {
 
-KeyedHash::KeyedHash(std::string project, std::string key)
-    : project_(std::move(project)), key_(std::move(key)) {
+std::string KeyedHash::checkUidRoot(const std::string& root) {
+  if (root.size() > kMaximumRootLength)
+    return "is " + std::to_string(root.size()) + " characters; at most " +
+           std::to_string(kMaximumRootLength) + " leave room for the replacement's digits";
+  bool componentStart = true;
+  for (size_t i = 0; i < root.size(); ++i) {
+    const char c = root[i];
+    if (c == '.') {
+      if (componentStart) return "has an empty component";
+      componentStart = true;
+    } else if (c >= '0' && c <= '9') {
+      if (componentStart && c == '0' && i + 1 < root.size() && root[i + 1] != '.')
+        return "has a component with a leading zero";
+      componentStart = false;
+    } else {
+      return "must be digits and dots, like 1.2.826.0.1.3680043.10.1234";
+    }
+  }
+  if (root.empty() || componentStart) return "must not be empty or end with a dot";
+  return {};
+}
+
+KeyedHash::KeyedHash(std::string project, std::string key, std::string uidRoot)
+    : project_(std::move(project)), key_(std::move(key)), uidRoot_(std::move(uidRoot)) {
   if (project_.empty()) throw ConfigError("de-identification: the project name is empty");
+  if (!uidRoot_.empty()) {
+    const std::string problem = checkUidRoot(uidRoot_);
+    if (!problem.empty()) throw ConfigError("de-identification: the UID root \"" + uidRoot_ + "\" " + problem);
+  }
   if (key_.size() < kMinimumKeyBytes) {
     throw ConfigError("de-identification: the secret key has " + std::to_string(key_.size()) +
                       " bytes; use at least " + std::to_string(kMinimumKeyBytes) +
                       " random bytes (e.g. openssl rand -hex 32)");
   }
-  for (char c : project_) {
-    if (prefix_.size() == 16) break;
+  prefix_ = prefixOf(project_);
+}
+
+std::string KeyedHash::prefixOf(std::string_view project) {
+  std::string prefix;
+  for (char c : project) {
+    if (prefix.size() == 16) break;
     if (std::isalnum(static_cast<unsigned char>(c))) {
-      prefix_.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+      prefix.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     }
   }
-  if (prefix_.empty()) prefix_ = "ANON";
+  return prefix.empty() ? "ANON" : prefix;
 }
 
 std::array<std::uint8_t, 32> KeyedHash::mac(std::string_view kind, std::string_view value) const {
@@ -49,10 +80,27 @@ std::string KeyedHash::uid(std::string_view original) const {
   std::array<std::uint8_t, 32> h = mac("uid", original);
   std::array<std::uint8_t, 16> n{};
   std::copy_n(h.begin(), n.size(), n.begin());
-  n[6] = static_cast<std::uint8_t>((n[6] & 0x0f) | 0x80);  // version 8
-  n[8] = static_cast<std::uint8_t>((n[8] & 0x3f) | 0x80);  // variant 10xx
+  if (uidRoot_.empty()) {
+    n[6] = static_cast<std::uint8_t>((n[6] & 0x0f) | 0x80);  // version 8
+    n[8] = static_cast<std::uint8_t>((n[8] & 0x3f) | 0x80);  // variant 10xx
+  } else {
+    // "<root>." + digits <= 64: keep the high bits that fit (each bit fewer
+    // than 128 is a shift right); the top bit set keeps it non-zero.
+    const size_t room = 64 - uidRoot_.size() - 1;
+    const size_t bits = std::min<size_t>(128, room * 3321928 / 1000000);  // log2(10) per digit, rounded down
+    n[0] |= 0x80;
+    for (size_t shift = 128 - bits; shift > 0; --shift) {
+      unsigned carry = 0;
+      for (std::uint8_t& byte : n) {
+        const unsigned next = byte & 1u;
+        byte = static_cast<std::uint8_t>((byte >> 1) | (carry << 7));
+        carry = next;
+      }
+    }
+  }
   // Decimal of the 128-bit big-endian number: divide by 10 until it is 0.
-  // The variant bits make it non-zero, so there is never a leading zero.
+  // It is never zero (variant bits, or the top bit), so there is never a
+  // leading zero.
   std::string digits;
   bool nonZero = true;
   while (nonZero) {
@@ -67,7 +115,7 @@ std::string KeyedHash::uid(std::string_view original) const {
     digits.push_back(static_cast<char>('0' + remainder));
   }
   std::reverse(digits.begin(), digits.end());
-  return "2.25." + digits;
+  return (uidRoot_.empty() ? std::string("2.25") : uidRoot_) + "." + digits;
 }
 
 std::string KeyedHash::pseudonym(std::string_view patient) const {

@@ -21,16 +21,22 @@ namespace router::deid {
 
 class KeyedHash {
  public:
-  // Throws ConfigError when project or key is empty, or the key is shorter
-  // than kMinimumKeyBytes.
-  KeyedHash(std::string project, std::string key);
+  // Throws ConfigError when project or key is empty, the key is shorter
+  // than kMinimumKeyBytes, or uidRoot is not a valid UID root (see uid()).
+  KeyedHash(std::string project, std::string key, std::string uidRoot = "");
 
   static constexpr std::size_t kMinimumKeyBytes = 16;
 
   // "2.25.<decimal>": the first 128 bits of the HMAC, marked as an RFC 9562
   // version 8 (custom) UUID, as the decimal number PS3.5 B.2 puts after 2.25.
-  // At most 44 characters.
+  // At most 44 characters. With a UID root (the organisation's own, at most
+  // kMaximumRootLength characters): "<root>.<decimal>", the first 128 bits of
+  // the HMAC made short enough (high bits kept) for the UID to fit 64
+  // characters, without the UUID marking.
   std::string uid(std::string_view original) const;
+  static constexpr std::size_t kMaximumRootLength = 32;
+  // Empty when root is a valid UID root; else why not.
+  static std::string checkUidRoot(const std::string& root);
 
   // "<PREFIX>-<16 base32 characters>" (80 bits of the HMAC, RFC 4648 alphabet):
   // PREFIX is the project name's letters and digits, upper case, at most 16
@@ -42,6 +48,9 @@ class KeyedHash {
   int dateShiftDays(std::string_view patient) const;
 
   const std::string& project() const { return project_; }
+  // The PREFIX of pseudonym() ("TRIAL1" for "trial-1").
+  const std::string& prefix() const { return prefix_; }
+  static std::string prefixOf(std::string_view project);
 
  private:
   std::array<std::uint8_t, 32> mac(std::string_view kind, std::string_view value) const;
@@ -49,6 +58,7 @@ class KeyedHash {
   std::string project_;
   std::string key_;
   std::string prefix_;
+  std::string uidRoot_;
 };
 
 }  // namespace router::deid

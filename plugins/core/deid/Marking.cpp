@@ -48,6 +48,10 @@ const std::vector<std::string>& burnedInModalities() {
 }
 
 std::optional<std::string> burnedInRefusal(DcmItem& dataset) {
+  return burnedInRefusal(dataset, burnedInModalities());
+}
+
+std::optional<std::string> burnedInRefusal(DcmItem& dataset, const std::vector<std::string>& risky) {
   const bool pixels = dataset.tagExists(DCM_PixelData) || dataset.tagExists(DCM_FloatPixelData) ||
                       dataset.tagExists(DCM_DoubleFloatPixelData);
   const bool document = dataset.tagExists(DCM_EncapsulatedDocument);
@@ -64,14 +68,13 @@ std::optional<std::string> burnedInRefusal(DcmItem& dataset) {
   const std::string advice =
       "; de-identification does not remove text from pixels, so the instance is not sent. If this "
       "source is "
-      "known not to burn in text, allow burned-in pixels for the route (or set BurnedInAnnotation "
-      "NO at the "
-      "modality); otherwise send it elsewhere";
+      "known not to burn in text, set BurnedInAnnotation NO at the modality (or, for the whole "
+      "project, RefuseBurnedIn false or a shorter BurnedInModalities in Router.Deidentification); "
+      "otherwise send it elsewhere";
   if (burnedIn == "YES") {
     return "de-identification refused: BurnedInAnnotation is YES (" + describe + "): the " + what +
            " show identifying text" + advice;
   }
-  const auto& risky = burnedInModalities();
   const bool riskyModality = std::find(risky.begin(), risky.end(), modality) != risky.end();
   if (riskyModality || isSecondaryCapture(sopClass) || document) {
     return "de-identification refused: no BurnedInAnnotation (" + describe + "), and " +

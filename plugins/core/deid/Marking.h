@@ -35,6 +35,9 @@ const std::vector<std::string>& burnedInModalities();
 // with an empty or unknown value) when the modality or SOP class is one of
 // burnedInModalities(). An instance without pixels and documents passes.
 std::optional<std::string> burnedInRefusal(DcmItem& dataset);
+// The same with another list of modalities presumed to burn text in (the
+// Secondary Capture SOP classes and documents are presumed so whatever it says).
+std::optional<std::string> burnedInRefusal(DcmItem& dataset, const std::vector<std::string>& modalities);
 
 // Sets PatientIdentityRemoved YES, DeidentificationMethod (methodText, one
 // value per entry), appends to DeidentificationMethodCodeSequence the CID 7050

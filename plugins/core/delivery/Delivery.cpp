@@ -26,7 +26,8 @@ Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, con
       makeDestination_(std::move(makeDestination)),
       idlePoll_(idlePoll),
       wallNow_(std::move(wallNow)),
-      preparation_(store, transcoder, cache, metrics, log, now, config.transcoding.quality),
+      preparation_(store, transcoder, cache, metrics, log, now, config.transcoding.quality, &config.deidentification,
+                   &queue),
       outcomes_(config, queue, store, cache, metrics, log, audit,
                 [this](const std::string& destination) { return isDown(destination) || isPaused(destination); }),
       lifecycle_([this] { halt(); }) {

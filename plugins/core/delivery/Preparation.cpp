@@ -14,10 +14,20 @@ namespace {
 constexpr auto kCrashMemo = std::chrono::seconds(30);
 constexpr size_t kMaxCrashMemos = 1024;
 
-std::string editsKey(const TagEdits& edits) {
+// What identifies a route's changes to the file in cache keys: its tag
+// edits and its de-identification (project, profile, options).
+std::string editsKey(const Route& route) {
   std::string key;
-  for (const auto& [name, value] : edits) key += name + (value ? "=" + *value : "~") + "\x1f";
+  for (const auto& [name, value] : route.modify) key += name + (value ? "=" + *value : "~") + "\x1f";
+  if (route.deidentify.active()) key += "\x1e" + deid::Projects::cacheKey(route.deidentify);
   return key;
+}
+
+bool changesFile(const Route& route) { return !route.modify.empty() || route.deidentify.active(); }
+
+const DeidentificationConfig& noProjects() {
+  static const DeidentificationConfig kNone;
+  return kNone;
 }
 
 }  // namespace
@@ -46,9 +56,11 @@ std::string fallbackSyntax(const DestinationConfig& config, const std::vector<st
 }
 
 Preparation::Preparation(InstanceStore& store, const Transcoder& transcoder, PreparedCache& cache, Metrics& metrics,
-                         Log& log, SteadyNow now, std::map<std::string, int> lossyQuality)
+                         Log& log, SteadyNow now, std::map<std::string, int> lossyQuality,
+                         const DeidentificationConfig* deidentification, PseudonymQueue* pseudonyms)
     : store_(store), transcoder_(transcoder), cache_(cache), metrics_(metrics), log_(log), now_(std::move(now)),
       lossyQuality_(std::move(lossyQuality)),
+      projects_(deidentification ? *deidentification : noProjects(), pseudonyms),
       lifecycle_([this] {
         std::vector<std::thread> threads;
         {
@@ -122,15 +134,21 @@ PreparedCache::Value Preparation::readOriginal(const std::string& instanceId) {
 }
 
 PreparedCache::Value Preparation::edit(const Job& job, const PreparedCache::Value& original) {
-  if (job.route.modify.empty()) return original;
-  return cache_.get(cachekey::edited(job.instanceId, editsKey(job.route.modify)),
-                    [&] { return applyTagEdits(*original, job.route.modify); });
+  if (!changesFile(job.route)) return original;
+  return cache_.get(cachekey::edited(job.instanceId, editsKey(job.route)), [&] {
+    std::string edited = job.route.modify.empty() ? std::string() : applyTagEdits(*original, job.route.modify);
+    if (!job.route.deidentify.active()) return edited;
+    // After the edits: a rule's modify cannot put back what this removes.
+    deid::DeidentifiedFile out = projects_.apply(job.route.modify.empty() ? *original : edited, job.route.deidentify);
+    metrics_.deidentified(job.route.deidentify.project);
+    return std::move(out.part10);
+  });
 }
 
 PreparedCache::Value Preparation::convert(const Job& job, const std::string& wanted,
                                           const PreparedCache::Value& edited, const std::string& currentSyntax) {
   if (wanted.empty() || wanted == currentSyntax) return edited;
-  const std::string key = cachekey::transcoded(job.instanceId, editsKey(job.route.modify), wanted);
+  const std::string key = cachekey::transcoded(job.instanceId, editsKey(job.route), wanted);
   {
     // A conversion that just killed a worker (on a prepare thread, say) is
     // not tried again by the delivery that wanted it: that one fails with
@@ -189,8 +207,29 @@ std::variant<Prepared, PrepareFailure> Preparation::prepare(const DestinationCon
 
   try {
     p.edited = edit(job, original);
+  } catch (const deid::DeidentificationRefused& e) {
+    metrics_.deidentificationRefused(job.route.deidentify.project, "burned_in");
+    return PrepareFailure{e.what(), true, "deid_refused"};
+  } catch (const deid::MappingTableError& e) {
+    // The queue database (a full disk): nothing wrong with the instance, so later.
+    return PrepareFailure{"de-identification for project " + job.route.deidentify.project + ": " + e.what(), false,
+                          "deid_table"};
+  } catch (const deid::UnknownProjectError& e) {
+    metrics_.deidentificationRefused(job.route.deidentify.project, "unknown_project");
+    return PrepareFailure{e.what(), true, "deid_refused"};
   } catch (const std::exception& e) {
-    return PrepareFailure{std::string("tag edits cannot be applied: ") + e.what(), true, "tag_edit"};
+    bool editsFailed = !job.route.deidentify.active();
+    if (!editsFailed && !job.route.modify.empty()) {
+      try {  // which of the two failed: the edits alone tell
+        applyTagEdits(*original, job.route.modify);
+      } catch (const std::exception&) {
+        editsFailed = true;
+      }
+    }
+    if (editsFailed) return PrepareFailure{std::string("tag edits cannot be applied: ") + e.what(), true, "tag_edit"};
+    metrics_.deidentificationRefused(job.route.deidentify.project, "failed");
+    return PrepareFailure{"de-identification for project " + job.route.deidentify.project + " failed: " + e.what(),
+                          true, "deid_failed"};
   }
 
   try {

@@ -1,7 +1,8 @@
 // What happens to an instance before it leaves: its stored file is read, the
-// route's tag edits are applied, and it is transcoded to the wanted syntax —
-// each step once per (instance, edits, syntax) whichever destinations want
-// it, through the shared PreparedCache. A pool of prepare threads (one per
+// route's tag edits are applied, then its de-identification (deidentify, so
+// that no tag edit can put an identity back), and it is transcoded to the
+// wanted syntax — each step once per (instance, edits and de-identification,
+// syntax) whichever destinations want it, through the shared PreparedCache. A pool of prepare threads (one per
 // core) starts the transcodes of newly queued jobs ahead of their senders.
 // When a peer refuses the syntax it got, fallbackSyntax() picks another.
 //
@@ -34,6 +35,7 @@
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
 #include "plugins/core/config/Config.h"
+#include "plugins/core/deid/Projects.h"
 #include "plugins/core/delivery/PreparedCache.h"
 #include "plugins/core/delivery/SteadyNow.h"
 #include "plugins/core/destinations/Destination.h"
@@ -72,8 +74,11 @@ std::string fallbackSyntax(const DestinationConfig& config, const std::vector<st
 
 class Preparation {
  public:
+  // deidentification: the projects routes may name (none when nullptr);
+  // pseudonyms: the mapping table (the queue) for their "table" mode and Lookup.
   Preparation(InstanceStore& store, const Transcoder& transcoder, PreparedCache& cache, Metrics& metrics, Log& log,
-              SteadyNow now = realSteadyNow(), std::map<std::string, int> lossyQuality = {});
+              SteadyNow now = realSteadyNow(), std::map<std::string, int> lossyQuality = {},
+              const DeidentificationConfig* deidentification = nullptr, PseudonymQueue* pseudonyms = nullptr);
   ~Preparation();
   Preparation(const Preparation&) = delete;
   Preparation& operator=(const Preparation&) = delete;
@@ -96,8 +101,10 @@ class Preparation {
   // fallback). Throws what the transcode throws; prepared is then unchanged.
   void reencode(Prepared& prepared, const std::string& syntax);
 
-  // The instance's stored file, and the job's tag edits applied to it (the
-  // original itself when there are none); shared through the cache.
+  // The instance's stored file, and the job's tag edits then its
+  // de-identification applied to it (the original itself when there are
+  // none); shared through the cache. Throws what they throw
+  // (deid::DeidentificationRefused, deid::UnknownProjectError, ...).
   PreparedCache::Value readOriginal(const std::string& instanceId);
   PreparedCache::Value edit(const Job& job, const PreparedCache::Value& original);
   // edited in the wanted syntax (itself when no conversion is needed).
@@ -118,6 +125,7 @@ class Preparation {
   const SteadyNow now_;
   // Transcoding.Quality: the setting for a lossy target, by its UID.
   const std::map<std::string, int> lossyQuality_;
+  deid::Projects projects_;
 
   // Conversions whose worker crashed in the last 30 s, by cache key, until
   // their delivery meets the failure (see convert()).

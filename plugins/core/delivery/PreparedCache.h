@@ -24,8 +24,9 @@
 namespace router {
 
 // The keys of what the router keeps per instance: its stored file, where it
-// came from, and what delivery derives from it (tag edits, then transcodes;
-// `edits` identifies a set of tag edits).
+// came from, and what delivery derives from it (tag edits and
+// de-identification, then transcodes; `edits` identifies a route's tag edits
+// with its de-identification project and options).
 namespace cachekey {
 inline std::string file(const std::string& instanceId) { return "file:" + instanceId; }
 inline std::string origin(const std::string& instanceId) { return "origin:" + instanceId; }

@@ -118,6 +118,15 @@ struct Metrics::Families {
                             .Help("Series and studies released for delivery, by destination, level (series, study) "
                                   "and reason (quiet_time, expected_count, maximum_wait, operator)")
                             .Register(r)),
+        deidentified(prometheus::BuildCounter()
+                         .Name("orthanc_router_deidentified_total")
+                         .Help("Instances de-identified for a route, by project")
+                         .Register(r)),
+        deidRefusals(prometheus::BuildCounter()
+                         .Name("orthanc_router_deidentification_refusals_total")
+                         .Help("Instances not sent because de-identification refused them, by project and reason "
+                               "(burned_in, unknown_project, failed)")
+                         .Register(r)),
         batchCompletion(prometheus::BuildHistogram()
                             .Name("orthanc_router_batch_completion_seconds")
                             .Help("From a series' or study's first instance to its release, by level")
@@ -152,6 +161,8 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Gauge>& up;
   prometheus::Family<prometheus::Gauge>& batches;
   prometheus::Family<prometheus::Counter>& batchesReleased;
+  prometheus::Family<prometheus::Counter>& deidentified;
+  prometheus::Family<prometheus::Counter>& deidRefusals;
   prometheus::Family<prometheus::Histogram>& batchCompletion;
   prometheus::Family<prometheus::Counter>& batchesDelivered;
   prometheus::Family<prometheus::Histogram>& batchSending;
@@ -217,6 +228,14 @@ void Metrics::associationOpened(const std::string& destination, bool ok) {
   families_->associations.Add({{"destination", destination}, {"outcome", ok ? "ok" : "failed"}}).Increment();
 }
 
+void Metrics::deidentified(const std::string& project) {
+  families_->deidentified.Add({{"project", project}}).Increment();
+}
+
+void Metrics::deidentificationRefused(const std::string& project, const std::string& reason) {
+  families_->deidRefusals.Add({{"project", project}, {"reason", reason}}).Increment();
+}
+
 void Metrics::failedOver(const std::string& destination, const std::string& failover, int jobs) {
   families_->failovers.Add({{"destination", destination}, {"failover", failover}}).Increment(jobs);
 }
@@ -256,6 +275,13 @@ std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::stri
     auto oldest = depth.oldestPending.find(destination);
     families_->oldestJobAge.Add({{"destination", destination}})
         .Set(oldest == depth.oldestPending.end() ? 0 : std::chrono::duration<double>(now - oldest->second).count());
+  }
+  // Studies waiting for route_study(), under its reserved name.
+  auto decisions = depth.batches.find(kStudyDecision);
+  for (BatchState s : kOpenBatchStates) {
+    double n = 0;
+    if (decisions != depth.batches.end() && decisions->second.count(s)) n = static_cast<double>(decisions->second.at(s));
+    families_->batches.Add({{"destination", kStudyDecision}, {"state", toString(s)}}).Set(n);
   }
   for (IntakeState s : {IntakeState::New, IntakeState::Routing, IntakeState::RuleFailed}) {
     auto it = depth.intake.find(s);

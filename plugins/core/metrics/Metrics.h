@@ -53,6 +53,12 @@ class Metrics {
   void batchDelivered(const std::string& destination, const std::string& level,
                       std::chrono::duration<double> sinceRelease);
 
+  // An instance de-identified for a project (once per instance and set of
+  // options, whatever the number of destinations), or refused (reason:
+  // burned_in, unknown_project, failed).
+  void deidentified(const std::string& project);
+  void deidentificationRefused(const std::string& project, const std::string& reason);
+
   // The text exposition format, with the queue gauges of every configured
   // destination taken from depth (0 where it has no job).
   std::string scrape(const QueueDepth& depth, const std::vector<std::string>& destinations);

@@ -59,6 +59,19 @@ struct Completion {
   uint32_t requiredMet = 0;
 };
 
+// De-identification on the way out (PS3.15 Annex E, plugins/core/deid):
+// none when project is empty. The project's key, UID root and policies are
+// in Router.Deidentification; the route says which project and options.
+struct Deidentify {
+  std::string project;
+  std::string profile = "basic";     // the Basic Application Level Confidentiality Profile
+  std::vector<std::string> options;  // option keywords (ProfileTable.h), sorted, each once
+  bool active() const { return !project.empty(); }
+  bool operator==(const Deidentify& o) const {
+    return project == o.project && profile == o.profile && options == o.options;
+  }
+};
+
 struct Route {
   std::string destination;
   std::string transferSyntax;  // UID; empty = as received
@@ -69,6 +82,7 @@ struct Route {
   // Only in an answer of route_study(): the SeriesInstanceUIDs to send; empty
   // sends the whole study.
   std::vector<std::string> series{};
+  Deidentify deidentify{};  // applied after modify, before transcoding
 };
 
 // The destination name of the batches that wait for route_study(study): no

@@ -320,6 +320,22 @@ bool holdDecision(pg::Connection& c, int64_t batchId, const std::string& reason)
              .affected() > 0;
 }
 
+int prune(pg::Connection& c, int64_t beforeMs, int limit) {
+  // As in SqliteBatches.cpp: a cancelled batch ended with its last arrival
+  // at the latest. The ended ones are locked first, so that the three
+  // deletions take the same batches whatever another node prunes meanwhile.
+  pg::Result ended = c.exec("SELECT id FROM batches WHERE state IN ($1, $2) AND COALESCE(delivered_at, last_at) < $3 "
+                            "ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED",
+                            {stored(BatchState::Delivered), stored(BatchState::Cancelled), beforeMs, limit});
+  if (ended.empty()) return 0;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < ended.rows(); ++i) ids.push_back(ended.int64(i, 0));
+  const std::string list = pg::intArray(ids);
+  c.exec("DELETE FROM batch_members WHERE batch_id = ANY($1::bigint[])", {list});
+  c.exec("DELETE FROM batch_requirements WHERE batch_id = ANY($1::bigint[])", {list});
+  return c.exec("DELETE FROM batches WHERE id = ANY($1::bigint[])", {list}).affected();
+}
+
 std::optional<Batch> get(pg::Connection& c, int64_t batchId) {
   pg::Result r = c.exec(std::string("SELECT ") + kColumns + " FROM batches WHERE id=$1", {batchId});
   if (r.empty()) return std::nullopt;

@@ -44,6 +44,10 @@ std::vector<BatchSeries> series(pg::Connection& c, int64_t batchId);
 bool decide(pg::Connection& c, int64_t batchId, const std::vector<Route>& routes, int64_t nowMs);
 bool holdDecision(pg::Connection& c, int64_t batchId, const std::string& reason);
 
+// Forgets at most limit delivered or cancelled batches that ended before
+// beforeMs, with their members and requirements; returns how many.
+int prune(pg::Connection& c, int64_t beforeMs, int limit);
+
 std::optional<Batch> get(pg::Connection& c, int64_t batchId);
 std::vector<Batch> list(pg::Connection& c, std::optional<BatchState> state, int limit);
 void countInto(pg::Connection& c, QueueDepth& depth);

@@ -27,6 +27,7 @@
 #include "plugins/core/Error.h"
 #include "plugins/core/queue/Postgres.h"
 #include "plugins/core/queue/PostgresBatches.h"
+#include "plugins/core/queue/PostgresPseudonyms.h"
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/queue/StoredForm.h"
 
@@ -71,6 +72,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   batch_id BIGINT NOT NULL DEFAULT 0,
   sort_key BIGINT NOT NULL DEFAULT 0,
   urgent BIGINT NOT NULL DEFAULT 0,
+  deidentify TEXT NOT NULL DEFAULT '',
   node TEXT NOT NULL DEFAULT '',
   lease_until BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_next ON jobs(destination, state, priority DESC, batch_id, sort_key, id);
@@ -80,9 +82,9 @@ CREATE INDEX IF NOT EXISTS jobs_instance ON jobs(instance_id);
 // meta.schema_version of a database this release writes. The numbers are
 // those of the SQLite file with the same tables (SqliteQueue.cpp), plus what
 // only a shared queue needs: who holds a claim (node) and until when
-// (lease_until, ms). The first PostgreSQL release starts at 2, so there is
-// nothing to upgrade yet.
-constexpr int kSchemaVersion = 2;
+// (lease_until, ms). The first PostgreSQL release starts at 3; a database
+// written at 2 (before it was released) gets jobs.deidentify.
+constexpr int kSchemaVersion = 3;
 // Taken for the schema's creation or upgrade (pg_advisory_xact_lock's
 // two-key space; the first key says "orthanc-router").
 constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(hashtext('orthanc-router'), 1)";
@@ -94,7 +96,8 @@ constexpr int kQuarantineAfter = 2;  // see SqliteQueue.cpp
 
 constexpr const char* kJobColumns =
     "jobs.id, jobs.instance_id, jobs.sop_instance_uid, jobs.destination, jobs.transfer_syntax, jobs.modify, "
-    "jobs.priority, jobs.state, jobs.attempts, jobs.created_at, jobs.next_attempt_at, jobs.last_error, jobs.urgent";
+    "jobs.priority, jobs.state, jobs.attempts, jobs.created_at, jobs.next_attempt_at, jobs.last_error, jobs.urgent, "
+    "jobs.deidentify";
 
 Job readJob(const pg::Result& r, int row) {
   Job job;
@@ -111,6 +114,7 @@ Job readJob(const pg::Result& r, int row) {
   job.nextAttemptAt = fromMs(r.int64(row, 10));
   job.lastError = r.text(row, 11);
   job.route.urgent = r.int64(row, 12) != 0;
+  job.route.deidentify = stored::decodeDeidentify(r.text(row, 13));
   return job;
 }
 
@@ -252,24 +256,25 @@ class PostgresQueue : public Queue {
   // an instance, so no batch is involved.
   void finishInstanceRouting(Connection& c, int64_t intakeId, const RoutedInstance& instance,
                              const std::vector<Route>& routes) {
-    std::vector<std::string> destinations, syntaxes, edits;
+    std::vector<std::string> destinations, syntaxes, edits, deidentify;
     std::vector<int64_t> priorities, urgent;
     for (const Route& r : routes) {
       destinations.push_back(r.destination);
       syntaxes.push_back(r.transferSyntax);
       edits.push_back(stored::encodeEdits(r.modify));
+      deidentify.push_back(stored::encodeDeidentify(r.deidentify));
       priorities.push_back(r.priority);
       urgent.push_back(r.urgent ? 1 : 0);
     }
     c.exec("WITH done AS (UPDATE intake SET state=$1, error='' WHERE id=$2 RETURNING instance_id) "
            "INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, modify, priority, state, "
-           "created_at, next_attempt_at, urgent) "
-           "SELECT done.instance_id, $3, r.d, r.t, r.m, r.p, $4, $5, $5, r.u FROM done, "
-           "unnest($6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[]) WITH ORDINALITY AS r(d, t, m, p, u, n) "
-           "ORDER BY r.n",
+           "created_at, next_attempt_at, urgent, deidentify) "
+           "SELECT done.instance_id, $3, r.d, r.t, r.m, r.p, $4, $5, $5, r.u, r.x FROM done, "
+           "unnest($6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[]) "
+           "WITH ORDINALITY AS r(d, t, m, p, u, x, n) ORDER BY r.n",
            {asInt(IntakeState::Routed), intakeId, instance.sopInstanceUid, asInt(JobState::Pending), nowMs(),
             pg::textArray(destinations), pg::textArray(syntaxes), pg::textArray(edits), pg::intArray(priorities),
-            pg::intArray(urgent)});
+            pg::intArray(urgent), pg::textArray(deidentify)});
   }
 
   std::vector<Batch> studiesToDecide(int limit) override {
@@ -544,10 +549,30 @@ class PostgresQueue : public Queue {
 
   int pruneHistory(Clock::time_point before, int limit) override {
     auto c = pool_.take();
-    return c->exec("DELETE FROM intake WHERE id IN (SELECT id FROM intake WHERE state=$1 AND received_at<$2 "
-                   "ORDER BY id LIMIT $3)",
-                   {asInt(IntakeState::Routed), toMs(before), limit})
-        .affected();
+    const int intake = c->exec("DELETE FROM intake WHERE id IN (SELECT id FROM intake WHERE state=$1 AND "
+                               "received_at<$2 ORDER BY id LIMIT $3)",
+                               {asInt(IntakeState::Routed), toMs(before), limit})
+                           .affected();
+    Transaction tx(*c);
+    const int batches = pg_batches::prune(*c, toMs(before), limit);
+    tx.commit();
+    return intake + batches;
+  }
+
+  std::string assignPseudonym(const std::string& project, const std::string& patientKey, const std::string& patientId,
+                              const std::string& patientName, const std::string& prefix) override {
+    auto c = pool_.take();
+    return pg_pseudonyms::assign(*c, project, patientKey, patientId, patientName, prefix, nowMs());
+  }
+
+  void recordPseudonym(const PseudonymEntry& entry) override {
+    auto c = pool_.take();
+    pg_pseudonyms::record(*c, entry, nowMs());
+  }
+
+  std::optional<PseudonymEntry> findPseudonym(const std::string& project, const std::string& pseudonym) override {
+    auto c = pool_.take();
+    return pg_pseudonyms::find(*c, project, pseudonym);
   }
 
  private:
@@ -603,8 +628,10 @@ class PostgresQueue : public Queue {
                         std::to_string(version) + ", this release knows up to " + std::to_string(kSchemaVersion) +
                         "); upgrade the appliance or point Router.QueueDatabase elsewhere");
     }
+    if (!fresh && version < 3) c->script("ALTER TABLE jobs ADD COLUMN IF NOT EXISTS deidentify TEXT NOT NULL DEFAULT ''");
     c->script(kSchema);
     c->script(pg_batches::kSchema);
+    c->script(pg_pseudonyms::kSchema);
     c->exec("INSERT INTO meta(key, value) VALUES('schema_version', $1) ON CONFLICT (key) DO UPDATE SET "
             "value=excluded.value",
             {std::to_string(kSchemaVersion)});
@@ -620,10 +647,11 @@ class PostgresQueue : public Queue {
 void pg_batches::insertJob(pg::Connection& c, const std::string& instanceId, const std::string& sopInstanceUid,
                            const Route& route, JobState state, int64_t batchId, int64_t sortKey, int64_t nowMs) {
   c.exec("INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, modify, "
-         "priority, state, created_at, next_attempt_at, batch_id, sort_key, urgent) "
-         "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$8,$9,$10,$11)",
+         "priority, state, created_at, next_attempt_at, batch_id, sort_key, urgent, deidentify) "
+         "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$8,$9,$10,$11,$12)",
          {instanceId, sopInstanceUid, route.destination, route.transferSyntax, stored::encodeEdits(route.modify),
-          route.priority, asInt(state), nowMs, batchId, sortKey, route.urgent ? 1 : 0});
+          route.priority, asInt(state), nowMs, batchId, sortKey, route.urgent ? 1 : 0,
+          stored::encodeDeidentify(route.deidentify)});
 }
 
 std::unique_ptr<Queue> openPostgresQueue(const std::string& uri, const QueueNode& node) {

@@ -290,13 +290,46 @@ class AdminQueue {
   virtual int retryDead(const std::string& destination) = 0;
   virtual int purgeDead(const std::string& destination) = 0;
   virtual QueueDepth depth() = 0;
-  // Forgets routed intake items taken in before `before` (at most `limit`
-  // per call); jobs are removed when delivered already, and dead letters and
-  // rule-failed items stay until an operator acts. Returns how many went.
+  // Forgets routed intake items taken in before `before`, and delivered or
+  // cancelled batches (with their members) that ended before it: at most
+  // `limit` of each per call. Jobs are removed when delivered already, and
+  // dead letters and rule-failed items stay until an operator acts. Returns
+  // how many went (intake items and batches).
   virtual int pruneHistory(Clock::time_point before, int limit) = 0;
 };
 
-class Queue : public IntakeQueue, public RoutingQueue, public DeliveryQueue, public BatchQueue, public AdminQueue {};
+// The re-identification table of de-identification projects: which patient
+// each pseudonym stands for, per project (Router.Deidentification). Kept in
+// the queue database so that every appliance sharing a queue shares it.
+struct PseudonymEntry {
+  std::string project;
+  std::string pseudonym;
+  std::string patientKey;  // what the pseudonym derives from (DeidResult::patientKey)
+  std::string patientId, patientName;
+  Clock::time_point firstSeen, lastSeen;
+};
+
+class PseudonymQueue {
+ public:
+  virtual ~PseudonymQueue() = default;
+  // The pseudonym of (project, patientKey): the one recorded, or else
+  // prefix + the project's next number as 6 digits ("TRIAL1-000042"),
+  // recorded with id and name, in one transaction (two threads asking for
+  // the same new patient get the same pseudonym).
+  virtual std::string assignPseudonym(const std::string& project, const std::string& patientKey,
+                                      const std::string& patientId, const std::string& patientName,
+                                      const std::string& prefix) = 0;
+  // Records (or refreshes lastSeen of) a pseudonym made elsewhere (keyed).
+  virtual void recordPseudonym(const PseudonymEntry& entry) = 0;
+  virtual std::optional<PseudonymEntry> findPseudonym(const std::string& project, const std::string& pseudonym) = 0;
+};
+
+class Queue : public IntakeQueue,
+              public RoutingQueue,
+              public DeliveryQueue,
+              public BatchQueue,
+              public AdminQueue,
+              public PseudonymQueue {};
 
 // The queue named by Router.QueueDatabase: a postgresql:// (or postgres://)
 // URI is the shared PostgreSQL queue, anything else the file of the embedded

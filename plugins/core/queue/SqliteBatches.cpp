@@ -321,6 +321,23 @@ bool holdDecision(sqlite::Database& db, int64_t batchId, const std::string& reas
   return db.changes() > 0;
 }
 
+int prune(sqlite::Database& db, int64_t beforeMs, int limit) {
+  // A cancelled batch has no delivered_at: it ended with its last arrival at
+  // the latest. The same oldest ones each time: the set does not change
+  // until the last statement.
+  const std::string ended = "SELECT id FROM batches WHERE state IN (?1, ?2) AND COALESCE(delivered_at, last_at) < ?3 "
+                            "ORDER BY id LIMIT ?4";
+  for (const char* table : {"batch_members", "batch_requirements"}) {
+    Statement(db, std::string("DELETE FROM ") + table + " WHERE batch_id IN (" + ended + ")")
+        .bind(1, stored(BatchState::Delivered)).bind(2, stored(BatchState::Cancelled)).bind(3, beforeMs)
+        .bind(4, limit).run();
+  }
+  Statement(db, "DELETE FROM batches WHERE id IN (" + ended + ")")
+      .bind(1, stored(BatchState::Delivered)).bind(2, stored(BatchState::Cancelled)).bind(3, beforeMs).bind(4, limit)
+      .run();
+  return db.changes();
+}
+
 std::optional<Batch> get(sqlite::Database& db, int64_t batchId) {
   Statement s(db, std::string("SELECT ") + kColumns + " FROM batches WHERE id=?1");
   if (!s.bind(1, batchId).step()) return std::nullopt;

@@ -46,6 +46,10 @@ std::vector<BatchSeries> series(sqlite::Database& db, int64_t batchId);
 bool decide(sqlite::Database& db, int64_t batchId, const std::vector<Route>& routes, int64_t nowMs);
 bool holdDecision(sqlite::Database& db, int64_t batchId, const std::string& reason);
 
+// Forgets at most limit delivered or cancelled batches that ended before
+// beforeMs, with their members and requirements; returns how many.
+int prune(sqlite::Database& db, int64_t beforeMs, int limit);
+
 std::optional<Batch> get(sqlite::Database& db, int64_t batchId);
 std::vector<Batch> list(sqlite::Database& db, std::optional<BatchState> state, int limit);
 // Per destination, the batches not delivered or cancelled, by state.

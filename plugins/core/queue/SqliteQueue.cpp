@@ -9,6 +9,7 @@
 #include "plugins/core/queue/Queue.h"
 #include "plugins/core/queue/Sqlite.h"
 #include "plugins/core/queue/SqliteBatches.h"
+#include "plugins/core/queue/SqlitePseudonyms.h"
 #include "plugins/core/queue/StoredForm.h"
 
 namespace router {
@@ -46,14 +47,15 @@ CREATE TABLE IF NOT EXISTS jobs (
   interrupted INTEGER NOT NULL DEFAULT 0,
   batch_id INTEGER NOT NULL DEFAULT 0,
   sort_key INTEGER NOT NULL DEFAULT 0,
-  urgent INTEGER NOT NULL DEFAULT 0);
+  urgent INTEGER NOT NULL DEFAULT 0,
+  deidentify TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS jobs_next ON jobs(destination, state, priority DESC, batch_id, sort_key, id);
 CREATE INDEX IF NOT EXISTS jobs_instance ON jobs(instance_id);
 )SQL";
 
 // PRAGMA user_version of a queue this release writes. Version 0 is the
 // first release's file (no version set); each step below upgrades by one.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 // Version 0 -> 1: how many times in a row the process stopped while an
 // intake item or a job was in flight (poison-instance quarantine).
 constexpr const char* kMigrateTo1 = R"SQL(
@@ -69,12 +71,19 @@ ALTER TABLE jobs ADD COLUMN sort_key INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0;
 DROP INDEX IF EXISTS jobs_due;
 )SQL";
+// Version 2 -> 3: a job's de-identification (the route's deidentify, JSON;
+// '' for none); SqlitePseudonyms.cpp makes the mapping table.
+constexpr const char* kMigrateTo3 = R"SQL(
+ALTER TABLE jobs ADD COLUMN deidentify TEXT NOT NULL DEFAULT '';
+)SQL";
 
 // An item in flight when the process stopped this many times in a row is
 // not tried again: it may be what stops the process.
 constexpr int kQuarantineAfter = 2;
 
+using stored::decodeDeidentify;
 using stored::decodeEdits;
+using stored::encodeDeidentify;
 using stored::encodeEdits;
 using stored::fromMs;
 using stored::nowMs;
@@ -82,7 +91,7 @@ using stored::toMs;
 
 constexpr const char* kJobColumns =
     "id, instance_id, sop_instance_uid, destination, transfer_syntax, modify, priority, state, "
-    "attempts, created_at, next_attempt_at, last_error, urgent";
+    "attempts, created_at, next_attempt_at, last_error, urgent, deidentify";
 
 Job readJob(Statement& s) {
   Job job;
@@ -99,6 +108,7 @@ Job readJob(Statement& s) {
   job.nextAttemptAt = fromMs(s.int64(10));
   job.lastError = s.text(11);
   job.route.urgent = s.int64(12) != 0;
+  job.route.deidentify = decodeDeidentify(s.text(13));
   return job;
 }
 
@@ -499,7 +509,11 @@ class SqliteQueue : public Queue {
     Statement(db_, "DELETE FROM intake WHERE id IN (SELECT id FROM intake WHERE state=?1 AND received_at<?2 "
                    "ORDER BY id LIMIT ?3)")
         .bind(1, asInt(IntakeState::Routed)).bind(2, toMs(before)).bind(3, limit).run();
-    return db_.changes();
+    const int intake = db_.changes();
+    Transaction tx(db_);
+    const int batches = sqlite_batches::prune(db_, toMs(before), limit);
+    tx.commit();
+    return intake + batches;
   }
 
  private:
@@ -522,14 +536,17 @@ class SqliteQueue : public Queue {
     } else {
       if (version < 1) db_.exec(kMigrateTo1);
       if (version < 2) db_.exec(kMigrateTo2);
+      if (version < 3) db_.exec(kMigrateTo3);
       db_.exec(kSchema);  // indexes added since, if any
     }
     db_.exec(sqlite_batches::kSchema);
-    // Added within schema version 2 (a column with a default: older
-    // members read as of no series, which only route_study() asks for).
+    // Schema 3 also has batch_members.series_uid, added here rather than in
+    // kMigrateTo3: a version 1 file has no batch tables until the line above.
+    // Older members read as of no series, which only route_study() asks for.
     if (!hasColumn("batch_members", "series_uid")) {
       db_.exec("ALTER TABLE batch_members ADD COLUMN series_uid TEXT NOT NULL DEFAULT ''");
     }
+    db_.exec(sqlite_pseudonyms::kSchema);
     db_.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     tx.commit();
   }
@@ -537,6 +554,22 @@ class SqliteQueue : public Queue {
   bool hasColumn(const std::string& table, const std::string& column) {
     Statement s(db_, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2");
     return s.bind(1, table).bind(2, column).step();
+  }
+
+  std::string assignPseudonym(const std::string& project, const std::string& patientKey, const std::string& patientId,
+                              const std::string& patientName, const std::string& prefix) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sqlite_pseudonyms::assign(db_, project, patientKey, patientId, patientName, prefix, nowMs());
+  }
+
+  void recordPseudonym(const PseudonymEntry& entry) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sqlite_pseudonyms::record(db_, entry, nowMs());
+  }
+
+  std::optional<PseudonymEntry> findPseudonym(const std::string& project, const std::string& pseudonym) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sqlite_pseudonyms::find(db_, project, pseudonym);
   }
 
   void setIntake(int64_t intakeId, IntakeState state, const std::string& error) {
@@ -554,11 +587,12 @@ class SqliteQueue : public Queue {
 void sqlite_batches::insertJob(sqlite::Database& db, const std::string& instanceId, const std::string& sopInstanceUid,
                                const Route& route, JobState state, int64_t batchId, int64_t sortKey, int64_t nowMs) {
   Statement(db, "INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, modify, "
-                "priority, state, created_at, next_attempt_at, batch_id, sort_key, urgent) "
-                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?9,?10,?11)")
+                "priority, state, created_at, next_attempt_at, batch_id, sort_key, urgent, deidentify) "
+                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8,?9,?10,?11,?12)")
       .bind(1, instanceId).bind(2, sopInstanceUid).bind(3, route.destination)
       .bind(4, route.transferSyntax).bind(5, encodeEdits(route.modify)).bind(6, route.priority)
-      .bind(7, asInt(state)).bind(8, nowMs).bind(9, batchId).bind(10, sortKey).bind(11, route.urgent ? 1 : 0).run();
+      .bind(7, asInt(state)).bind(8, nowMs).bind(9, batchId).bind(10, sortKey).bind(11, route.urgent ? 1 : 0)
+      .bind(12, encodeDeidentify(route.deidentify)).run();
 }
 
 std::unique_ptr<Queue> openSqliteQueue(const std::string& path) {

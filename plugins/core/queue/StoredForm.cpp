@@ -62,6 +62,37 @@ TagEdits decodeEdits(const std::string& text) {
   return edits;
 }
 
+// {"project": ..., "profile": ..., "options": [...]}, or '' when the route
+// does not de-identify.
+std::string encodeDeidentify(const Deidentify& d) {
+  if (!d.active()) return {};
+  Json::Value json(Json::objectValue);
+  json["project"] = d.project;
+  json["profile"] = d.profile;
+  json["options"] = Json::Value(Json::arrayValue);
+  for (const std::string& option : d.options) json["options"].append(option);
+  Json::StreamWriterBuilder writer;
+  writer["indentation"] = "";
+  return Json::writeString(writer, json);
+}
+
+Deidentify decodeDeidentify(const std::string& text) {
+  Deidentify d;
+  if (text.empty()) return d;
+  Json::Value json;
+  Json::CharReaderBuilder reader;
+  std::string errors;
+  std::unique_ptr<Json::CharReader> parser(reader.newCharReader());
+  if (!parser->parse(text.data(), text.data() + text.size(), &json, &errors) || !json.isObject() ||
+      !json["project"].isString() || !json["options"].isArray()) {
+    throw RouterError("queue database: corrupt de-identification of a job: " + errors);
+  }
+  d.project = json["project"].asString();
+  d.profile = json.get("profile", "basic").asString();
+  for (const Json::Value& option : json["options"]) d.options.push_back(option.asString());
+  return d;
+}
+
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   for (size_t at = 0; at < text.size();) {

@@ -1,5 +1,6 @@
 // How queue rows are written, whatever the backend: the stored numbers of
-// batch states and levels, the text of a route's tag edits, a batch's list
+// batch states and levels, the text of a route's tag edits and
+// de-identification, a batch's list
 // of senders, a member's place in its batch, and wall-clock milliseconds.
 // These are part of the stored format (a file or a shared database): never
 // renumber, only add. Job and intake states are in Queue.h (storedValue).
@@ -22,6 +23,10 @@ RouteLevel level(int64_t value);
 
 std::string encodeEdits(const TagEdits& edits);  // JSON [[key, value-or-null], ...]
 TagEdits decodeEdits(const std::string& text);   // throws RouterError on a corrupt text
+// A route's de-identification as JSON {"project", "profile", "options"}, or
+// '' when it does not de-identify.
+std::string encodeDeidentify(const Deidentify& d);
+Deidentify decodeDeidentify(const std::string& text);  // throws RouterError on a corrupt text
 
 // One item a line; empty lines are dropped.
 std::vector<std::string> lines(const std::string& text);

@@ -85,7 +85,7 @@ void Routing::run() {
         engineGeneration = rules_.generation();
         engine = rules_.makeEngine();
       }
-      if (engine->studyCompletion()) decideStudies(*engine);
+      decideStudies(*engine);
       std::optional<IntakeItem> item = queue_.claimIntake();
       if (!item) {
         wakeup_.waitFor(seen, idlePoll_);
@@ -173,6 +173,13 @@ void Routing::decideStudies(RuleEngine& engine) {
 }
 
 void Routing::decideStudy(RuleEngine& engine, const Batch& batch) {
+  if (!engine.studyCompletion()) {  // released under rules that had route_study(), these have not
+    const std::string reason = "the rules in force define no route_study(study) to decide this study; reload "
+                               "rules that do, then release the batch again (or cancel it)";
+    log_.error("rules: study " + batch.uid + " (batch " + std::to_string(batch.id) + ") left on hold: " + reason);
+    queue_.holdStudyDecision(batch.id, reason);
+    return;
+  }
   StudySummary study;
   study.uid = batch.uid;
   study.instances = batch.instances;

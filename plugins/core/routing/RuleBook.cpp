@@ -2,8 +2,13 @@
 
 namespace router {
 
-RuleBook::RuleBook(std::string dir, std::set<std::string> destinations, RuleLimits limits, Log& log)
-    : dir_(std::move(dir)), destinations_(std::move(destinations)), limits_(limits), log_(log) {
+RuleBook::RuleBook(std::string dir, std::set<std::string> destinations, RuleLimits limits, Log& log,
+                   std::optional<std::set<std::string>> projects)
+    : dir_(std::move(dir)),
+      destinations_(std::move(destinations)),
+      projects_(std::move(projects)),
+      limits_(limits),
+      log_(log) {
   reload();
 }
 
@@ -32,7 +37,9 @@ std::chrono::system_clock::time_point RuleBook::loadedAt() const {
 }
 
 std::unique_ptr<RuleEngine> RuleBook::makeEngine() const {
-  return std::make_unique<RuleEngine>(*current(), destinations_, limits_, log_);
+  auto engine = std::make_unique<RuleEngine>(*current(), destinations_, limits_, log_);
+  if (projects_) engine->limitProjects(*projects_);
+  return engine;
 }
 
 }  // namespace router

@@ -12,6 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "lua/RuleEngine.h"
@@ -21,7 +23,10 @@ namespace router {
 class RuleBook {
  public:
   // Loads and compiles dir; throws RouterError / RuleCompileError.
-  RuleBook(std::string dir, std::set<std::string> destinations, RuleLimits limits, Log& log);
+  // projects: the de-identification projects routes may name
+  // (Router.Deidentification); nullopt: any name.
+  RuleBook(std::string dir, std::set<std::string> destinations, RuleLimits limits, Log& log,
+           std::optional<std::set<std::string>> projects = std::nullopt);
 
   // Reloads from the folder. Throws (and keeps the old set) when the new set
   // cannot be read or does not compile. Returns the new version.
@@ -33,11 +38,13 @@ class RuleBook {
 
   // A worker's engine, rebuilt when the set in force changed.
   std::unique_ptr<RuleEngine> makeEngine() const;
+
   const std::set<std::string>& destinations() const { return destinations_; }
 
  private:
   std::string dir_;
   std::set<std::string> destinations_;
+  std::optional<std::set<std::string>> projects_;
   RuleLimits limits_;
   Log& log_;
   mutable std::mutex mutex_;

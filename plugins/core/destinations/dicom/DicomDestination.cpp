@@ -13,6 +13,7 @@
 #include <dcmtk/dcmnet/scu.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "plugins/core/Error.h"
 #include "plugins/core/destinations/dicom/DicomTransport.h"
@@ -104,13 +105,12 @@ DicomDestination::DicomDestination(const DestinationConfig& config, std::string 
     : name_(config.name),
       settings_(config.settingsAs<DicomSettings>()),
       localAet_(std::move(localAet)),
-      reports_(reports),
-      transport_(std::make_unique<DicomTransportLayer>(
-          static_cast<int>(std::max<long long>(1, settings_.timeout.count())))) {
+      reports_(reports) {
   if (settings_.aet.empty()) throw ConfigError("destination " + name_ + ": \"AET\" is missing");
   if (settings_.host.empty()) throw ConfigError("destination " + name_ + ": \"Host\" is missing");
   if (settings_.port <= 0 || settings_.port > 65535)
     throw ConfigError("destination " + name_ + ": \"Port\" must be 1..65535");
+  transport_ = makeTransport(settings_, name_);
 }
 
 DicomDestination::~DicomDestination() { dropAssociation(true); }
@@ -172,18 +172,24 @@ bool DicomDestination::openAssociation(SendResult& failure) {
   failure = SendResult{};
   failure.outcome = SendOutcome::Retry;
   OFCondition cond = scu->initNetwork();
-  if (cond.good()) cond = scu->useTransport(transport_.get());
+  if (cond.good()) cond = scu->useTransport(&transport_->layer());
   if (cond.bad()) {
     failure.detail = "cannot prepare the network for " + peerName() + ": " + conditionText(cond);
     return false;
   }
+  transport_->startAssociation();
   cond = scu->negotiateAssociation();
   if (cond == NET_EC_NoAcceptablePresentationContexts) {
     // The peer answered but refused every context: remember that, so the
     // caller reports a permanent refusal instead of retrying.
     for (Context& context : proposal) context.accepted.clear();
   } else if (cond.bad()) {
-    if (cond == DUL_ASSOCIATIONREJECTED) {
+    if (std::optional<TlsFailure> tls = transport_->handshakeFailure()) {
+      // Classified where OpenSSL said why: a refused certificate will be
+      // refused again (dead letter, with what to check); a reset may not.
+      failure.outcome = tls->permanent ? SendOutcome::Permanent : SendOutcome::Retry;
+      failure.detail = tls->detail;
+    } else if (cond == DUL_ASSOCIATIONREJECTED) {
       failure.detail = "association rejected by " + peerName() +
                        " (check that it knows our AE title " + localAet_ + " and its own AE title)";
     } else {
@@ -422,7 +428,8 @@ bool DicomDestination::probe() {
   syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
   syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
   scu.addPresentationContext(UID_VerificationSOPClass, syntaxes);
-  if (scu.initNetwork().bad() || scu.useTransport(transport_.get()).bad()) return false;
+  if (scu.initNetwork().bad() || scu.useTransport(&transport_->layer()).bad()) return false;
+  transport_->startAssociation();
   if (scu.negotiateAssociation().bad()) return false;
   bool alive = scu.sendECHORequest(0).good();
   if (alive) scu.releaseAssociation();

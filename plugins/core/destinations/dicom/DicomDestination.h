@@ -7,7 +7,10 @@
 // Sockets get TCP_NODELAY and a send timeout through our own DCMTK transport
 // layer (no environment variable needed), and reads run in DCMTK's
 // non-blocking mode with the configured timeout, so a dead peer cannot hang
-// a worker; that layer and the SCU settings live in DicomTransport.h.
+// a worker; that layer and the SCU settings live in DicomTransport.h. With a
+// "Tls" section every association of the object (C-STORE, storage
+// commitment, C-ECHO probes) runs over DICOM TLS (DicomTls.h); a refused
+// certificate is a permanent failure, a failed handshake otherwise retries.
 //
 // With "StorageCommitment" on, the Storage Commitment Push Model SOP class is
 // proposed on every association and a C-STORE counts as delivered only once
@@ -37,9 +40,9 @@ class DcmDataset;
 
 namespace router {
 
+class AssociationTransport;
 class DicomScu;
-class DicomTransportLayer;
-class QuickAckConnection;
+class PolledConnection;
 
 class DicomDestination : public Destination {
  public:
@@ -96,9 +99,11 @@ class DicomDestination : public Destination {
   DicomSettings settings_;
   std::string localAet_;
   CommitmentReports* reports_;
-  std::unique_ptr<DicomTransportLayer> transport_;
+  // Plain TCP or TLS (one TLS context per object); declared before scu_ so
+  // that it outlives the association that uses it.
+  std::unique_ptr<AssociationTransport> transport_;
   std::unique_ptr<DicomScu> scu_;  // the open association, if any
-  QuickAckConnection* connection_ = nullptr;  // its socket (owned by scu_)
+  PolledConnection* connection_ = nullptr;  // its socket (owned by scu_)
   std::vector<Context> contexts_;  // of the open association, index i = context id 2i+1
 
   // SOP classes seen, most recently used last, and the syntaxes each needed

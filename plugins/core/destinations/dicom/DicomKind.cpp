@@ -11,15 +11,36 @@ void checkAet(const std::string& aet, const std::string& key) {
   if (aet.empty() || aet.size() > 16) ConfigSection::fail(key, "an AE title has 1 to 16 characters");
 }
 
+// "Tls": the keys every TLS destination shares, and the DICOM profile.
+void parseDicomTls(const ConfigSection& parent, const std::string& baseDir, DicomSettings& d) {
+  std::set<std::string> known = tlsKeys();
+  known.insert("Profile");
+  ConfigSection s(parent.raw("Tls"), parent.key("Tls"), known);
+  d.tls = parseTls(s, parent.key("Tls"), baseDir);
+  const std::string profile = s.string("Profile", tlsProfileName(TlsProfile::BCP195NonDowngrading));
+  bool found = false;
+  for (TlsProfile candidate :
+       {TlsProfile::BCP195, TlsProfile::BCP195NonDowngrading, TlsProfile::BCP195Extended}) {
+    if (profile == tlsProfileName(candidate)) {
+      d.tlsProfile = candidate;
+      found = true;
+    }
+  }
+  if (!found) {
+    ConfigSection::fail(s.key("Profile"), "unknown TLS profile \"" + profile +
+                                              "\" (use \"BCP195-ND\", \"BCP195\" or \"BCP195-Extended\")");
+  }
+}
+
 class DicomKind final : public DestinationKind {
  public:
   std::string name() const override { return "dicom"; }
   std::set<std::string> keys() const override {
     return {"AET", "Host", "Port", "Associations", "TransferSyntaxes", "Timeout", "StorageCommitment",
-            "StorageCommitmentTimeout"};
+            "StorageCommitmentTimeout", "Tls"};
   }
 
-  std::shared_ptr<const DestinationSettings> parse(const ConfigSection& s, const std::string&) const override {
+  std::shared_ptr<const DestinationSettings> parse(const ConfigSection& s, const std::string& baseDir) const override {
     auto d = std::make_shared<DicomSettings>();
     d->aet = s.string("AET", "", true);
     checkAet(d->aet, s.key("AET"));
@@ -48,6 +69,7 @@ class DicomKind final : public DestinationKind {
         d->transferSyntaxes.push_back(*uid);
       }
     }
+    if (s.has("Tls")) parseDicomTls(s, baseDir, *d);
     return d;
   }
 };
@@ -59,12 +81,26 @@ std::unique_ptr<Destination> DicomSettings::make(const DestinationConfig& config
   return std::make_unique<DicomDestination>(config, context.localAet, context.commitments);
 }
 
+std::string tlsProfileName(TlsProfile profile) {
+  switch (profile) {
+    case TlsProfile::BCP195:
+      return "BCP195";
+    case TlsProfile::BCP195NonDowngrading:
+      return "BCP195-ND";
+    case TlsProfile::BCP195Extended:
+      return "BCP195-Extended";
+  }
+  return "?";
+}
+
 StatusFields DicomSettings::status() const {
-  return {{"AET", aet},
-          {"Host", host},
-          {"Port", int64_t{port}},
-          {"Associations", int64_t{associations}},
-          {"StorageCommitment", storageCommitment}};
+  StatusFields fields = {{"AET", aet},
+                         {"Host", host},
+                         {"Port", int64_t{port}},
+                         {"Associations", int64_t{associations}},
+                         {"StorageCommitment", storageCommitment}};
+  fields.push_back({"Tls", tls ? tlsProfileName(tlsProfile) + ", " + tls->summary() : std::string("off")});
+  return fields;
 }
 
 const DestinationKind& dicomKind() {

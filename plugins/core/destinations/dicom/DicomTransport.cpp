@@ -14,11 +14,29 @@
 #include <algorithm>
 #include <cctype>
 
+#include "plugins/core/destinations/dicom/DicomTls.h"
 #include "plugins/core/dicom/Uid.h"
 
 namespace router {
 
-QuickAckConnection::QuickAckConnection(DcmNativeSocketType socket) : DcmTCPConnection(socket) { quickAck(); }
+void quickAck(DcmNativeSocketType socket) {
+  int one = 1;
+  ::setsockopt(socket, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
+
+void prepareSocket(DcmNativeSocketType socket, int sendTimeoutSeconds) {
+  int one = 1;
+  ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Reads are bounded by DCMTK's non-blocking DIMSE mode; a peer that stops
+  // reading would otherwise block write() forever.
+  timeval timeout{};
+  timeout.tv_sec = sendTimeoutSeconds;
+  ::setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+}
+
+QuickAckConnection::QuickAckConnection(DcmNativeSocketType socket) : DcmTCPConnection(socket) {
+  quickAck(getSocket());
+}
 
 bool QuickAckConnection::readable(std::chrono::milliseconds timeout) {
   pollfd entry{};
@@ -28,39 +46,35 @@ bool QuickAckConnection::readable(std::chrono::milliseconds timeout) {
 }
 
 ssize_t QuickAckConnection::read(void* buffer, size_t size) {
-  quickAck();
+  quickAck(getSocket());
   ssize_t result = DcmTCPConnection::read(buffer, size);
-  quickAck();
+  quickAck(getSocket());
   return result;
 }
 
 ssize_t QuickAckConnection::write(void* buffer, size_t size) {
   ssize_t result = DcmTCPConnection::write(buffer, size);
-  quickAck();
+  quickAck(getSocket());
   return result;
 }
 
 OFBool QuickAckConnection::networkDataAvailable(int timeout) {
-  quickAck();
+  quickAck(getSocket());
   return DcmTCPConnection::networkDataAvailable(timeout);
-}
-
-void QuickAckConnection::quickAck() {
-  int one = 1;
-  ::setsockopt(getSocket(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
 DcmTransportConnection* DicomTransportLayer::createConnection(DcmNativeSocketType socket,
                                                               OFBool /*useSecureLayer*/) {
-  int one = 1;
-  ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  // Reads are bounded by DCMTK's non-blocking DIMSE mode; a peer that stops
-  // reading would otherwise block write() forever.
-  timeval timeout{};
-  timeout.tv_sec = sendTimeoutSeconds_;
-  ::setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   last_ = new QuickAckConnection(socket);
+  // After the connection object: DCMTK's constructor sets its own send
+  // timeout (dcmSocketSendTimeout, 60 s), which would replace ours.
+  prepareSocket(socket, sendTimeoutSeconds_);
   return last_;
+}
+
+std::unique_ptr<AssociationTransport> makeTransport(const DicomSettings& settings, const std::string& name) {
+  if (settings.tls) return std::make_unique<TlsTransportLayer>(settings, name);
+  return std::make_unique<DicomTransportLayer>(static_cast<int>(std::max<long long>(1, settings.timeout.count())));
 }
 
 std::string DicomScu::acceptedSyntax(unsigned char contextId) {

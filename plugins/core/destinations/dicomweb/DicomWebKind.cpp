@@ -13,9 +13,9 @@ class DicomWebKind final : public DestinationKind {
     keys.insert("BatchSize");
     return keys;
   }
-  std::shared_ptr<const DestinationSettings> parse(const ConfigSection& s, const std::string&) const override {
+  std::shared_ptr<const DestinationSettings> parse(const ConfigSection& s, const std::string& baseDir) const override {
     auto d = std::make_shared<DicomWebSettings>();
-    d->endpoint = parseHttpEndpoint(s);
+    d->endpoint = parseHttpEndpoint(s, baseDir);
     d->batchSize = s.integer("BatchSize", 10, 1, 1000);
     return d;
   }

@@ -14,7 +14,7 @@ struct DicomWebSettings final : DestinationSettings {
   std::string kind() const override { return "dicomweb"; }
   std::unique_ptr<Destination> make(const DestinationConfig& config,
                                     const DestinationContext& context) const override;
-  StatusFields status() const override { return {{"Url", endpoint.url}}; }
+  StatusFields status() const override { return endpoint.status(); }
 };
 
 const DestinationKind& dicomWebKind();

@@ -88,6 +88,81 @@ std::string seconds(std::chrono::seconds value) {
   return std::to_string(value.count()) + " s";
 }
 
+bool contains(const std::string& text, const char* part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A failed exchange that a retry cannot mend because of TLS: what to check,
+// or "" when it may work later (a reset or timeout during the handshake).
+// curl reports a refusal of our certificate, or a server that is not
+// speaking TLS, only as OpenSSL's text (CURLE_SSL_CONNECT_ERROR, or with
+// TLS 1.3 CURLE_RECV_ERROR on the first read), hence the text checks.
+std::string tlsRefusal(CURLcode code, const std::string& why, const TlsSettings& tls) {
+  switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return "the server's TLS certificate was rejected; check that " + tls.configKey +
+             ".CaCertificates (now " + tls.caDescription() +
+             ") holds the CA that signed it, that it has not expired, and that it is "
+             "issued for the host named in Url";
+    case CURLE_SSL_CACERT_BADFILE:
+      return "the trusted CAs could not be loaded; check " + tls.configKey + ".CaCertificates";
+    case CURLE_SSL_CERTPROBLEM:
+      return "our client certificate could not be used; check " + tls.configKey +
+             ".Certificate and .PrivateKey";
+    case CURLE_SSL_CIPHER:
+      return "no cipher suite in common with the server";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+      break;
+    default:
+      return "";
+  }
+  for (const char* alert :
+       {"alert unknown ca", "alert bad certificate", "alert certificate required",
+        "alert certificate unknown", "alert certificate expired", "alert certificate revoked",
+        "alert unsupported certificate", "alert access denied"}) {
+    if (contains(why, alert)) {
+      return tls.certificate.empty()
+                 ? "the server refused the connection without a client certificate: set " +
+                       tls.configKey + ".Certificate and .PrivateKey"
+                 : "the server refused our client certificate " + tls.certificate +
+                       ": check that it trusts the CA that signed it and that it has not expired";
+    }
+  }
+  if (contains(why, "wrong version number") || contains(why, "packet length too long")) {
+    return "the server does not speak TLS on that port: check the Url (http:// or https://, and "
+           "the port)";
+  }
+  if (contains(why, "alert protocol version") || contains(why, "unsupported protocol") ||
+      contains(why, "no shared cipher") || contains(why, "alert handshake failure")) {
+    return "no TLS version or cipher suite in common with the server";
+  }
+  return "";
+}
+
+// Trust exactly what the destination names: its CA file or folder, not
+// those plus curl's built-in defaults.
+void setTls(CURL* curl, const TlsSettings& tls) {
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, tls.verify ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, tls.verify ? 2L : 0L);
+  if (!tls.caCertificates.empty()) {
+    if (tls.caIsFolder) {
+      curl_easy_setopt(curl, CURLOPT_CAINFO, nullptr);
+      curl_easy_setopt(curl, CURLOPT_CAPATH, tls.caCertificates.c_str());
+    } else {
+      curl_easy_setopt(curl, CURLOPT_CAINFO, tls.caCertificates.c_str());
+      curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr);
+    }
+  }
+  if (!tls.certificate.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, tls.certificate.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, tls.privateKey.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+}
+
 }  // namespace
 
 void initHttp() {
@@ -171,6 +246,7 @@ HttpResponse HttpClient::perform(const std::string& url, const std::vector<std::
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headerList.get());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &writeBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  setTls(curl, options_.tls);
   if (!options_.username.empty()) {
     curl_easy_setopt(curl, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(curl, CURLOPT_USERNAME, options_.username.c_str());
@@ -200,7 +276,11 @@ HttpResponse HttpClient::perform(const std::string& url, const std::vector<std::
     // curl's error buffer is the more precise text (host, port, elapsed time).
     const std::string why =
         handle_->errorBuffer[0] != '\0' ? handle_->errorBuffer : curl_easy_strerror(code);
-    if (code == CURLE_OPERATION_TIMEDOUT) {
+    const std::string refusal = tlsRefusal(code, why, options_.tls);
+    if (!refusal.empty()) {
+      response.tlsRefused = true;
+      response.error = "TLS with " + where + " failed: " + why + "; " + refusal;
+    } else if (code == CURLE_OPERATION_TIMEDOUT) {
       response.error =
           "no complete answer from " + where + " within " + seconds(options_.timeout) + ": " + why;
     } else {
@@ -280,7 +360,8 @@ SendResult classifyHttpFailure(const HttpResponse& response, const std::string& 
   SendResult result;
   const std::string where = redactUrl(url);
   if (!response.answered()) {
-    result.outcome = response.invalidRequest ? SendOutcome::Permanent : SendOutcome::Retry;
+    result.outcome = response.invalidRequest || response.tlsRefused ? SendOutcome::Permanent
+                                                                    : SendOutcome::Retry;
     result.detail =
         response.error + (response.invalidRequest ? ": check the destination's Url" : "");
     return result;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "plugins/core/destinations/Destination.h"
+#include "plugins/core/destinations/TlsSettings.h"
 
 namespace router {
 
@@ -33,6 +34,9 @@ struct HttpOptions {
   std::map<std::string, std::string> headers;  // sent with every request
   std::chrono::seconds timeout{60};            // whole request, upload included
   std::chrono::seconds connectTimeout{10};     // capped at timeout
+  // HTTPS: trusted CAs, client certificate, verification (on by default,
+  // against the system's CAs when no "Tls" section is given).
+  TlsSettings tls;
 };
 
 struct HttpResponse {
@@ -41,6 +45,10 @@ struct HttpResponse {
   std::string contentType;      // of the answer, as sent
   std::string error;            // transport failure in words (with the URL); empty with an answer
   bool invalidRequest = false;  // the URL itself is unusable (a config problem, not a network one)
+  // The TLS handshake failed in a way retrying cannot mend: a certificate was
+  // refused (the server's by us, or ours by the server), or the server does
+  // not speak TLS there. `error` then says what to check.
+  bool tlsRefused = false;
   bool answered() const { return status != 0; }
 };
 
@@ -73,7 +81,8 @@ class HttpClient {
 std::string redactUrl(const std::string& url);
 
 // The one place where an HTTP exchange that did not store anything becomes
-// Retry or Permanent: no answer (network, timeout) and 408, 429, 5xx retry;
+// Retry or Permanent: no answer (network, timeout, a TLS handshake cut
+// short) and 408, 429, 5xx retry; a refused certificate does not;
 // other statuses (bad request, credentials, wrong Url) will not get better by
 // themselves and go to dead letter with a detail saying what to fix. `url` is
 // the request's URL; `serverMessage` is what the server said, if anything.

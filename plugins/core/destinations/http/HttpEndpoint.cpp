@@ -2,9 +2,15 @@
 
 namespace router {
 
-std::set<std::string> httpEndpointKeys() { return {"Url", "Username", "Password", "Headers", "Timeout"}; }
+std::set<std::string> httpEndpointKeys() { return {"Url", "Username", "Password", "Headers", "Timeout", "Tls"}; }
 
-HttpEndpoint parseHttpEndpoint(const ConfigSection& s) {
+StatusFields HttpEndpoint::status() const {
+  StatusFields fields = {{"Url", url}};
+  if (url.rfind("https://", 0) == 0) fields.push_back({"Tls", options.tls.summary()});
+  return fields;
+}
+
+HttpEndpoint parseHttpEndpoint(const ConfigSection& s, const std::string& baseDir) {
   HttpEndpoint e;
   e.url = s.string("Url", "", true);
   if (e.url.rfind("http://", 0) != 0 && e.url.rfind("https://", 0) != 0) {
@@ -21,6 +27,14 @@ HttpEndpoint parseHttpEndpoint(const ConfigSection& s) {
       if (!headers[header].isString()) ConfigSection::fail(s.key("Headers") + "." + header, "must be a string");
       e.options.headers[header] = headers[header].asString();
     }
+  }
+  e.options.tls.configKey = s.key("Tls");
+  if (s.has("Tls")) {
+    if (e.url.rfind("https://", 0) != 0) {
+      ConfigSection::fail(s.key("Tls"), "is set but Url is not https:// (certificates are for HTTPS only)");
+    }
+    ConfigSection tls(s.raw("Tls"), s.key("Tls"), tlsKeys());
+    e.options.tls = parseTls(tls, s.key("Tls"), baseDir);
   }
   return e;
 }

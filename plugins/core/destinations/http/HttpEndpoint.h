@@ -1,5 +1,6 @@
 // The keys the HTTP destination kinds (dicomweb, orthanc) share: where the
-// server is and how to authenticate to it.
+// server is, how to authenticate to it, and its HTTPS certificates ("Tls",
+// the keys every TLS destination shares, TlsSettings.h).
 #pragma once
 
 #include <set>
@@ -12,12 +13,16 @@ namespace router {
 
 struct HttpEndpoint {
   std::string url;      // without a trailing '/'
-  HttpOptions options;  // user, password, extra headers, timeout
+  HttpOptions options;  // user, password, extra headers, timeout, TLS
+
+  // What GET /router/status shows: the Url, and for https:// how the server is checked.
+  StatusFields status() const;
 };
 
-// Url, Username, Password, Headers, Timeout.
+// Url, Username, Password, Headers, Timeout, Tls.
 std::set<std::string> httpEndpointKeys();
-// Throws ConfigError naming the key.
-HttpEndpoint parseHttpEndpoint(const ConfigSection& section);
+// Throws ConfigError naming the key. Relative certificate paths resolve
+// against baseDir.
+HttpEndpoint parseHttpEndpoint(const ConfigSection& section, const std::string& baseDir);
 
 }  // namespace router

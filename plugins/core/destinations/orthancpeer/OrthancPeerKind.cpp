@@ -9,9 +9,9 @@ class OrthancPeerKind final : public DestinationKind {
  public:
   std::string name() const override { return "orthanc"; }
   std::set<std::string> keys() const override { return httpEndpointKeys(); }
-  std::shared_ptr<const DestinationSettings> parse(const ConfigSection& s, const std::string&) const override {
+  std::shared_ptr<const DestinationSettings> parse(const ConfigSection& s, const std::string& baseDir) const override {
     auto d = std::make_shared<OrthancPeerSettings>();
-    d->endpoint = parseHttpEndpoint(s);
+    d->endpoint = parseHttpEndpoint(s, baseDir);
     return d;
   }
 };

@@ -13,7 +13,7 @@ struct OrthancPeerSettings final : DestinationSettings {
   std::string kind() const override { return "orthanc"; }
   std::unique_ptr<Destination> make(const DestinationConfig& config,
                                     const DestinationContext& context) const override;
-  StatusFields status() const override { return {{"Url", endpoint.url}}; }
+  StatusFields status() const override { return endpoint.status(); }
 };
 
 const DestinationKind& orthancPeerKind();
