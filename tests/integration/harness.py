@@ -417,6 +417,77 @@ class Orthanc:
         return tail(self.log_path, lines)
 
 
+class PostgreSQL:
+    """A PostgreSQL 15 server (Debian's binaries) for the shared queue, in its
+    own folder `workdir/name`, on a free port on 127.0.0.1, ended by PID.
+    PostgreSQL refuses to run as root: as root, initdb and the server run as
+    Debian's postgres user (switched to before exec, so the PID is the
+    server's). Trust authentication for 127.0.0.1; superuser "router"."""
+
+    BIN = "/usr/lib/postgresql/15/bin"
+
+    def __init__(self, workdir, name="postgres"):
+        if not os.access(os.path.join(self.BIN, "postgres"), os.X_OK):
+            raise AssertionError(f"PostgreSQL 15 is not installed ({self.BIN}): install Debian's postgresql "
+                                 "package (./appliance does)")
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.data = os.path.join(self.dir, "data")
+        self.log_path = os.path.join(self.dir, "postgres.log")
+        self.port = free_port()
+        self.process = None
+        self.user = None
+        if os.geteuid() == 0:
+            import pwd
+            self.user = pwd.getpwnam("postgres")
+            os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
+            os.chmod(workdir, 0o755)  # the postgres user must reach its folder
+        result = subprocess.run([os.path.join(self.BIN, "initdb"), "-D", self.data, "-A", "trust", "-U", "router",
+                                 "-E", "UTF8", "--no-sync"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                preexec_fn=self._become_postgres, timeout=120)
+        if result.returncode != 0:
+            raise AssertionError(f"initdb failed:\n{result.stdout.decode(errors='replace')}")
+
+    def _become_postgres(self):
+        if self.user:
+            os.setgroups([])
+            os.setgid(self.user.pw_gid)
+            os.setuid(self.user.pw_uid)
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
+
+    def uri(self, database="router", password=None):
+        auth = "router" + (f":{password}" if password else "")
+        return f"postgresql://{auth}@127.0.0.1:{self.port}/{database}"
+
+    def start(self, timeout=30.0):
+        log = open(self.log_path, "ab")
+        try:
+            self.process = subprocess.Popen(
+                [os.path.join(self.BIN, "postgres"), "-D", self.data, "-p", str(self.port), "-k", self.dir,
+                 "-c", "listen_addresses=127.0.0.1"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=self._become_postgres)
+        finally:
+            log.close()
+        _live[self.process.pid] = self.process
+        wait_for(lambda: self.process.poll() is not None or is_listening(self.port), timeout,
+                 "PostgreSQL to listen", detail=lambda: tail(self.log_path))
+        if self.process.poll() is not None:
+            raise AssertionError(f"PostgreSQL exited ({self.process.returncode}):\n{tail(self.log_path)}")
+        return self
+
+    def stop(self):
+        """Fast shutdown (SIGINT: open sessions are ended), by PID."""
+        end_process(self.process, timeout=30.0, sig=signal.SIGINT)
+        self.process = None
+
+    def sql(self, statement, database="postgres"):
+        result = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.uri(database),
+                                 "-c", statement], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        if result.returncode != 0:
+            raise AssertionError(f"psql {statement!r} failed:\n{result.stdout.decode(errors='replace')}")
+        return result.stdout.decode().strip()
+
+
 def decode_body(data):
     if not data:
         return None
@@ -861,6 +932,11 @@ class RouterTestCase(unittest.TestCase):
         if start:
             orthanc.start()
         return orthanc
+
+    def start_postgres(self, name="postgres"):
+        server = PostgreSQL(self.tmp, name)
+        self.addCleanup(server.stop)
+        return server.start()
 
     def start_storescp(self, aet, start=True, **kwargs):
         scp = StoreScp(self.tmp, aet, **kwargs)
