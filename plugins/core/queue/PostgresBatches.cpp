@@ -209,18 +209,14 @@ std::vector<Batch> releaseDue(pg::Connection& c, int64_t nowMs, std::optional<in
       "FROM batches b LEFT JOIN batch_requirements r ON r.batch_id=b.id WHERE state=$1 ORDER BY b.id FOR UPDATE OF b",
       {stored(BatchState::Waiting)});
   for (int i = 0; i < waiting.rows(); ++i) {
-    const int64_t first = waiting.int64(i, 1), last = waiting.int64(i, 2), quiet = waiting.int64(i, 3),
-                  maxWait = waiting.int64(i, 4), instances = waiting.int64(i, 5), expected = waiting.int64(i, 6);
-    const bool present = waiting.int64(i, 7) != 0;  // every required series
-    if (expected > 0 && instances >= expected) {
-      due.push_back({waiting.int64(i, 0), "expected count"});
-    } else if (present && nowMs >= last + quiet) {
-      due.push_back({waiting.int64(i, 0), waiting.int64(i, 8) != 0 ? "required series and quiet time" : "quiet time"});
-    } else if (nowMs >= first + maxWait) {
-      due.push_back({waiting.int64(i, 0), "maximum wait"});
-    } else {
-      const int64_t when = present ? std::min(last + quiet, first + maxWait) : first + maxWait;
-      if (!nextDueMs || when < *nextDueMs) nextDueMs = when;
+    stored::WaitingBatch b{waiting.int64(i, 1), waiting.int64(i, 2), waiting.int64(i, 3), waiting.int64(i, 4),
+                           waiting.int64(i, 5), waiting.int64(i, 6), waiting.int64(i, 7) != 0,
+                           waiting.int64(i, 8) != 0};
+    int64_t when = 0;
+    if (const char* because = stored::completeBecause(b, nowMs, when)) {
+      due.push_back({waiting.int64(i, 0), because});
+    } else if (!nextDueMs || when < *nextDueMs) {
+      nextDueMs = when;
     }
   }
   std::vector<Batch> released;

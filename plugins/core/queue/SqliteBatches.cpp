@@ -203,18 +203,13 @@ std::vector<Batch> releaseDue(sqlite::Database& db, int64_t nowMs, std::optional
                           "ON r.batch_id=batches.id WHERE state=?1 ORDER BY id");
     waiting.bind(1, stored(BatchState::Waiting));
     while (waiting.step()) {
-      const int64_t first = waiting.int64(1), last = waiting.int64(2), quiet = waiting.int64(3),
-                    maxWait = waiting.int64(4), instances = waiting.int64(5), expected = waiting.int64(6);
-      const bool present = waiting.int64(7) != 0;  // every required series
-      if (expected > 0 && instances >= expected) {
-        due.push_back({waiting.int64(0), "expected count"});
-      } else if (present && nowMs >= last + quiet) {
-        due.push_back({waiting.int64(0), waiting.int64(8) != 0 ? "required series and quiet time" : "quiet time"});
-      } else if (nowMs >= first + maxWait) {
-        due.push_back({waiting.int64(0), "maximum wait"});
-      } else {
-        const int64_t when = present ? std::min(last + quiet, first + maxWait) : first + maxWait;
-        if (!nextDueMs || when < *nextDueMs) nextDueMs = when;
+      stored::WaitingBatch b{waiting.int64(1), waiting.int64(2), waiting.int64(3), waiting.int64(4),
+                             waiting.int64(5), waiting.int64(6), waiting.int64(7) != 0, waiting.int64(8) != 0};
+      int64_t when = 0;
+      if (const char* because = stored::completeBecause(b, nowMs, when)) {
+        due.push_back({waiting.int64(0), because});
+      } else if (!nextDueMs || when < *nextDueMs) {
+        nextDueMs = when;
       }
     }
   }

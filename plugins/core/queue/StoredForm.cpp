@@ -104,6 +104,14 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+const char* completeBecause(const WaitingBatch& b, int64_t nowMs, int64_t& dueAtMs) {
+  if (b.expected > 0 && b.instances >= b.expected) return "expected count";
+  if (b.present && nowMs >= b.lastAt + b.quietMs) return b.hasRequirements ? "required series and quiet time" : "quiet time";
+  if (nowMs >= b.firstAt + b.maxWaitMs) return "maximum wait";
+  dueAtMs = b.present ? std::min(b.lastAt + b.quietMs, b.firstAt + b.maxWaitMs) : b.firstAt + b.maxWaitMs;
+  return nullptr;
+}
+
 int64_t sortKey(const RoutedInstance& instance) {
   const int64_t series = std::clamp(instance.seriesNumber, 0, 99999);
   const int64_t number = std::clamp(instance.instanceNumber, 0, 999999);

@@ -34,6 +34,17 @@ std::vector<std::string> lines(const std::string& text);
 // The position of an instance in its batch: series, then instance number.
 int64_t sortKey(const RoutedInstance& instance);
 
+// A waiting batch as its row has it (ms), and whether every required series
+// is there yet (present; true when it requires none).
+struct WaitingBatch {
+  int64_t firstAt = 0, lastAt = 0, quietMs = 0, maxWaitMs = 0, instances = 0, expected = 0;
+  bool present = true, hasRequirements = false;
+};
+// Why the batch is complete at nowMs ("expected count", "quiet time",
+// "required series and quiet time", "maximum wait"), or nullptr while it
+// is not; then dueAtMs is when time alone completes it.
+const char* completeBecause(const WaitingBatch& b, int64_t nowMs, int64_t& dueAtMs);
+
 inline int64_t toMs(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
