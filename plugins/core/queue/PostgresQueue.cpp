@@ -92,7 +92,7 @@ constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(hashtext('orth
 // lock cannot cover its creation).
 constexpr const char* kCursorLock = "SELECT pg_advisory_xact_lock(hashtext('orthanc-router'), 2)";
 
-constexpr int kQuarantineAfter = 2;  // see SqliteQueue.cpp
+using stored::kQuarantineAfter;
 
 constexpr const char* kJobColumns =
     "jobs.id, jobs.instance_id, jobs.sop_instance_uid, jobs.destination, jobs.transfer_syntax, jobs.modify, "
@@ -590,9 +590,7 @@ class PostgresQueue : public Queue {
     quarantinedIntake =
         c.exec("UPDATE intake SET state=$4, error=$5" + which + " AND interrupted>=$6",
                {routing, node_.name, endedBefore, asInt(IntakeState::RuleFailed),
-                "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
-                    " times in a row while routing this instance, so it is not routed again by itself; "
-                    "find the cause in Orthanc's log, then re-route the rule-failed instances",
+                stored::quarantinedRouting(),
                 kQuarantineAfter})
             .affected();
     int requeued = c.exec("UPDATE intake SET state=$4" + which, {routing, node_.name, endedBefore, asInt(IntakeState::New)})
@@ -601,9 +599,7 @@ class PostgresQueue : public Queue {
     quarantinedJobs =
         c.exec("UPDATE jobs SET state=$4, last_error=$5 || last_error" + which + " AND interrupted>=$6",
                {sending, node_.name, endedBefore, asInt(JobState::Dead),
-                "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
-                    " times in a row while delivering this instance, so it is not sent again by itself; "
-                    "find the cause in Orthanc's log, then retry the job. Before: ",
+                stored::quarantinedDelivery(),
                 kQuarantineAfter})
             .affected();
     requeued += c.exec("UPDATE jobs SET state=$4" + which, {sending, node_.name, endedBefore, asInt(JobState::Pending)})

@@ -77,9 +77,7 @@ constexpr const char* kMigrateTo3 = R"SQL(
 ALTER TABLE jobs ADD COLUMN deidentify TEXT NOT NULL DEFAULT '';
 )SQL";
 
-// An item in flight when the process stopped this many times in a row is
-// not tried again: it may be what stops the process.
-constexpr int kQuarantineAfter = 2;
+using stored::kQuarantineAfter;
 
 using stored::decodeDeidentify;
 using stored::decodeEdits;
@@ -152,9 +150,7 @@ class SqliteQueue : public Queue {
         .bind(1, asInt(IntakeState::Routing)).run();
     Statement(db_, "UPDATE intake SET state=?1, error=?2 WHERE state=?3 AND interrupted>=?4")
         .bind(1, asInt(IntakeState::RuleFailed))
-        .bind(2, "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
-                     " times in a row while routing this instance, so it is not routed again by itself; "
-                     "find the cause in Orthanc's log, then re-route the rule-failed instances")
+        .bind(2, stored::quarantinedRouting())
         .bind(3, asInt(IntakeState::Routing)).bind(4, kQuarantineAfter).run();
     r.quarantinedIntake = db_.changes();
     Statement(db_, "UPDATE intake SET state=?1 WHERE state=?2")
@@ -164,9 +160,7 @@ class SqliteQueue : public Queue {
     Statement(db_, "UPDATE jobs SET interrupted=interrupted+1 WHERE state=?1").bind(1, asInt(JobState::Sending)).run();
     Statement(db_, "UPDATE jobs SET state=?1, last_error=?2 || last_error WHERE state=?3 AND interrupted>=?4")
         .bind(1, asInt(JobState::Dead))
-        .bind(2, "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
-                     " times in a row while delivering this instance, so it is not sent again by itself; "
-                     "find the cause in Orthanc's log, then retry the job. Before: ")
+        .bind(2, stored::quarantinedDelivery())
         .bind(3, asInt(JobState::Sending)).bind(4, kQuarantineAfter).run();
     r.quarantinedJobs = db_.changes();
     Statement(db_, "UPDATE jobs SET state=?1 WHERE state=?2")

@@ -93,6 +93,18 @@ Deidentify decodeDeidentify(const std::string& text) {
   return d;
 }
 
+std::string quarantinedRouting() {
+  return "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
+         " times in a row while routing this instance, so it is not routed again by itself; "
+         "find the cause in Orthanc's log, then re-route the rule-failed instances";
+}
+
+std::string quarantinedDelivery() {
+  return "quarantined: the appliance stopped " + std::to_string(kQuarantineAfter) +
+         " times in a row while delivering this instance, so it is not sent again by itself; "
+         "find the cause in Orthanc's log, then retry the job. Before: ";
+}
+
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   for (size_t at = 0; at < text.size();) {

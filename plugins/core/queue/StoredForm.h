@@ -28,6 +28,14 @@ TagEdits decodeEdits(const std::string& text);   // throws RouterError on a corr
 std::string encodeDeidentify(const Deidentify& d);
 Deidentify decodeDeidentify(const std::string& text);  // throws RouterError on a corrupt text
 
+// An item in flight when the process stopped this many times in a row is
+// not tried again: it may be what stops the process (AdminQueue::recover()).
+inline constexpr int kQuarantineAfter = 2;
+// The error a quarantined intake item gets, and the one a quarantined job's
+// last error starts with.
+std::string quarantinedRouting();
+std::string quarantinedDelivery();
+
 // One item a line; empty lines are dropped.
 std::vector<std::string> lines(const std::string& text);
 
