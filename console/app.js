@@ -84,6 +84,15 @@ function notice(message, kind = "error") {
   box.hidden = !message;
 }
 
+// Each cell gets its column's name (data-label): on a small screen the
+// stylesheet shows a row as a card of "name: value" lines.
+function labelCells(table) {
+  const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const row of table.tBodies[0].rows) {
+    [...row.cells].forEach((cell, i) => { cell.dataset.label = names[i] || ""; });
+  }
+}
+
 function plural(n, one, many = one + "s") {
   return `${n} ${n === 1 ? one : many}`;
 }
@@ -189,6 +198,7 @@ function renderOverview() {
       el("td", {}, actions));
   });
   $("#destinations tbody").replaceChildren(...rows);
+  labelCells($("#destinations"));
 }
 
 function pauseDestination(name, paused) {
@@ -292,6 +302,7 @@ function renderJobs() {
     const capped = state.jobs.length >= QUEUE_LIMIT ? ` (the first ${QUEUE_LIMIT})` : "";
     $("#queue-count").textContent = plural(state.jobs.length, "job") + capped;
   }
+  labelCells($("#jobs"));
   // The bulk actions apply to what the filter selects.
   const names = f.destination ? [f.destination] : destinationNames();
   const dead = state.status ? deadCount(names) : 0;
@@ -399,6 +410,7 @@ function renderBatches(batches) {
         open ? button("Cancel", "cancel", "danger") : null)));
   });
   $("#batches tbody").replaceChildren(...rows);
+  labelCells($("#batches"));
   $("#batch-count").textContent = plural(batches.length, "batch", "batches");
 }
 
@@ -505,10 +517,16 @@ function showView() {
   refresh();
 }
 
+// One refresh at a time; one asked for meanwhile (after an action) runs
+// when the current one ends, so that what is shown follows the action.
 let refreshing = null;
+let refreshAgain = false;
 async function refresh() {
   clearTimeout(state.timer);
-  if (refreshing) return refreshing;
+  if (refreshing) {
+    refreshAgain = true;
+    return refreshing;
+  }
   refreshing = (async () => {
     try {
       state.status = await api("GET", "status");
@@ -532,9 +550,14 @@ async function refresh() {
       $("#refreshed").classList.add("stale");
     } finally {
       refreshing = null;
-      // The queue view is refreshed on demand (a filter of thousands of rows
-      // would reload every few seconds); the others live.
-      if (!document.hidden && currentView() !== "queue") state.timer = setTimeout(refresh, REFRESH_MS);
+      if (refreshAgain) {
+        refreshAgain = false;
+        refresh();
+      } else if (!document.hidden && currentView() !== "queue") {
+        // The queue view is refreshed on demand (a filter of thousands of
+        // rows would reload every few seconds); the others live.
+        state.timer = setTimeout(refresh, REFRESH_MS);
+      }
     }
   })();
   return refreshing;
