@@ -14,6 +14,7 @@ const state = {
   jobs: [],          // rows of the queue view (jobs, or rule-failed instances)
   jobsAreIntake: false,
   lastErrors: {},    // destination -> last error of a failed or dead job
+  delivered: [],     // samples {t, counts: {destination: jobs delivered}} of the last minute
   timer: null,
 };
 
@@ -161,6 +162,40 @@ async function loadLastErrors() {
   state.lastErrors = errors;
 }
 
+// Jobs delivered per destination, from the Prometheus text of ../metrics
+// (orthanc_router_jobs_total, outcome delivered or delivered_warning); the
+// rate is taken over the samples of the last minute.
+async function sampleDelivered() {
+  let text;
+  try {
+    text = await api("GET", "metrics");
+  } catch (e) {
+    return;  // no rate shown, the rest of the overview still is
+  }
+  const counts = {};
+  for (const line of String(text).split("\n")) {
+    if (!line.startsWith("orthanc_router_jobs_total{")) continue;
+    const destination = /destination="((?:[^"\\]|\\.)*)"/.exec(line);
+    const outcome = /outcome="([^"]*)"/.exec(line);
+    if (!destination || !outcome || !outcome[1].startsWith("delivered")) continue;
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    counts[destination[1]] = (counts[destination[1]] || 0) + value;
+  }
+  const now = Date.now();
+  state.delivered = state.delivered.filter((sample) => now - sample.t <= 60000);
+  state.delivered.push({ t: now, counts });
+}
+
+function deliveryRate(name) {
+  const samples = state.delivered;
+  if (samples.length < 2) return "…";
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  const minutes = (last.t - first.t) / 60000;
+  const delivered = (last.counts[name] || 0) - (first.counts[name] || 0);
+  return minutes > 0 ? String(Math.max(0, Math.round(delivered / minutes))) : "…";
+}
+
 function renderOverview() {
   const s = state.status;
   const intake = s.Intake || {};
@@ -194,6 +229,7 @@ function renderOverview() {
       ...JOB_STATES.map((st) => el("td", { class: "num" + (q[st] && (st === "dead" || st === "failed") ? " bad" : ""),
                                           "data-state": st }, q[st] ?? 0)),
       el("td", { class: "num" }, d.OldestJobAgeSeconds ? duration(d.OldestJobAgeSeconds) : "—"),
+      el("td", { class: "num rate" }, deliveryRate(name)),
       el("td", { class: "error" }, state.lastErrors[name] || ""),
       el("td", {}, actions));
   });
@@ -533,7 +569,7 @@ async function refresh() {
       fillDestinationSelect();
       const view = currentView();
       if (view === "overview") {
-        await loadLastErrors();
+        await Promise.all([loadLastErrors(), sampleDelivered()]);
         renderOverview();
       } else if (view === "queue") {
         await loadJobs();

@@ -57,6 +57,14 @@ const ops = {
     }, [selector, text], { timeout: timeout || 10000, polling: 100 });
     return page.textContent(selector);
   },
+  // The same, until the text matches the regular expression `pattern`.
+  waitMatch: async ({ selector, pattern, timeout }) => {
+    await page.waitForFunction(([s, p]) => {
+      const e = document.querySelector(s);
+      return e && new RegExp(p).test(e.textContent);
+    }, [selector, pattern], { timeout: timeout || 10000, polling: 100 });
+    return page.textContent(selector);
+  },
   text: async ({ selector }) => page.textContent(selector),
   count: async ({ selector }) => page.locator(selector).count(),
   visible: async ({ selector }) => page.isVisible(selector),

@@ -5,7 +5,8 @@ with the plugin, authentication on, and two real storescp peers:
 - the console is served behind Orthanc's authentication, GET only, with its
   Content-Type and Cache-Control;
 - the overview shows a destination down within one refresh of the API
-  knowing it (its peer killed, then an instance sent);
+  knowing it (its peer killed, then an instance sent), its last error, and
+  a delivery rate;
 - a dead letter is retried by a click and arrives at the peer once back;
 - a purge asks first: Cancel keeps the job, OK removes it;
 - a file chosen on the rules page shows its routes;
@@ -193,6 +194,9 @@ class ConsoleTest(harness.RouterTestCase):
         error = browser.call("waitText", selector='tr[data-destination="backup"] .error', text=str(backup.port))
         self.assertIn(str(backup.port), error, "the overview shows the last error, naming the peer")
         self.assertIn("up", browser.call("text", selector='tr[data-destination="pacs"] .state'))
+        # pacs got five in the last minute: a rate, from the metrics.
+        rate = browser.call("waitMatch", selector='tr[data-destination="pacs"] .rate', pattern="^[1-9][0-9]*$")
+        self.assertLessEqual(int(rate), 5 * 60)
         self.shot(browser, "overview-down.png")
 
         # 3. The queue of backup's dead letters; the peer is back; one is
