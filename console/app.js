@@ -128,7 +128,7 @@ function destinationNames() {
 }
 
 function deadCount(names) {
-  return names.reduce((n, name) => n + ((state.status.Destinations[name] || {}).Queue || {}).dead || 0, 0);
+  return names.reduce((n, name) => n + (((state.status.Destinations[name] || {}).Queue || {}).dead || 0), 0);
 }
 
 // ---------------------------------------------------------------- overview

@@ -198,6 +198,14 @@ class ConsoleTest(harness.RouterTestCase):
         rate = browser.call("waitMatch", selector='tr[data-destination="pacs"] .rate', pattern="^[1-9][0-9]*$")
         self.assertLessEqual(int(rate), 5 * 60)
         self.shot(browser, "overview-down.png")
+        # The bulk purge of a destination's dead letters says how many, and
+        # Cancel leaves them.
+        browser.call("click", selector='tr[data-destination="backup"] button:text("Purge 2 dead")')
+        browser.call("waitVisible", selector="#confirm")
+        self.assertIn("Purge 2 dead jobs of backup", browser.call("text", selector="#confirm-text"))
+        browser.call("press", key="Escape")
+        browser.call("waitHidden", selector="#confirm")
+        self.assertEqual(len(self.jobs("backup", "dead")), 2, "Escape purged the dead letters")
 
         # 3. The queue of backup's dead letters; the peer is back; one is
         #    retried by a click and arrives.
