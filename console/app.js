@@ -458,6 +458,16 @@ function renderRules() {
   $("#rules-info").replaceChildren(...fact("Version", r.Version || ""), ...fact("Loaded", r.LoadedAt || ""),
                                    ...fact("Folder", r.Directory || ""));
   $("#rules-files").replaceChildren(...(r.Files || []).map((f) => el("li", { class: "mono" }, f)));
+  // The newest reload's refusal, whether asked for here or made on a file change.
+  const refused = $("#rules-last-error");
+  if (r.LastError) {
+    refused.hidden = false;
+    refused.textContent = `Last reload refused at ${r.LastError.At}: ${r.LastError.Message}. ` +
+                          "The rules loaded before stay in force.";
+  } else {
+    refused.hidden = true;
+    refused.textContent = "";
+  }
 }
 
 async function reloadRules() {

@@ -9,7 +9,8 @@ with the plugin, authentication on, and two real storescp peers:
   a delivery rate;
 - a dead letter is retried by a click and arrives at the peer once back;
 - a purge asks first: Cancel keeps the job, OK removes it;
-- a file chosen on the rules page shows its routes;
+- a file chosen on the rules page shows its routes, and a broken file the
+  watcher refused shows why (file and line) until a good one loads;
 - a study waiting is released by a click (after a confirmation) and arrives;
 - a plain cross-site form POST (a page on another origin, the browser
   replaying the credentials) is refused and changes nothing, and so is a
@@ -263,6 +264,17 @@ class ConsoleTest(harness.RouterTestCase):
         routes = browser.call("waitText", selector="#test-result .routes", text="backup")
         self.assertIn("pacs", routes)
         self.shot(browser, "rules-test.png")
+        # A broken file, reloaded by the watcher (nobody clicked): the page says
+        # why it was refused, with file and line, until a good set loads.
+        with open(os.path.join(rules, "10-route.lua")) as f:
+            good = f.read()
+        with open(os.path.join(rules, "10-route.lua"), "w") as f:
+            f.write("function route(instance)\n  return {\nend\n")
+        refused = browser.call("waitText", selector="#rules-last-error", text="10-route.lua:", timeout=15000)
+        self.assertIn("stay in force", refused)
+        with open(os.path.join(rules, "10-route.lua"), "w") as f:
+            f.write(good)
+        browser.call("waitHidden", selector="#rules-last-error", timeout=15000)
 
         # 7. Studies: both studies wait for tele; the first is held and
         #    resumed, then released by a click (asked first) and arrives.
