@@ -378,6 +378,16 @@ async function showJob(id) {
   const detail = $("#job-detail");
   $("h3", detail).textContent = `Job ${job.Id}`;
   $("dl", detail).replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  // Every attempt, from the audit trail (404 when Router.AuditLog is not set).
+  const trail = $("#job-attempts");
+  try {
+    const { Attempts } = await api("GET", `queue/${id}/attempts`);
+    trail.replaceChildren(...(Attempts.length ? Attempts : [null]).map((a) => el("li", {}, a
+      ? `${a.time} · attempt ${a.attempt} · ${a.outcome}${a.detail ? " · " + a.detail : ""}`
+      : "no attempt yet")));
+  } catch (e) {
+    trail.replaceChildren(el("li", {}, e.message));
+  }
   detail.hidden = false;
   detail.focus();
 }

@@ -257,6 +257,21 @@ void handleJob(RestCall& call) {
   call.answer(out);
 }
 
+// Every attempt of a job, from the audit trail (also of a job delivered or
+// purged since: the trail outlives the queue row).
+void handleJobAttempts(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
+  const int64_t id = jobIdOf(call);
+  std::optional<std::vector<std::string>> lines = operations().jobTrail(id, 1000);
+  if (!lines) throw HttpError(404, "no audit trail: Router.AuditLog is not set (see Delivery guarantees)");
+  Json::Value attempts(Json::arrayValue);
+  for (const std::string& line : *lines) attempts.append(parseJson(line));
+  Json::Value out(Json::objectValue);
+  out["Job"] = static_cast<Json::Int64>(id);
+  out["Attempts"] = attempts;
+  call.answer(out);
+}
+
 void handleJobRetry(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Post) return call.notAllowed("POST");
   const int64_t id = jobIdOf(call);
@@ -421,6 +436,8 @@ void registerRestRoutes(OrthancPluginContext* context) {
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue", restCallback<handleQueue>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue/([0-9]+)", restCallback<handleJob>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue/([0-9]+)/retry", restCallback<handleJobRetry>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue/([0-9]+)/attempts",
+                                          restCallback<handleJobAttempts>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/destinations/([^/]+)/retry",
                                           restCallback<handleDestinationRetry>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/destinations/([^/]+)/dead",

@@ -7,7 +7,8 @@ with the plugin, authentication on, and two real storescp peers:
 - the overview shows a destination down within one refresh of the API
   knowing it (its peer killed, then an instance sent), its last error, and
   a delivery rate;
-- a dead letter is retried by a click and arrives at the peer once back;
+- a dead letter's detail lists its attempts from the audit trail; it is
+  retried by a click and arrives at the peer once back;
 - a purge asks first: Cancel keeps the job, OK removes it;
 - a file chosen on the rules page shows its routes, and a broken file the
   watcher refused shows why (file and line) until a good one loads;
@@ -132,6 +133,7 @@ class ConsoleTest(harness.RouterTestCase):
             router={
                 "Rules": rules,
                 "QueueDatabase": self.path("queue", "queue.sqlite"),
+                "AuditLog": self.path("audit", "audit.log"),
                 "Threads": 1,
                 "Destinations": {
                     "pacs": {"Type": "dicom", "AET": "PACS", "Host": "127.0.0.1", "Port": pacs.port},
@@ -223,6 +225,11 @@ class ConsoleTest(harness.RouterTestCase):
             rows = list(csv.DictReader(f))
         self.assertEqual(sorted(int(r["Id"]) for r in rows), sorted(j["Id"] for j in dead))
         self.assertEqual({r["State"] for r in rows}, {"dead"})
+        # A job's detail: its attempts from the audit trail.
+        browser.call("click", selector=f'tr[data-job="{retried["Id"]}"] button[aria-label="Details of job {retried["Id"]}"]')
+        attempts = browser.call("waitText", selector="#job-attempts", text="dead")
+        self.assertIn("attempt 1", attempts)
+        browser.call("click", selector="#close-detail")
 
         backup.start()
         browser.call("click", selector=f'tr[data-job="{retried["Id"]}"] button[aria-label="Retry job {retried["Id"]}"]')
