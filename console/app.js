@@ -346,9 +346,51 @@ function renderJobs() {
   $("#retry-matching").textContent = `Retry all ${dead} dead${scope}`;
   $("#purge-matching").textContent = `Purge all ${dead} dead${scope}`;
   $("#retry-matching").disabled = $("#purge-matching").disabled = dead === 0;
+  // The jobs the filter shows, whatever their state (failed, pending, held...).
+  const { retryable, purgeable } = shownActionable();
+  $("#retry-shown").textContent = `Retry the ${retryable.length} shown`;
+  $("#purge-shown").textContent = `Purge the ${purgeable.length} shown`;
+  $("#retry-shown").disabled = state.jobsAreIntake || retryable.length === 0;
+  $("#purge-shown").disabled = state.jobsAreIntake || purgeable.length === 0;
   const ruleFailed = state.status ? (state.status.Intake || {})["rule-failed"] || 0 : 0;
   $("#reroute").textContent = `Re-route ${ruleFailed} rule-failed`;
   $("#reroute").disabled = ruleFailed === 0;
+}
+
+// The jobs of the current filter that a retry or a purge applies to.
+function shownActionable() {
+  const jobs = state.jobsAreIntake ? [] : state.jobs;
+  return { retryable: jobs.filter((j) => j.State === "failed" || j.State === "dead"),
+           purgeable: jobs.filter((j) => j.State !== "sending") };
+}
+
+// One request per job, in order; a job that changed meanwhile is counted, not fatal.
+async function eachJob(jobs, request) {
+  let done = 0;
+  const refused = [];
+  for (const j of jobs) {
+    try {
+      await request(j);
+      done += 1;
+    } catch (e) {
+      refused.push(`job ${j.Id}: ${e.message}`);
+    }
+  }
+  return { done, refused };
+}
+
+function retryShown() {
+  const { retryable } = shownActionable();
+  return act(`Retry ${plural(retryable.length, "job")} shown (failed or dead) now?`, "Retry",
+             () => eachJob(retryable, (j) => api("POST", `queue/${j.Id}/retry`)),
+             (r) => `${plural(r.done, "job")} retried` + (r.refused.length ? `; refused: ${r.refused.join("; ")}` : ""));
+}
+
+function purgeShown() {
+  const { purgeable } = shownActionable();
+  return act(`Purge ${plural(purgeable.length, "job")} shown? They are removed from the queue and will not be sent.`,
+             "Purge", () => eachJob(purgeable, (j) => api("DELETE", `queue/${j.Id}`)),
+             (r) => `${plural(r.done, "job")} purged` + (r.refused.length ? `; refused: ${r.refused.join("; ")}` : ""));
 }
 
 function retryJob(id) {
@@ -633,6 +675,8 @@ function setUp() {
     const f = queueFilter();
     purgeDead((f.destination ? [f.destination] : destinationNames()).filter((n) => deadCount([n]) > 0));
   });
+  $("#retry-shown").addEventListener("click", retryShown);
+  $("#purge-shown").addEventListener("click", purgeShown);
   $("#reroute").addEventListener("click", () => {
     const n = (state.status.Intake || {})["rule-failed"] || 0;
     act(`Route ${plural(n, "rule-failed instance")} again with the rules now in force?`, "Re-route",

@@ -255,6 +255,18 @@ class ConsoleTest(harness.RouterTestCase):
         browser.call("waitText", selector="#notice", text=f"job {purged['Id']} purged")
         self.assertEqual(orthanc.request("GET", f"/router/queue/{purged['Id']}")[0], 404)
         self.assertNotIn(purged["SOPInstanceUID"], backup.received())
+        # "Purge the shown" acts on what the filter shows (here the held jobs
+        # of tele's waiting studies) and says how many first; Cancel keeps them.
+        held = self.jobs("tele", "held")
+        self.assertGreater(len(held), 0)
+        browser.call("goto", url=base + "#queue?destination=tele&state=held")
+        browser.call("waitText", selector="#purge-shown", text=f"Purge the {len(held)} shown")
+        browser.call("click", selector="#purge-shown")
+        browser.call("waitVisible", selector="#confirm")
+        self.assertIn(f"Purge {len(held)} jobs shown", browser.call("text", selector="#confirm-text"))
+        browser.call("click", selector="#confirm-cancel")
+        browser.call("waitHidden", selector="#confirm")
+        self.assertEqual(len(self.jobs("tele", "held")), len(held), "Cancel purged the shown jobs")
 
         # 5. Pause and resume by click, from the overview.
         browser.call("goto", url=base + "#overview")
