@@ -173,6 +173,20 @@ Options parseArguments(int argc, char** argv) {
   return options;
 }
 
+// The routes, or the rule's failure with its file and line; false for a failure.
+bool addDecision(const router::RouteDecision& decision, Json::Value& line) {
+  if (decision.failure) {
+    line["error"] = decision.failure->describe();
+    line["rule_file"] = decision.failure->file;
+    line["rule_line"] = decision.failure->line;
+    return false;
+  }
+  Json::Value routes(Json::arrayValue);
+  for (const router::Route& route : decision.routes) routes.append(router::lua::routeToJson(route));
+  line["routes"] = routes;
+  return true;
+}
+
 std::string oneLine(const Json::Value& value) {
   Json::StreamWriterBuilder builder;
   builder["indentation"] = "";
@@ -219,16 +233,7 @@ int main(int argc, char** argv) {
       line["received_transfer_syntax"] = view.transferSyntax;
       router::RouteDecision decision = engine->route(view);
       if (engine->studyCompletion()) readable.push_back(view);
-      if (decision.failure) {
-        line["error"] = decision.failure->describe();
-        line["rule_file"] = decision.failure->file;
-        line["rule_line"] = decision.failure->line;
-        exitCode = 1;
-      } else {
-        Json::Value routes(Json::arrayValue);
-        for (const router::Route& route : decision.routes) routes.append(router::lua::routeToJson(route));
-        line["routes"] = routes;
-      }
+      if (!addDecision(decision, line)) exitCode = 1;
     } catch (const std::exception& e) {
       line["error"] = std::string("cannot read ") + path + ": " + e.what();
       exitCode = 1;
@@ -248,17 +253,7 @@ int main(int argc, char** argv) {
       series.append(one);
     }
     line["series"] = series;
-    router::RouteDecision decision = engine->routeStudy(study);
-    if (decision.failure) {
-      line["error"] = decision.failure->describe();
-      line["rule_file"] = decision.failure->file;
-      line["rule_line"] = decision.failure->line;
-      exitCode = 1;
-    } else {
-      Json::Value routes(Json::arrayValue);
-      for (const router::Route& route : decision.routes) routes.append(router::lua::routeToJson(route));
-      line["routes"] = routes;
-    }
+    if (!addDecision(engine->routeStudy(study), line)) exitCode = 1;
     std::cout << oneLine(line) << std::endl;
   }
   return exitCode;

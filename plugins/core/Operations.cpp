@@ -72,6 +72,11 @@ std::vector<IntakeItem> Operations::listRuleFailed(int limit) { return queue_.li
 
 std::optional<Job> Operations::job(int64_t id) { return queue_.getJob(id); }
 
+std::optional<std::vector<std::string>> Operations::jobTrail(int64_t id, size_t limit) const {
+  if (audit_ == nullptr) return std::nullopt;
+  return audit_->trailOf(id, limit);
+}
+
 JobActionResult Operations::retryJob(int64_t id) {
   JobActionResult result;
   result.job = queue_.getJob(id);

@@ -73,6 +73,9 @@ class Operations {
   std::vector<Job> listJobs(const JobFilter& filter);
   std::vector<IntakeItem> listRuleFailed(int limit);
   std::optional<Job> job(int64_t id);
+  // The job's audit-trail lines (JSON, oldest first, at most limit);
+  // nullopt without Router.AuditLog.
+  std::optional<std::vector<std::string>> jobTrail(int64_t id, size_t limit) const;
 
   // A failed or dead job made due now, with its attempts reset.
   JobActionResult retryJob(int64_t id);

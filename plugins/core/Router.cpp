@@ -164,6 +164,10 @@ RouterStatus Router::status() {
   out.rules.version = source->version;
   out.rules.loadedAt = rules_.loadedAt();
   for (const auto& f : source->files) out.rules.files.push_back(f.name);
+  if (std::optional<RuleBook::LoadError> refused = rules_.lastError()) {
+    out.rules.lastError = refused->failure;
+    out.rules.lastErrorAt = refused->at;
+  }
 
   QueueDepth depth = queue_->depth();
   for (IntakeState s : {IntakeState::New, IntakeState::Routing, IntakeState::RuleFailed}) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "lua/RuleEngine.h"
 #include "plugins/core/Lifecycle.h"
 #include "plugins/core/model/StatusField.h"
 #include "plugins/core/queue/Queue.h"
@@ -20,6 +21,8 @@ struct RulesStatus {
   std::string version;
   std::chrono::system_clock::time_point loadedAt;
   std::vector<std::string> files;
+  std::optional<RuleFailure> lastError;  // the newest reload was refused: why
+  std::chrono::system_clock::time_point lastErrorAt;
 };
 
 struct DestinationStatus {

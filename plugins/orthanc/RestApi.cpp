@@ -1,6 +1,9 @@
 // The /router/... REST routes on Orthanc's HTTP server (and so behind its
-// authentication). Every answer is JSON; errors carry an HTTP status and a
-// body {"Error": "...", "HttpStatus": N} that says what was wrong.
+// authentication). Every answer is JSON (but the console's files under
+// /router/ui/); errors carry an HTTP status and a body
+// {"Error": "...", "HttpStatus": N} that says what was wrong. Every route
+// that changes something (POST, PUT, DELETE) first passes the cross-site
+// rule of CrossSite.h, in the trampoline below: one place for all of them.
 #include <orthanc/OrthancCPlugin.h>
 
 #include <strings.h>
@@ -10,6 +13,8 @@
 #include <string>
 
 #include "plugins/core/destinations/http/Multipart.h"
+#include "plugins/orthanc/ConsoleFiles.h"
+#include "plugins/orthanc/CrossSite.h"
 #include "plugins/orthanc/OrthancApi.h"
 #include "plugins/orthanc/PluginContext.h"
 #include "plugins/orthanc/Protect.h"
@@ -63,6 +68,10 @@ class RestCall {
   void answerText(const std::string& text, const char* mime) {
     OrthancPluginAnswerBuffer(plugin().orthanc, output_, text.data(), static_cast<uint32_t>(text.size()), mime);
   }
+  void setHeader(const char* key, const char* value) {
+    OrthancPluginSetHttpHeader(plugin().orthanc, output_, key, value);
+  }
+  void redirect(const char* location) { OrthancPluginRedirect(plugin().orthanc, output_, location); }
   void fail(uint16_t status, const std::string& message) {
     Json::Value body(Json::objectValue);
     body["HttpStatus"] = status;
@@ -103,6 +112,46 @@ void refuse(JobRefusal refusal, int64_t id, const std::optional<Job>& job) {
       throw HttpError(409, which + " is " + (job ? toString(job->state) : std::string("gone")) +
                                ", only failed or dead jobs can be retried");
   }
+}
+
+// Refuses a request that changes something unless it comes from the
+// console or a script (CrossSite.h). GET only reads, and passes.
+void refuseCrossSite(const RestCall& call) {
+  if (call.method() == OrthancPluginHttpMethod_Get) return;
+  RequestOrigin origin;
+  origin.consoleHeader = call.header(kConsoleHeader);
+  origin.origin = call.header("origin");
+  origin.host = call.header("host");
+  origin.fetchSite = call.header("sec-fetch-site");
+  if (std::optional<std::string> refusal = crossSiteRefusal(origin)) throw HttpError(403, *refusal);
+}
+
+// GET /router/ui -> /router/ui/index.html, where the console's relative
+// links (app.js, ../status) resolve. Orthanc drops a trailing slash before
+// routing, so /router/ui/ comes here as well: the redirect must be absolute.
+void handleConsoleRoot(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
+  call.redirect("/router/ui/index.html");
+}
+
+// GET /router/ui/{file}: the embedded console. no-cache: the browser asks
+// again each time (three small files), so an upgraded plugin's console is
+// never mixed with an old cached one. The policy headers keep the pages from
+// being framed (clicks under a decoy) and from loading anything not ours.
+void handleConsoleFile(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
+  const std::string name = call.group(0);
+  const ConsoleFile* file = findConsoleFile(name);
+  if (file == nullptr) throw HttpError(404, "no console file " + name);
+  call.setHeader("Cache-Control", "no-cache");
+  call.setHeader("X-Content-Type-Options", "nosniff");
+  call.setHeader("X-Frame-Options", "DENY");
+  call.setHeader("Content-Security-Policy",
+                 "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+                 "form-action 'self'");
+  call.setHeader("Referrer-Policy", "no-referrer");
+  const std::string type(file->contentType);
+  call.answerText(std::string(file->body), type.c_str());
 }
 
 int64_t batchIdOf(const RestCall& call) {
@@ -205,6 +254,21 @@ void handleJob(RestCall& call) {
   refuse(purged.refusal, id, purged.job);
   Json::Value out(Json::objectValue);
   out["Purged"] = static_cast<Json::Int64>(id);
+  call.answer(out);
+}
+
+// Every attempt of a job, from the audit trail (also of a job delivered or
+// purged since: the trail outlives the queue row).
+void handleJobAttempts(RestCall& call) {
+  if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
+  const int64_t id = jobIdOf(call);
+  std::optional<std::vector<std::string>> lines = operations().jobTrail(id, 1000);
+  if (!lines) throw HttpError(404, "no audit trail: Router.AuditLog is not set (see Delivery guarantees)");
+  Json::Value attempts(Json::arrayValue);
+  for (const std::string& line : *lines) attempts.append(parseJson(line));
+  Json::Value out(Json::objectValue);
+  out["Job"] = static_cast<Json::Int64>(id);
+  out["Attempts"] = attempts;
   call.answer(out);
 }
 
@@ -341,6 +405,7 @@ OrthancPluginErrorCode restCallback(OrthancPluginRestOutput* output, const char*
   RestCall call(output, request);
   OrthancPluginErrorCode code = protect(url, [&] {
     try {
+      refuseCrossSite(call);
       Handler(call);
     } catch (const HttpError& e) {
       call.fail(e.status(), e.what());
@@ -371,6 +436,8 @@ void registerRestRoutes(OrthancPluginContext* context) {
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue", restCallback<handleQueue>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue/([0-9]+)", restCallback<handleJob>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue/([0-9]+)/retry", restCallback<handleJobRetry>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/queue/([0-9]+)/attempts",
+                                          restCallback<handleJobAttempts>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/destinations/([^/]+)/retry",
                                           restCallback<handleDestinationRetry>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/destinations/([^/]+)/dead",
@@ -393,6 +460,9 @@ void registerRestRoutes(OrthancPluginContext* context) {
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/reroute", restCallback<handleReroute>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/rules/test", restCallback<handleTest>);
   OrthancPluginRegisterRestCallbackNoLock(context, "/router/deidentification/lookup", restCallback<handleLookup>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/ui", restCallback<handleConsoleRoot>);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/router/ui/([a-z]+\\.[a-z]+)",
+                                          restCallback<handleConsoleFile>);
 }
 
 }  // namespace router::orthanc

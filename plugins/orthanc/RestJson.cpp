@@ -55,6 +55,14 @@ Json::Value rulesToJson(const RulesStatus& rules) {
   out["Directory"] = rules.directory;
   out["Version"] = rules.version;
   out["LoadedAt"] = isoTime(rules.loadedAt);
+  if (rules.lastError) {
+    Json::Value error(Json::objectValue);
+    error["Message"] = rules.lastError->describe();
+    error["File"] = rules.lastError->file;
+    error["Line"] = rules.lastError->line;
+    error["At"] = isoTime(rules.lastErrorAt);
+    out["LastError"] = error;  // the rules in force are still the ones loaded at LoadedAt
+  }
   Json::Value files(Json::arrayValue);
   for (const std::string& f : rules.files) files.append(f);
   out["Files"] = files;

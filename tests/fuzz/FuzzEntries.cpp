@@ -650,13 +650,22 @@ void multipartOne(const uint8_t* data, size_t size) {
   if (!boundary) return;
   const std::string_view body = input.substr(newline + 1);
   const std::string delimiter = "\r\n--" + *boundary;
+  // A delimiter line: CRLF, "--boundary", then "--" or spaces and a CRLF
+  // (the bytes after it are read from the body, past the part's end if need be).
+  const auto delimiterAt = [&](size_t at) {
+    size_t after = at + delimiter.size();
+    if (body.compare(after, 2, "--") == 0) return true;
+    while (after < body.size() && (body[after] == ' ' || body[after] == '\t')) ++after;
+    return body.compare(after, 2, "\r\n") == 0;
+  };
   const char* last = body.data();
   for (std::string_view part : multipartParts(body, *boundary)) {
     if (part.data() < last || part.data() + part.size() > body.data() + body.size()) {
       violated("a part lies outside the body or before the one before it", std::string(input));
     }
-    if (part.find(delimiter) != std::string_view::npos) {
-      violated("a part holds a delimiter line", std::string(input));
+    const size_t offset = static_cast<size_t>(part.data() - body.data());
+    for (size_t at = part.find(delimiter); at != std::string_view::npos; at = part.find(delimiter, at + 1)) {
+      if (delimiterAt(offset + at)) violated("a part holds a delimiter line", std::string(input));
     }
     last = part.data() + part.size();
   }

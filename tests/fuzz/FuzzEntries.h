@@ -29,7 +29,8 @@ void transcodeOne(const uint8_t* data, size_t size);
 // fuzz_multipart. The first line (up to '\n', at most 100 bytes) is the
 // Content-Type header, the rest the body of POST /router/rules/test, read
 // by multipartBoundary and multipartParts. Every part must lie inside the
-// body, in order, and hold no delimiter line of its own.
+// body, in order, and hold no delimiter line of its own (the boundary text
+// not followed by "--" or a line end is body, not a delimiter).
 void multipartOne(const uint8_t* data, size_t size);
 
 // The UIDs the appliance can write (knownTransferSyntaxes() with canEncode),

@@ -356,20 +356,25 @@ class Orthanc:
 
     def request(self, method, path, body=None, content_type=None, timeout=30, headers=None):
         """One HTTP exchange; returns (status, headers, body bytes) whatever the
-        status (no exception for 4xx/5xx)."""
+        status (no exception for 4xx/5xx). Sends X-Router-Console: 1, as every
+        API client must for the routes that change something (README, "Cross-site
+        requests"); a header given as None is left out (that one, Authorization, ...)."""
         data = body
         if body is not None and not isinstance(body, (bytes, bytearray)):
             data = json.dumps(body).encode()
             content_type = content_type or "application/json"
         req = urllib.request.Request(self.url(path), data=data, method=method)
+        sent = {"X-Router-Console": "1"}
         if content_type:
-            req.add_header("Content-Type", content_type)
+            sent["Content-Type"] = content_type
         if self.config.get("AuthenticationEnabled") and self.users:
             user, password = next(iter(self.users.items()))
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            req.add_header("Authorization", "Basic " + token)
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
+            sent["Authorization"] = "Basic " + token
+        sent.update(headers or {})  # a value None leaves that header out
+        for k, v in sent.items():
+            if v is not None:
+                req.add_header(k, v)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return resp.status, dict(resp.headers), resp.read()

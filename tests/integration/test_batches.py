@@ -19,6 +19,7 @@ routes go; a 1000-instance study goes once, on one association."""
 import calendar
 import json
 import os
+import subprocess
 import textwrap
 import time
 import unittest
@@ -229,6 +230,16 @@ class BatchesTest(harness.RouterTestCase):
         self.assertEqual(decided["routes"][0]["series"], [pt_series])
         self.assertEqual(decided["routes"][0]["modify"], {"StudyDescription": "5 in 2"})
         self.assertEqual([x["instances"] for x in decided["series"]], [3, 2])
+        # The offline CLI answers the same for the same files: one line per file, then the study's.
+        build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(harness.plugin_path()))))
+        cli = subprocess.run([os.path.join(build, "lua", "orthanc-router-rules"),
+                              os.path.dirname(self.path("rules", "route.lua")), "--quiet"] +
+                             [p for p, _, _ in ct + pt], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(cli.returncode, 0, cli.stderr.decode())
+        lines = [json.loads(x) for x in cli.stdout.decode().splitlines()]
+        self.assertEqual(len(lines), 6)
+        self.assertEqual(lines[-1]["routes"], decided["routes"])
+        self.assertEqual(lines[-1]["series"], decided["series"])
 
         harness.send([p for p, _, _ in ct], orthanc.dicom_port, calling="CT01")
         first = time.time()

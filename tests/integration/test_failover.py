@@ -82,6 +82,12 @@ class FailoverTest(harness.RouterTestCase):
         names = {str(harness.read(p, pixels=False).PatientName) for p, _ in first + second}
         text = json.dumps(audit)
         self.assertFalse([n for n in names if n and n in text], "patient names in the audit log")
+        # A job's every attempt, from the trail, over REST (the job is gone from the queue).
+        job = next(a["job"] for a in audit if a["outcome"] == "retry")
+        trail = orthanc.get(f"/router/queue/{job}/attempts")["Attempts"]
+        self.assertEqual([(a["outcome"], a["attempt"]) for a in trail],
+                         [(a["outcome"], a["attempt"]) for a in audit if a["job"] == job])
+        self.assertGreaterEqual(len(trail), 2)
         self.assertTrue(orthanc.running())
 
 

@@ -88,12 +88,18 @@ class OperationsTest(harness.RouterTestCase):
         status, _, body = orthanc.request("POST", "/router/rules/reload")
         self.assertEqual(status, 400, body)
         self.assertIn("10-route.lua:", json.loads(body)["Error"])
-        self.assertEqual(orthanc.get("/router/status")["Rules"]["Version"], version)
+        rules = orthanc.get("/router/status")["Rules"]
+        self.assertEqual(rules["Version"], version)
+        # The refusal stays in the status, with file and line, until a reload succeeds.
+        self.assertEqual(rules["LastError"]["File"], "10-route.lua")
+        self.assertGreater(rules["LastError"]["Line"], 0)
+        self.assertIn("10-route.lua:", rules["LastError"]["Message"])
 
         # 4. Fixed rules: reload, re-route; the MR arrives, the runaway fails again.
         self.write_rules(FIXED)
         new_version = orthanc.post("/router/rules/reload")["Version"]
         self.assertNotEqual(new_version, version)
+        self.assertNotIn("LastError", orthanc.get("/router/status")["Rules"])
         self.assertEqual(orthanc.post("/router/rules/reroute")["Rerouted"], len(mr) + 1)
         for _, uid in mr:
             harness.wait_for(lambda uid=uid: os.path.exists(os.path.join(out, uid + ".dcm")), 30,

@@ -230,6 +230,10 @@ class PackageTest(harness.RouterTestCase):
         status, _, _ = server.request("GET", "/router/status")
         self.assertEqual(status, 401)
         server.users = orthanc_json["RegisteredUsers"]
+        # The operator console comes inside the packaged plugin.
+        status, headers, body = server.request("GET", "/router/ui/index.html")
+        self.assertEqual((status, headers.get("Content-Type")), (200, "text/html; charset=utf-8"))
+        self.assertIn(b'src="app.js"', body)
 
         # The default rule sends everything to the "out" folder destination, as JPEG-LS lossless.
         (path, uid), = harness.generate(self.path("data", "x"), suite="ct-series", count=1, rows=64, columns=64)

@@ -69,6 +69,26 @@ TEST(AuditLogTest, ARotatedFileIsStartedAgain) {
   EXPECT_EQ(readLines(path)[0]["job"].asInt64(), 2);
 }
 
+TEST(AuditLogTest, AJobsTrailIsItsOwnLinesOldestFirstAcrossARotation) {
+  TempDir dir("router-audit-test");
+  const std::string path = (dir / "audit.log").string();
+  AuditLog audit(path);
+  audit.record({"retry", 42, "pacs", "1.1", "a", "", 0, 0, 1, "connection refused"});
+  audit.record({"retry", 420, "pacs", "1.2", "b", "", 0, 0, 1, "not job 42"});
+  std::filesystem::rename(path, path + ".1");  // logrotate moved it aside
+  audit.record({"retry", 7, "pacs", "1.3", "c", "", 0, 0, 1, R"(peer said "job":42, once)"});
+  audit.record({"delivered", 42, "pacs", "1.1", "a", "ExplicitVRLittleEndian", 10, 1, 2, ""});
+  std::ofstream(path, std::ios::app) << "not json \"job\":42,\n";  // a damaged line is skipped
+
+  std::vector<std::string> trail = audit.trailOf(42, 100);
+  ASSERT_EQ(trail.size(), 2u);
+  EXPECT_NE(trail[0].find("\"outcome\":\"retry\""), std::string::npos) << trail[0];
+  EXPECT_NE(trail[1].find("\"outcome\":\"delivered\""), std::string::npos) << trail[1];
+  EXPECT_EQ(audit.trailOf(42, 1).size(), 1u);  // the newest
+  EXPECT_NE(audit.trailOf(42, 1)[0].find("delivered"), std::string::npos);
+  EXPECT_TRUE(audit.trailOf(4, 100).empty());
+}
+
 TEST(AuditLogTest, LinesFromManyThreadsNeverInterleave) {
   TempDir dir("router-audit-test");
   const std::string path = (dir / "audit.log").string();

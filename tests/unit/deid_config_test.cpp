@@ -14,18 +14,12 @@
 #include "plugins/core/Error.h"
 #include "plugins/core/config/Config.h"
 #include "plugins/core/deid/KeyedHash.h"
+#include "tests/unit/json_text.h"
 
 namespace router {
 namespace {
 
-Json::Value parse(const std::string& text) {
-  Json::Value value;
-  Json::CharReaderBuilder builder;
-  std::string errors;
-  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-  EXPECT_TRUE(reader->parse(text.data(), text.data() + text.size(), &value, &errors)) << errors;
-  return value;
-}
+using testdata::parseJson;
 
 class DeidConfigTest : public ::testing::Test {
  protected:
@@ -44,7 +38,7 @@ class DeidConfigTest : public ::testing::Test {
   }
 
   Json::Value doc(const std::string& projects) {
-    return parse("{ \"Router\": { \"Rules\": \"" + (dir_ / "rules").string() +
+    return parseJson("{ \"Router\": { \"Rules\": \"" + (dir_ / "rules").string() +
                  "\", \"Deidentification\": { \"Projects\": { " + projects + " } } } }");
   }
 
@@ -91,7 +85,7 @@ TEST_F(DeidConfigTest, ProjectsWithTheirSettings) {
   EXPECT_EQ(p.patientIdentity, PatientIdentityMode::Keyed);
   EXPECT_FALSE(p.lookup);
   // No section: no project.
-  EXPECT_TRUE(parseConfig(parse("{ \"Router\": { \"Rules\": \"" + (dir_ / "rules").string() + "\" } }"))
+  EXPECT_TRUE(parseConfig(parseJson("{ \"Router\": { \"Rules\": \"" + (dir_ / "rules").string() + "\" } }"))
                   .deidentification.projects.empty());
 }
 
@@ -144,7 +138,7 @@ TEST_F(DeidConfigTest, EveryMistakeNamesItsKey) {
     EXPECT_NE(error.find(c.message), std::string::npos) << c.projects << " -> " << error;
   }
   try {
-    parseConfig(parse("{ \"Router\": { \"Rules\": \"" + (dir_ / "rules").string() +
+    parseConfig(parseJson("{ \"Router\": { \"Rules\": \"" + (dir_ / "rules").string() +
                       "\", \"Deidentification\": { \"Project\": {} } } }"));
     FAIL();
   } catch (const ConfigError& e) {

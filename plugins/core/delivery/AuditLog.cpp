@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <deque>
+#include <fstream>
+#include <sstream>
 
 #include <json/json.h>
 
@@ -53,6 +56,31 @@ std::string AuditLog::format(const AuditEntry& entry, std::chrono::system_clock:
   Json::StreamWriterBuilder writer;
   writer["indentation"] = "";
   return Json::writeString(writer, line) + "\n";
+}
+
+std::vector<std::string> AuditLog::trailOf(int64_t job, size_t limit) const {
+  const std::string key = "\"job\":" + std::to_string(job);
+  std::deque<std::string> lines;
+  for (const std::string& file : {path_ + ".1", path_}) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+      // Cheap test first; then the line's own "job", not text inside a detail.
+      const size_t at = line.find(key);
+      if (at == std::string::npos || (line[at + key.size()] != ',' && line[at + key.size()] != '}')) continue;
+      Json::Value value;
+      Json::CharReaderBuilder builder;
+      std::string errors;
+      std::istringstream text(line);
+      if (!Json::parseFromStream(builder, text, &value, &errors) || !value.isObject() ||
+          !value["job"].isIntegral() || value["job"].asInt64() != job) {
+        continue;
+      }
+      lines.push_back(std::move(line));
+      if (lines.size() > limit) lines.pop_front();
+    }
+  }
+  return {lines.begin(), lines.end()};
 }
 
 void AuditLog::reopenIfMoved() {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace router {
 
@@ -42,6 +43,12 @@ class AuditLog {
   // says so in Orthanc's log; delivery itself goes on.
   bool record(const AuditEntry& entry);
   const std::string& path() const { return path_; }
+
+  // A job's lines (each attempt's outcome), oldest first: from the file
+  // logrotate moved aside last (path.1), if any, then the file itself; at
+  // most the newest `limit`. Reads the files whole: an operator's question,
+  // not a hot path.
+  std::vector<std::string> trailOf(int64_t job, size_t limit) const;
 
   // One line of JSON, ending in '\n' (also used by the tests).
   static std::string format(const AuditEntry& entry, std::chrono::system_clock::time_point when);

@@ -35,6 +35,13 @@ class RuleBook {
   std::shared_ptr<const RuleSource> current() const;
   uint64_t generation() const { return generation_.load(); }
   std::chrono::system_clock::time_point loadedAt() const;
+  // The refusal of the newest reload, whoever asked for it (an operator, or
+  // the watcher on a file change); nullopt once a reload succeeds.
+  struct LoadError {
+    RuleFailure failure;  // file and line when the engine knows them
+    std::chrono::system_clock::time_point at;
+  };
+  std::optional<LoadError> lastError() const;
 
   // A worker's engine, rebuilt when the set in force changed.
   std::unique_ptr<RuleEngine> makeEngine() const;
@@ -50,6 +57,7 @@ class RuleBook {
   mutable std::mutex mutex_;
   std::shared_ptr<const RuleSource> current_;
   std::chrono::system_clock::time_point loadedAt_;
+  std::optional<LoadError> lastError_;
   std::atomic<uint64_t> generation_{0};
 };
 
