@@ -273,6 +273,7 @@ function queueFilter() {
     destination: form.destination.value,
     state: form.state.value,
     age: form.age.value === "" ? null : Number(form.age.value),
+    search: form.search.value.trim(),
   };
 }
 
@@ -300,6 +301,8 @@ async function loadJobs() {
     const params = new URLSearchParams({ limit: "1000", after: String(after) });
     if (f.destination) params.set("destination", f.destination);
     if (f.state) params.set("state", f.state);
+    // Sent in the query only: the queue compares hashes and keeps no value.
+    if (f.search) params.set("search", f.search);
     const page = await api("GET", "queue?" + params);
     rows.push(...page);
     if (page.length < 1000) break;

@@ -220,6 +220,7 @@ void handleQueue(RestCall& call) {
   if (call.method() != OrthancPluginHttpMethod_Get) return call.notAllowed("GET");
   JobFilter filter;
   filter.destination = call.query("destination");
+  filter.search = call.query("search");
   std::string state = call.query("state");
   if (state == "rule-failed") {
     Json::Value items(Json::arrayValue);

@@ -16,6 +16,7 @@ with the plugin, authentication on, and two real storescp peers:
 - a plain cross-site form POST (a page on another origin, the browser
   replaying the credentials) is refused and changes nothing, and so is a
   request without X-Router-Console or with a foreign Origin;
+- a search by patient ID shows only that patient's jobs;
 - pause and resume by click; CSV export of the filter; a small screen.
 
 Screenshots go to the test's temp folder and to console-artifacts/ in the
@@ -267,6 +268,19 @@ class ConsoleTest(harness.RouterTestCase):
         browser.call("click", selector="#confirm-cancel")
         browser.call("waitHidden", selector="#confirm")
         self.assertEqual(len(self.jobs("tele", "held")), len(held), "Cancel purged the shown jobs")
+        # Search by patient ID: only that patient's jobs (the queue keeps a hash, not the ID).
+        patient = str(harness.read(first[0][0], pixels=False).PatientID)
+        theirs = orthanc.get(f"/router/queue?search={patient}")
+        first_uids = {uid for _, uid in first}
+        self.assertTrue(theirs and all(j["SOPInstanceUID"] in first_uids for j in theirs), theirs)
+        self.assertTrue(any(j["SOPInstanceUID"] not in first_uids for j in orthanc.get("/router/queue")))
+        browser.call("goto", url=base + "#queue")
+        browser.call("select", selector='#queue-filter select[name="state"]', value="")
+        browser.call("fill", selector='#queue-filter input[name="search"]', value=patient)
+        browser.call("click", selector="#queue-filter button[type=submit]")
+        harness.wait_for(lambda: browser.call("count", selector="#jobs tbody tr") == len(theirs), 10,
+                         "the search's jobs in the table")
+        browser.call("fill", selector='#queue-filter input[name="search"]', value="")
 
         # 5. Pause and resume by click, from the overview.
         browser.call("goto", url=base + "#overview")

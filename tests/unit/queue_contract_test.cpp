@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "plugins/core/queue/Queue.h"
+#include "plugins/core/queue/SearchKeys.h"
 #include "tests/unit/postgres_server.h"
 
 namespace router {
@@ -590,6 +591,55 @@ TEST_P(QueueContract, BatchesThatEndedLongAgoArePrunedWithTheirMembers) {
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].uid, "s3");
   EXPECT_EQ(left[0].state, BatchState::Waiting);
+}
+
+TEST_P(QueueContract, JobsAreFoundByPatientAccessionStudyOrSopWithoutKeepingThem) {
+  auto q = open();
+  auto routeWithKeys = [&](int64_t seq, const std::string& sop, const std::string& patient,
+                           const std::string& accession, std::vector<Route> routes) {
+    q->recordChanges({{seq, "i" + std::to_string(seq)}}, seq, false);
+    auto item = q->claimIntake();
+    ASSERT_TRUE(item);
+    InstanceView view;
+    view.tags = {{0x0010, 0x0020, "PatientID", patient},
+                 {0x0008, 0x0050, "AccessionNumber", accession},
+                 {0x0020, 0x000d, "StudyInstanceUID", "1.2.9." + patient}};
+    RoutedInstance instance(sop);
+    instance.searchKeys = searchKeysOf(view);
+    q->finishRouting(item->id, instance, routes);
+  };
+  routeWithKeys(1, "1.2.3.1", "P1 ", "A100", {route("pacs"), route("ai")});
+  routeWithKeys(2, "1.2.3.2", "P2", "A200", {route("pacs")});
+  routeWithKeys(3, "1.2.3.3", "P3", "A300", {});  // routed nowhere: nothing to find
+  auto found = [&](const std::string& search, const std::string& destination = "") {
+    JobFilter f;
+    f.search = search;
+    f.destination = destination;
+    std::vector<std::string> sops;
+    for (const Job& j : q->listJobs(f)) sops.push_back(j.sopInstanceUid + "@" + j.route.destination);
+    return sops;
+  };
+  EXPECT_EQ(found("P1"), (std::vector<std::string>{"1.2.3.1@pacs", "1.2.3.1@ai"}));  // padding trimmed
+  EXPECT_EQ(found("P1", "ai"), std::vector<std::string>{"1.2.3.1@ai"});
+  EXPECT_EQ(found("A200"), std::vector<std::string>{"1.2.3.2@pacs"});
+  EXPECT_EQ(found("1.2.9.P2"), std::vector<std::string>{"1.2.3.2@pacs"});
+  EXPECT_EQ(found("1.2.3.2"), std::vector<std::string>{"1.2.3.2@pacs"});  // the SOP Instance UID
+  EXPECT_TRUE(found("P").empty());   // exact values only
+  EXPECT_TRUE(found("P3").empty());
+  EXPECT_EQ(found("").size(), 3u);
+  // The queue holds hashes, never the values.
+  EXPECT_NE(searchKey("PatientID", "P1"), searchKey("AccessionNumber", "P1"));
+  EXPECT_EQ(searchKey("PatientID", "P1").size(), 32u);
+  // Once the jobs are gone and the history pruned, the keys go too: a new
+  // instance that reuses the id is not found by the old patient.
+  while (auto job = q->claimJob("pacs")) q->completeJob(job->id);
+  while (auto job = q->claimJob("ai")) q->completeJob(job->id);
+  q->pruneHistory(Clock::now() + std::chrono::seconds(1), 100);
+  q->recordChanges({{4, "i1"}}, 4, false);
+  auto item = q->claimIntake();
+  ASSERT_TRUE(item);
+  q->finishRouting(item->id, RoutedInstance("1.2.3.9"), {route("pacs")});
+  EXPECT_TRUE(found("P1").empty());
 }
 
 TEST_P(QueueContract, OperatorsHoldReleaseAndCancelBatches) {

@@ -29,6 +29,7 @@
 #include "plugins/core/queue/PostgresBatches.h"
 #include "plugins/core/queue/PostgresPseudonyms.h"
 #include "plugins/core/queue/Queue.h"
+#include "plugins/core/queue/SearchKeys.h"
 #include "plugins/core/queue/StoredForm.h"
 
 namespace router {
@@ -77,6 +78,11 @@ CREATE TABLE IF NOT EXISTS jobs (
   lease_until BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_next ON jobs(destination, state, priority DESC, batch_id, sort_key, id);
 CREATE INDEX IF NOT EXISTS jobs_instance ON jobs(instance_id);
+CREATE TABLE IF NOT EXISTS instance_keys (
+  key TEXT NOT NULL,
+  instance_id TEXT NOT NULL,
+  PRIMARY KEY (key, instance_id));
+CREATE INDEX IF NOT EXISTS instance_keys_instance ON instance_keys(instance_id);
 )SQL";
 
 // meta.schema_version of a database this release writes. The numbers are
@@ -248,6 +254,11 @@ class PostgresQueue : public Queue {
         pg_batches::enqueue(*c, instanceId, instance, route, now);
       }
     }
+    if (!routes.empty() && !instance.searchKeys.empty()) {
+      c->exec("INSERT INTO instance_keys(key, instance_id) SELECT k, $1 FROM unnest($2::text[]) AS k "
+              "ON CONFLICT DO NOTHING",
+              {instanceId, pg::textArray(instance.searchKeys)});
+    }
     c->exec("UPDATE intake SET state=$1, error='' WHERE id=$2", {asInt(IntakeState::Routed), intakeId});
     tx.commit();
   }
@@ -266,7 +277,11 @@ class PostgresQueue : public Queue {
       priorities.push_back(r.priority);
       urgent.push_back(r.urgent ? 1 : 0);
     }
-    c.exec("WITH done AS (UPDATE intake SET state=$1, error='' WHERE id=$2 RETURNING instance_id) "
+    // No route: nothing to search for later.
+    const std::vector<std::string> keys = routes.empty() ? std::vector<std::string>{} : instance.searchKeys;
+    c.exec("WITH done AS (UPDATE intake SET state=$1, error='' WHERE id=$2 RETURNING instance_id), "
+           "keyed AS (INSERT INTO instance_keys(key, instance_id) SELECT k, done.instance_id FROM done, "
+           "unnest($12::text[]) AS k ON CONFLICT DO NOTHING) "
            "INSERT INTO jobs(instance_id, sop_instance_uid, destination, transfer_syntax, modify, priority, state, "
            "created_at, next_attempt_at, urgent, deidentify) "
            "SELECT done.instance_id, $3, r.d, r.t, r.m, r.p, $4, $5, $5, r.u, r.x FROM done, "
@@ -274,7 +289,7 @@ class PostgresQueue : public Queue {
            "WITH ORDINALITY AS r(d, t, m, p, u, x, n) ORDER BY r.n",
            {asInt(IntakeState::Routed), intakeId, instance.sopInstanceUid, asInt(JobState::Pending), nowMs(),
             pg::textArray(destinations), pg::textArray(syntaxes), pg::textArray(edits), pg::intArray(priorities),
-            pg::intArray(urgent), pg::textArray(deidentify)});
+            pg::intArray(urgent), pg::textArray(deidentify), pg::textArray(keys)});
   }
 
   std::vector<Batch> studiesToDecide(int limit) override {
@@ -423,11 +438,13 @@ class PostgresQueue : public Queue {
 
   std::vector<Job> listJobs(const JobFilter& filter) override {
     auto c = pool_.take();
+    const auto keys = searchKeysFor(filter.search);
     pg::Result r = c->exec(std::string("SELECT ") + kJobColumns +
                                " FROM jobs WHERE id>$1 AND ($2::text='' OR destination=$2) AND ($3::bigint<0 OR "
-                               "state=$3) ORDER BY id LIMIT $4",
+                               "state=$3) AND ($5::text='' OR sop_instance_uid=$5 OR instance_id IN "
+                               "(SELECT instance_id FROM instance_keys WHERE key IN ($6, $7, $8))) ORDER BY id LIMIT $4",
                            {filter.afterId, filter.destination, filter.state ? asInt(*filter.state) : int64_t{-1},
-                            filter.limit});
+                            filter.limit, filter.search, keys[0], keys[1], keys[2]});
     std::vector<Job> jobs;
     for (int i = 0; i < r.rows(); ++i) jobs.push_back(readJob(r, i));
     return jobs;
@@ -555,6 +572,11 @@ class PostgresQueue : public Queue {
                            .affected();
     Transaction tx(*c);
     const int batches = pg_batches::prune(*c, toMs(before), limit);
+    // Search keys of instances that have neither a job nor an intake record left.
+    c->exec("DELETE FROM instance_keys WHERE instance_id IN (SELECT DISTINCT k.instance_id FROM instance_keys k "
+            "WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.instance_id=k.instance_id) AND "
+            "NOT EXISTS (SELECT 1 FROM intake i WHERE i.instance_id=k.instance_id) LIMIT $1)",
+            {limit});
     tx.commit();
     return intake + batches;
   }

@@ -78,6 +78,7 @@ struct RoutedInstance {
   std::string studyInstanceUid, seriesInstanceUid;
   int seriesNumber = 0, instanceNumber = 0;
   std::string sender;  // calling AE title (or how it came in)
+  std::vector<std::string> searchKeys{};  // SearchKeys.h: how its jobs are found
 };
 
 // A series or study waiting for completion, for one destination. Waiting:
@@ -133,6 +134,9 @@ struct JobFilter {
   std::optional<JobState> state;    // nullopt = all
   int64_t afterId = 0;              // paging: jobs with id > afterId
   int limit = 100;
+  // Exact PatientID, AccessionNumber, StudyInstanceUID or SOPInstanceUID of
+  // the job's instance (SearchKeys.h); empty = all.
+  std::string search{};
 };
 
 struct QueueDepth {

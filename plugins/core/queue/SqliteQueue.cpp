@@ -7,6 +7,7 @@
 
 #include "plugins/core/Error.h"
 #include "plugins/core/queue/Queue.h"
+#include "plugins/core/queue/SearchKeys.h"
 #include "plugins/core/queue/Sqlite.h"
 #include "plugins/core/queue/SqliteBatches.h"
 #include "plugins/core/queue/SqlitePseudonyms.h"
@@ -51,6 +52,11 @@ CREATE TABLE IF NOT EXISTS jobs (
   deidentify TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS jobs_next ON jobs(destination, state, priority DESC, batch_id, sort_key, id);
 CREATE INDEX IF NOT EXISTS jobs_instance ON jobs(instance_id);
+CREATE TABLE IF NOT EXISTS instance_keys (
+  key TEXT NOT NULL,
+  instance_id TEXT NOT NULL,
+  PRIMARY KEY (key, instance_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS instance_keys_instance ON instance_keys(instance_id);
 )SQL";
 
 // PRAGMA user_version of a queue this release writes. Version 0 is the
@@ -232,6 +238,12 @@ class SqliteQueue : public Queue {
         sqlite_batches::enqueue(db_, instanceId, instance, route, now);
       }
     }
+    if (!routes.empty()) {
+      for (const std::string& key : instance.searchKeys) {
+        Statement(db_, "INSERT OR IGNORE INTO instance_keys(key, instance_id) VALUES(?1, ?2)")
+            .bind(1, key).bind(2, instanceId).run();
+      }
+    }
     Statement(db_, "UPDATE intake SET state=?1, error='' WHERE id=?2")
         .bind(1, asInt(IntakeState::Routed)).bind(2, intakeId).run();
     tx.commit();
@@ -373,9 +385,13 @@ class SqliteQueue : public Queue {
     std::lock_guard<std::mutex> lock(mutex_);
     Statement s(db_, (std::string("SELECT ") + kJobColumns +
                       " FROM jobs WHERE id>?1 AND (?2='' OR destination=?2) AND (?3<0 OR state=?3) "
+                      "AND (?5='' OR sop_instance_uid=?5 OR instance_id IN "
+                      "(SELECT instance_id FROM instance_keys WHERE key IN (?6, ?7, ?8))) "
                       "ORDER BY id LIMIT ?4").c_str());
+    const auto keys = searchKeysFor(filter.search);
     s.bind(1, filter.afterId).bind(2, filter.destination)
-        .bind(3, filter.state ? asInt(*filter.state) : int64_t{-1}).bind(4, filter.limit);
+        .bind(3, filter.state ? asInt(*filter.state) : int64_t{-1}).bind(4, filter.limit).bind(5, filter.search)
+        .bind(6, keys[0]).bind(7, keys[1]).bind(8, keys[2]);
     std::vector<Job> jobs;
     while (s.step()) jobs.push_back(readJob(s));
     return jobs;
@@ -506,6 +522,11 @@ class SqliteQueue : public Queue {
     const int intake = db_.changes();
     Transaction tx(db_);
     const int batches = sqlite_batches::prune(db_, toMs(before), limit);
+    // Search keys of instances that have neither a job nor an intake record left.
+    Statement(db_, "DELETE FROM instance_keys WHERE instance_id IN (SELECT DISTINCT k.instance_id FROM "
+                   "instance_keys k WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.instance_id=k.instance_id) AND "
+                   "NOT EXISTS (SELECT 1 FROM intake i WHERE i.instance_id=k.instance_id) LIMIT ?1)")
+        .bind(1, limit).run();
     tx.commit();
     return intake + batches;
   }

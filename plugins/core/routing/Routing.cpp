@@ -6,6 +6,7 @@
 
 #include "plugins/core/ThreadName.h"
 #include "plugins/core/dicom/TagReader.h"
+#include "plugins/core/queue/SearchKeys.h"
 #include "plugins/core/routing/StudySummaries.h"
 
 namespace router {
@@ -19,6 +20,7 @@ RoutedInstance routedInstance(const InstanceView& view) {
   instance.seriesNumber = numberOf(view, "SeriesNumber");
   instance.instanceNumber = numberOf(view, "InstanceNumber");
   instance.sender = !view.origin.callingAet.empty() ? view.origin.callingAet : view.origin.protocol;
+  instance.searchKeys = searchKeysOf(view);
   return instance;
 }
 
