@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "lua/Runtime.h"
+#include "plugins/core/dicom/Uid.h"
 
 namespace router::lua {
 namespace {
@@ -146,11 +147,7 @@ void pushTagsTable(lua_State* L, const InstanceView& instance) {
 
 std::string tagOf(const InstanceView& instance, std::string_view keyword) {
   for (const TagValue& tag : instance.tags) {
-    if (tag.keyword == keyword) {
-      std::string_view v = tag.value;
-      while (!v.empty() && (v.back() == ' ' || v.back() == '\0')) v.remove_suffix(1);
-      return std::string(v);
-    }
+    if (tag.keyword == keyword) return trimUid(tag.value);
   }
   return {};
 }

@@ -10,6 +10,7 @@
 #include "lua/RuleEngine.h"
 #include "plugins/core/deid/ProfileTable.h"
 #include "plugins/core/dicom/TagEditor.h"
+#include "plugins/core/dicom/Uid.h"
 #include "transcoders/TransferSyntax.h"
 
 namespace router::lua {
@@ -42,21 +43,14 @@ bool glob(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-std::string_view trimmed(std::string_view value) {
-  const auto padding = [](char c) { return c == ' ' || c == '\0'; };
-  while (!value.empty() && padding(value.front())) value.remove_prefix(1);
-  while (!value.empty() && padding(value.back())) value.remove_suffix(1);
-  return value;
-}
-
 // The whole value, or any one of its backslash-separated values.
 bool matchesPattern(const std::string& pattern, std::string_view value) {
-  if (glob(pattern, trimmed(value))) return true;
+  if (glob(pattern, trimUid(value))) return true;
   if (value.find('\\') == std::string_view::npos) return false;
   for (size_t at = 0; at <= value.size();) {
     size_t end = value.find('\\', at);
     if (end == std::string_view::npos) end = value.size();
-    if (glob(pattern, trimmed(value.substr(at, end - at)))) return true;
+    if (glob(pattern, trimUid(value.substr(at, end - at)))) return true;
     at = end + 1;
   }
   return false;

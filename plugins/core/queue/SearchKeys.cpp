@@ -3,21 +3,12 @@
 #include <openssl/evp.h>
 
 #include "plugins/core/Error.h"
+#include "plugins/core/dicom/Uid.h"
 
 namespace router {
-namespace {
-
-std::string_view trimmed(std::string_view value) {
-  const auto padding = [](char c) { return c == ' ' || c == '\0'; };
-  while (!value.empty() && padding(value.front())) value.remove_prefix(1);
-  while (!value.empty() && padding(value.back())) value.remove_suffix(1);
-  return value;
-}
-
-}  // namespace
 
 std::string searchKey(std::string_view keyword, std::string_view value) {
-  const std::string text = std::string(keyword) + '\n' + std::string(trimmed(value));
+  const std::string text = std::string(keyword) + '\n' + trimUid(value);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   if (EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
@@ -37,7 +28,7 @@ std::vector<std::string> searchKeysOf(const InstanceView& instance) {
   for (const char* keyword : kSearchAttributes) {
     for (const TagValue& tag : instance.tags) {
       if (tag.keyword != keyword) continue;
-      if (!trimmed(tag.value).empty()) keys.push_back(searchKey(keyword, tag.value));
+      if (!trimUid(tag.value).empty()) keys.push_back(searchKey(keyword, tag.value));
       break;
     }
   }
