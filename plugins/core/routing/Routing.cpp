@@ -190,7 +190,9 @@ void Routing::decideStudy(RuleEngine& engine, const Batch& batch) {
   for (const BatchSeries& series : queue_.batchSeries(batch.id)) {
     SeriesSummary summary{series.uid, series.instances, {}};
     try {
-      summary.first = readInstanceView(store_.readFile(series.firstInstanceId));
+      // Through the cache: the study's jobs are about to read the same file.
+      const std::string& id = series.firstInstanceId;
+      summary.first = readInstanceView(*cache_.get(cachekey::file(id), [&] { return store_.readFile(id); }));
       summary.first.id = series.firstInstanceId;
     } catch (const InstanceGoneError&) {
       // Deleted from Orthanc meanwhile: the series is still counted; its
