@@ -43,6 +43,7 @@ ChangeBatch OrthancStore::changesSince(int64_t since, int limit) {
   for (const auto& change : answer["Changes"]) {
     int64_t seq = change["Seq"].asInt64();
     batch.last = std::max(batch.last, seq);
+    batch.seqs.push_back(seq);
     if (change["ChangeType"].asString() == "NewInstance") {
       batch.newInstances.push_back(Change{seq, change["ID"].asString()});
     }

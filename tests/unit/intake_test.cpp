@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include <unistd.h>
 
@@ -53,6 +55,70 @@ TEST_F(IntakeTest, TakesEveryChangeOnceAcrossPagesAndRestarts) {
     EXPECT_EQ(item->instanceId, "instance-" + std::to_string(item->changeSeq));
   }
   EXPECT_EQ(count, 457);
+}
+
+// Two Orthanc servers on one PostgreSQL index: change 2 committed while
+// change 1's transaction still runs. The cursor waits at 1; 1 is taken in
+// when it appears, and 2 is not taken in twice.
+TEST_F(IntakeTest, AChangeThatBecomesVisibleLateIsTakenIn) {
+  MemoryOrthanc store;
+  auto queue = openSqliteQueue(path_.string());
+  queue->recordChanges({}, 0, false);
+  Intake intake(store, *queue, log_, metrics_, routing_, false, std::chrono::seconds(2), std::chrono::hours(1));
+  const int64_t late = store.reserve();
+  store.add(3);
+  EXPECT_EQ(intake.pollOnce(), 3);
+  EXPECT_EQ(queue->lastChangeSeq().value(), 0);  // waits at the gap
+  EXPECT_EQ(intake.pollOnce(), 0);               // read again: nothing twice
+  store.commit(late);
+  EXPECT_EQ(intake.pollOnce(), 1);
+  EXPECT_EQ(queue->lastChangeSeq().value(), 4);
+  std::set<std::string> ids;
+  while (auto item = queue->claimIntake()) ids.insert(item->instanceId);
+  EXPECT_EQ(ids, (std::set<std::string>{"instance-1", "instance-2", "instance-3", "instance-4"}));
+}
+
+// A number drawn by a transaction that rolled back never appears: the
+// cursor passes it once the grace is over, and what came after was taken in
+// meanwhile.
+TEST_F(IntakeTest, TheCursorPassesAGapThatNeverFillsAfterTheGrace) {
+  MemoryOrthanc store;
+  auto queue = openSqliteQueue(path_.string());
+  queue->recordChanges({}, 0, false);
+  Intake intake(store, *queue, log_, metrics_, routing_, true, std::chrono::seconds(2),
+                std::chrono::milliseconds(200));
+  store.add(2);
+  store.reserve();  // 3: never committed
+  store.add(2);
+  EXPECT_EQ(intake.pollOnce(), 4);
+  EXPECT_EQ(queue->lastChangeSeq().value(), 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_EQ(intake.pollOnce(), 0);
+  EXPECT_EQ(queue->lastChangeSeq().value(), 5);
+  store.add(1);
+  EXPECT_EQ(intake.pollOnce(), 1);
+  EXPECT_EQ(queue->lastChangeSeq().value(), 6);  // no gap: at once
+}
+
+// A node restarted while the cursor waited at a gap reads again from the
+// cursor: what it recorded before is not taken in twice.
+TEST_F(IntakeTest, ARestartAtAGapTakesNothingInTwice) {
+  MemoryOrthanc store;
+  auto queue = openSqliteQueue(path_.string());
+  queue->recordChanges({}, 0, false);
+  const int64_t late = store.reserve();
+  store.add(5);
+  {
+    Intake intake(store, *queue, log_, metrics_, routing_, true, std::chrono::seconds(2), std::chrono::hours(1));
+    EXPECT_EQ(intake.pollOnce(), 5);
+  }
+  Intake intake(store, *queue, log_, metrics_, routing_, true, std::chrono::seconds(2), std::chrono::hours(1));
+  EXPECT_EQ(intake.pollOnce(), 0);
+  store.commit(late);
+  EXPECT_EQ(intake.pollOnce(), 1);
+  int count = 0;
+  while (queue->claimIntake()) ++count;
+  EXPECT_EQ(count, 6);
 }
 
 TEST_F(IntakeTest, ANewQueueStartsAtTheCurrentEndOfTheLog) {

@@ -1,8 +1,11 @@
 // Orthanc as the core sees it, in memory: a changes log (NewInstance
 // changes, numbered from 1) and the files of the instances stored with a
-// file. Thread-safe: the router's threads read it while a test adds to it.
+// file. Like a shared PostgreSQL index, a change may draw its number and
+// become visible later (reserve, then commit), or never (a gap).
+// Thread-safe: the router's threads read it while a test adds to it.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -35,6 +38,21 @@ class MemoryOrthanc : public InstanceStore {
     changes_.push_back({last_, id});
     return {id, spec.sopInstanceUid};
   }
+  // A NewInstance change whose number is drawn now and that becomes visible
+  // at commit(seq) (or never: a rolled-back transaction).
+  int64_t reserve() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++last_;
+    hidden_[last_] = "instance-" + std::to_string(last_);
+    return last_;
+  }
+  void commit(int64_t seq) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Change change{seq, hidden_.at(seq)};
+    hidden_.erase(seq);
+    auto at = std::find_if(changes_.begin(), changes_.end(), [&](const Change& c) { return c.seq > seq; });
+    changes_.insert(at, change);
+  }
   std::string file(const std::string& id) {
     std::lock_guard<std::mutex> lock(mutex_);
     return files_.at(id);
@@ -51,6 +69,7 @@ class MemoryOrthanc : public InstanceStore {
         break;
       }
       batch.newInstances.push_back(c);
+      batch.seqs.push_back(c.seq);
       batch.last = c.seq;
     }
     return batch;
@@ -71,7 +90,8 @@ class MemoryOrthanc : public InstanceStore {
  private:
   std::mutex mutex_;
   std::map<std::string, std::string> files_;
-  std::vector<Change> changes_;
+  std::vector<Change> changes_;          // visible, in sequence order
+  std::map<int64_t, std::string> hidden_;  // drawn, not committed
   int64_t last_ = 0;
 };
 

@@ -25,12 +25,13 @@ struct ChangeBatch {
   std::vector<Change> newInstances;  // NewInstance changes only
   int64_t last = 0;                  // last sequence number covered by this batch
   bool done = true;                  // no more changes after `last` for now
+  std::vector<int64_t> seqs;         // every change's sequence number, of any type
 };
 
 class InstanceStore {
  public:
   virtual ~InstanceStore() = default;
-  // Changes with sequence > since, at most limit of them.
+  // Changes with sequence > since, at most limit of them, in sequence order.
   virtual ChangeBatch changesSince(int64_t since, int limit) = 0;
   // The sequence number of the newest change (0 when the log is empty).
   virtual int64_t lastChange() = 0;

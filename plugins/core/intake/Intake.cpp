@@ -10,9 +10,11 @@ constexpr int kBatch = 200;
 }  // namespace
 
 Intake::Intake(InstanceStore& store, IntakeQueue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
-               bool routeResentInstances, std::chrono::milliseconds pollInterval)
+               bool routeResentInstances, std::chrono::milliseconds pollInterval,
+               std::chrono::milliseconds gapGrace)
     : store_(store), queue_(queue), log_(log), metrics_(metrics), routingWakeup_(routingWakeup),
-      routeResentInstances_(routeResentInstances), pollInterval_(pollInterval), lifecycle_([this] {
+      routeResentInstances_(routeResentInstances), pollInterval_(pollInterval), cursor_(gapGrace),
+      lifecycle_([this] {
         if (thread_.joinable()) thread_.join();
       }) {
   lifecycle_.interrupts(wakeup_);
@@ -43,19 +45,31 @@ void Intake::start() {
 void Intake::stop() { lifecycle_.stop(); }
 
 int Intake::pollOnce() {
-  int64_t since = queue_.lastChangeSeq().value_or(0);
+  // The stored cursor (another node may have moved it); reading goes on past
+  // it when it waits at a gap.
+  int64_t cursor = queue_.lastChangeSeq().value_or(0);
+  cursor_.committed(cursor, {}, ChangeCursor::SteadyClock::now());
+  int64_t readFrom = cursor;
   int taken = 0;
   for (;;) {
-    ChangeBatch batch = store_.changesSince(since, kBatch);
-    if (batch.last > since || !batch.newInstances.empty()) {
-      int added = queue_.recordChanges(batch.newInstances, std::max(batch.last, since), !routeResentInstances_);
+    ChangeBatch batch = store_.changesSince(readFrom, kBatch);
+    const auto now = ChangeCursor::SteadyClock::now();
+    std::vector<Change> fresh;
+    for (const Change& change : batch.newInstances) {
+      if (!cursor_.recorded(change.seq)) fresh.push_back(change);
+    }
+    const int64_t to = cursor_.advanceTo(cursor, batch.seqs, now);
+    if (to > cursor || !fresh.empty()) {
+      int added = queue_.recordChanges(fresh, to, !routeResentInstances_);
       if (added > 0) {
         metrics_.instancesReceived(added);
         routingWakeup_.notify();
       }
       taken += added;
-      since = std::max(batch.last, since);
+      cursor = to;
     }
+    cursor_.committed(cursor, batch.seqs, now);
+    readFrom = std::max(readFrom, batch.last);
     if (batch.done || wakeup_.stopped()) return taken;
   }
 }

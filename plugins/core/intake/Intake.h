@@ -7,6 +7,8 @@
 // an instance stored just before a kill -9 would be lost. Reading the log by
 // sequence number takes in every change exactly once, including those made
 // while the plugin was down. The OnChange callback only wakes this thread.
+// Changes may become visible out of order (ChangeCursor.h): the cursor waits
+// at a gap, and the changes after it are taken in meanwhile.
 //
 // Lifecycle (plugins/core/Lifecycle.h): start after stop works (a new thread
 // reads on from the recorded sequence number); stop interrupts its wait.
@@ -21,6 +23,7 @@
 #include "plugins/core/Lifecycle.h"
 #include "plugins/core/Log.h"
 #include "plugins/core/Wakeup.h"
+#include "plugins/core/intake/ChangeCursor.h"
 #include "plugins/core/intake/InstanceStore.h"
 #include "plugins/core/metrics/Metrics.h"
 #include "plugins/core/queue/Queue.h"
@@ -30,9 +33,11 @@ namespace router {
 class Intake {
  public:
   // pollInterval: how often the log is read without a wake() (a safety net:
-  // the OnChange callback wakes the thread at once).
+  // the OnChange callback wakes the thread at once). gapGrace: how long the
+  // cursor waits at a missing sequence number (ChangeCursor.h).
   Intake(InstanceStore& store, IntakeQueue& queue, Log& log, Metrics& metrics, Wakeup& routingWakeup,
-         bool routeResentInstances, std::chrono::milliseconds pollInterval = std::chrono::seconds(2));
+         bool routeResentInstances, std::chrono::milliseconds pollInterval = std::chrono::seconds(2),
+         std::chrono::milliseconds gapGrace = std::chrono::seconds(30));
   ~Intake();
   Intake(const Intake&) = delete;
   Intake& operator=(const Intake&) = delete;
@@ -58,6 +63,7 @@ class Intake {
   Wakeup& routingWakeup_;
   bool routeResentInstances_;
   const std::chrono::milliseconds pollInterval_;
+  ChangeCursor cursor_;  // the intake thread's (pollOnce)
   Wakeup wakeup_;
   std::thread thread_;
   Lifecycle lifecycle_;
