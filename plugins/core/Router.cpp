@@ -103,7 +103,11 @@ Router::Router(Config config, InstanceStore& store, Log& log, CommitmentReports*
                 delivery_.notifyAll();
               }),
       lifecycle_([this] { halt(); }),
-      operations_(config_, *queue_, *queue_, delivery_, routingWakeup_, rules_, log_, audit_.get(), queue_.get()) {}
+      operations_(config_, *queue_, *queue_, delivery_, routingWakeup_, rules_, log_, audit_.get(), queue_.get()) {
+  metrics_.identify(config_.node.name, isPostgresUri(config_.queueDatabase)
+                                           ? describeQueueDatabase(config_.queueDatabase)
+                                           : "sqlite:" + config_.node.name);
+}
 
 Router::~Router() { stop(); }
 
@@ -212,6 +216,8 @@ RouterStatus Router::status() {
   out.transcoding.lockdown = transcoder_.lockdown();
   out.transcoding.replacements = transcoder_.replacements();
   out.queueDatabase = describeQueueDatabase(config_.queueDatabase);
+  out.node = config_.node.name;
+  out.nodes = queue_->nodes(Clock::now());
   out.state = lifecycle_.state();
   return out;
 }
@@ -219,7 +225,7 @@ RouterStatus Router::status() {
 std::string Router::metricsText() {
   std::vector<std::string> names;
   for (const auto& [name, d] : config_.destinations) names.push_back(name);
-  return metrics_.scrape(queue_->depth(), names);
+  return metrics_.scrape(queue_->depth(), names, queue_->nodes(Clock::now()));
 }
 
 RouteDecision Router::testRoute(const std::string& part10, const Origin& origin) {

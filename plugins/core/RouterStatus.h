@@ -55,6 +55,8 @@ struct RouterStatus {
   std::map<BatchState, int64_t> studyDecisions;  // waiting for route_study(): waiting, on-hold, released
   TranscodingStatus transcoding;
   std::string queueDatabase;
+  std::string node;               // this appliance's NodeName
+  std::vector<NodeState> nodes;   // every node of the queue, by name
   RunState state = RunState::Created;
 };
 

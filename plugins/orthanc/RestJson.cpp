@@ -85,6 +85,23 @@ Json::Value statusToJson(const RouterStatus& status) {
   transcoding["Replacements"] = static_cast<Json::UInt64>(status.transcoding.replacements);
   out["Transcoding"] = transcoding;
   out["QueueDatabase"] = status.queueDatabase;
+  out["Node"] = status.node;
+  Json::Value nodes(Json::arrayValue);
+  const auto now = std::chrono::system_clock::now();
+  for (const NodeState& n : status.nodes) {
+    Json::Value node(Json::objectValue);
+    node["Name"] = n.name;
+    node["This"] = n.name == status.node;
+    node["Alive"] = n.alive;
+    node["StartedAt"] = isoTime(n.startedAt);
+    node["LastHeartbeat"] = isoTime(n.lastHeartbeat);
+    node["HeartbeatAgeSeconds"] = std::chrono::duration<double>(now - n.lastHeartbeat).count();
+    node["LeaseSeconds"] = static_cast<Json::Int64>(n.lease.count());
+    node["Routing"] = static_cast<Json::Int64>(n.intakeHeld);
+    node["Sending"] = static_cast<Json::Int64>(n.jobsHeld);
+    nodes.append(node);
+  }
+  out["Nodes"] = nodes;
   Json::Value decisions(Json::objectValue);
   for (const auto& [state, n] : status.studyDecisions) decisions[toString(state)] = static_cast<Json::Int64>(n);
   out["StudyDecisions"] = decisions;

@@ -19,6 +19,7 @@ routes go; a 1000-instance study goes once, on one association."""
 import calendar
 import json
 import os
+import socket
 import subprocess
 import textwrap
 import time
@@ -252,7 +253,8 @@ class BatchesTest(harness.RouterTestCase):
         self.assertEqual(waiting["ai"]["RequiredMissing"], ["Modality=MR"])
         self.assertEqual(orthanc.get("/router/status")["StudyDecisions"]["waiting"], 1)
         metrics = orthanc.request("GET", "/router/metrics")[2].decode()
-        self.assertIn('orthanc_router_batches{destination="@route_study",state="waiting"} 1', metrics)
+        queue = f"sqlite:{socket.gethostname()}"  # the embedded queue of the default NodeName
+        self.assertIn(f'orthanc_router_batches{{destination="@route_study",queue="{queue}",state="waiting"}} 1', metrics)
 
         harness.send([p for p, _, _ in pt], orthanc.dicom_port, calling="PET02")
         sent_pt = time.time()

@@ -199,6 +199,41 @@ TEST_F(PostgresQueue, ALiveNodesHeartbeatKeepsItsClaims) {
   EXPECT_EQ(a->heartbeat(now + std::chrono::hours(5)).takenOver, 0);
 }
 
+// The status's node list: every node with its heartbeat and what it holds;
+// a dead one shows as not alive, and is forgotten once old and empty-handed.
+TEST_F(PostgresQueue, NodesAreListedWithTheirHeartbeatAndWhatTheyHold) {
+  auto a = node("a"), b = node("b");
+  a->recordChanges({{1, "one"}, {2, "two"}}, 2, false);
+  a->finishRouting(a->claimIntake()->id, "1.2.3.1", {route("d")});
+  ASSERT_TRUE(a->claimJob("d"));
+  ASSERT_TRUE(b->claimIntake());
+  const auto now = Clock::now();
+  b->heartbeat(now);
+  std::vector<NodeState> nodes = a->nodes(now);
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[0].name, "a");
+  EXPECT_EQ(nodes[0].jobsHeld, 1);
+  EXPECT_EQ(nodes[0].intakeHeld, 0);
+  EXPECT_EQ(nodes[1].name, "b");
+  EXPECT_EQ(nodes[1].jobsHeld, 0);
+  EXPECT_EQ(nodes[1].intakeHeld, 1);
+  EXPECT_EQ(nodes[1].lease, kLease);
+  EXPECT_TRUE(nodes[0].alive && nodes[1].alive);
+  // b stops beating: past its lease it is listed as not alive.
+  const auto later = now + kLease + std::chrono::seconds(5);
+  a->heartbeat(later);  // takes b's claim back
+  nodes = a->nodes(later);
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_TRUE(nodes[0].alive);
+  EXPECT_FALSE(nodes[1].alive);
+  EXPECT_EQ(nodes[1].intakeHeld, 0);
+  // History retention forgets it (a node holding something would stay).
+  a->pruneHistory(later, 100);
+  nodes = a->nodes(later);
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].name, "a");
+}
+
 TEST_F(PostgresQueue, ANodeRestartingRequeuesItsOwnWorkOnly) {
   auto a = node("a"), b = node("b");
   a->recordChanges({{1, "one"}, {2, "two"}}, 2, false);

@@ -290,6 +290,21 @@ TEST_P(QueueContract, ANodesOwnHeartbeatNeverTakesItsClaimsBack) {
   EXPECT_EQ(q->getJob(job)->state, JobState::Sending);
 }
 
+TEST_P(QueueContract, TheNodeListShowsThisNodeAndWhatItHolds) {
+  auto q = open();
+  receive(*q, 2, {route("d")});
+  ASSERT_TRUE(q->claimJob("d"));
+  const auto now = Clock::now();
+  q->heartbeat(now);
+  std::vector<NodeState> nodes = q->nodes(now);
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].name, "local");
+  EXPECT_EQ(nodes[0].jobsHeld, 1);
+  EXPECT_EQ(nodes[0].intakeHeld, 0);
+  EXPECT_TRUE(nodes[0].alive);
+  EXPECT_LE(nodes[0].startedAt, nodes[0].lastHeartbeat);
+}
+
 TEST_P(QueueContract, SeveralThreadsNeverClaimTheSameJob) {
   auto q = open();
   std::vector<Change> changes;

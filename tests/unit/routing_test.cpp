@@ -43,6 +43,7 @@ class FullDiskQueue : public Queue {
   }
   Recovery recover() override { return real_->recover(); }
   Heartbeat heartbeat(Clock::time_point now) override { return real_->heartbeat(now); }
+  std::vector<NodeState> nodes(Clock::time_point now) override { return real_->nodes(now); }
   std::string assignPseudonym(const std::string& p, const std::string& k, const std::string& i, const std::string& n,
                               const std::string& prefix) override {
     return real_->assignPseudonym(p, k, i, n, prefix);

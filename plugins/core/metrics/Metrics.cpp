@@ -138,7 +138,23 @@ struct Metrics::Families {
         batchSending(prometheus::BuildHistogram()
                          .Name("orthanc_router_batch_sending_seconds")
                          .Help("From a series' or study's release to its last job delivered, by level")
-                         .Register(r)) {}
+                         .Register(r)),
+        nodeInfo(prometheus::BuildGauge()
+                     .Name("orthanc_router_node_info")
+                     .Help("1, labelled with this appliance's NodeName and its queue database")
+                     .Register(r)),
+        nodeAlive(prometheus::BuildGauge()
+                      .Name("orthanc_router_node_alive")
+                      .Help("1 when the node's last heartbeat is within its lease, by node (every node of the queue)")
+                      .Register(r)),
+        nodeHeartbeatAge(prometheus::BuildGauge()
+                             .Name("orthanc_router_node_heartbeat_age_seconds")
+                             .Help("Seconds since the node's last heartbeat in the queue, by node")
+                             .Register(r)),
+        nodeHeld(prometheus::BuildGauge()
+                     .Name("orthanc_router_node_held")
+                     .Help("What the node holds under its lease, by node and stage (routing, sending)")
+                     .Register(r)) {}
 
   prometheus::Counter& received;
   prometheus::Family<prometheus::Counter>& routes;
@@ -166,6 +182,10 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Histogram>& batchCompletion;
   prometheus::Family<prometheus::Counter>& batchesDelivered;
   prometheus::Family<prometheus::Histogram>& batchSending;
+  prometheus::Family<prometheus::Gauge>& nodeInfo;
+  prometheus::Family<prometheus::Gauge>& nodeAlive;
+  prometheus::Family<prometheus::Gauge>& nodeHeartbeatAge;
+  prometheus::Family<prometheus::Gauge>& nodeHeld;
 };
 
 Metrics::Metrics()
@@ -254,8 +274,15 @@ void Metrics::batchDelivered(const std::string& destination, const std::string& 
   families_->batchSending.Add({{"level", level}}, kSendingBuckets).Observe(sinceRelease.count());
 }
 
-std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::string>& destinations) {
+void Metrics::identify(const std::string& node, const std::string& queue) {
+  node_ = node;
+  queue_ = queue;
+}
+
+std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::string>& destinations,
+                            const std::vector<NodeState>& nodes) {
   auto now = Clock::now();
+  const std::string& q = queue_;
   for (const std::string& destination : destinations) {
     auto states = depth.jobs.find(destination);
     for (JobState s : kJobStates) {
@@ -264,16 +291,16 @@ std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::stri
         auto it = states->second.find(s);
         if (it != states->second.end()) n = static_cast<double>(it->second);
       }
-      families_->queueJobs.Add({{"destination", destination}, {"state", toString(s)}}).Set(n);
+      families_->queueJobs.Add({{"destination", destination}, {"state", toString(s)}, {"queue", q}}).Set(n);
     }
     auto batches = depth.batches.find(destination);
     for (BatchState s : kOpenBatchStates) {
       double n = 0;
       if (batches != depth.batches.end() && batches->second.count(s)) n = static_cast<double>(batches->second.at(s));
-      families_->batches.Add({{"destination", destination}, {"state", toString(s)}}).Set(n);
+      families_->batches.Add({{"destination", destination}, {"state", toString(s)}, {"queue", q}}).Set(n);
     }
     auto oldest = depth.oldestPending.find(destination);
-    families_->oldestJobAge.Add({{"destination", destination}})
+    families_->oldestJobAge.Add({{"destination", destination}, {"queue", q}})
         .Set(oldest == depth.oldestPending.end() ? 0 : std::chrono::duration<double>(now - oldest->second).count());
   }
   // Studies waiting for route_study(), under its reserved name.
@@ -281,11 +308,20 @@ std::string Metrics::scrape(const QueueDepth& depth, const std::vector<std::stri
   for (BatchState s : kOpenBatchStates) {
     double n = 0;
     if (decisions != depth.batches.end() && decisions->second.count(s)) n = static_cast<double>(decisions->second.at(s));
-    families_->batches.Add({{"destination", kStudyDecision}, {"state", toString(s)}}).Set(n);
+    families_->batches.Add({{"destination", kStudyDecision}, {"state", toString(s)}, {"queue", q}}).Set(n);
   }
   for (IntakeState s : {IntakeState::New, IntakeState::Routing, IntakeState::RuleFailed}) {
     auto it = depth.intake.find(s);
-    families_->intake.Add({{"state", toString(s)}}).Set(it == depth.intake.end() ? 0 : static_cast<double>(it->second));
+    families_->intake.Add({{"state", toString(s)}, {"queue", q}})
+        .Set(it == depth.intake.end() ? 0 : static_cast<double>(it->second));
+  }
+  families_->nodeInfo.Add({{"node", node_}, {"queue", q}}).Set(1);
+  for (const NodeState& n : nodes) {
+    families_->nodeAlive.Add({{"node", n.name}, {"queue", q}}).Set(n.alive ? 1 : 0);
+    families_->nodeHeartbeatAge.Add({{"node", n.name}, {"queue", q}})
+        .Set(std::max(0.0, std::chrono::duration<double>(now - n.lastHeartbeat).count()));
+    families_->nodeHeld.Add({{"node", n.name}, {"stage", "routing"}, {"queue", q}}).Set(static_cast<double>(n.intakeHeld));
+    families_->nodeHeld.Add({{"node", n.name}, {"stage", "sending"}, {"queue", q}}).Set(static_cast<double>(n.jobsHeld));
   }
   prometheus::TextSerializer serializer;
   return serializer.Serialize(registry_->Collect());

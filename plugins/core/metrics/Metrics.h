@@ -2,7 +2,11 @@
 // orthanc_router_*. Families are built once at start and their references
 // kept; labels carry destination names, transfer-syntax keywords, rule file
 // names and fixed outcome/reason words only — never patient data or UIDs.
-// Queue gauges are refreshed from the queue at scrape time.
+// Queue gauges are refreshed from the queue at scrape time. Those are the
+// queue's, not the node's: with several appliances on one shared queue each
+// node exports the same values, so they carry a `queue` label (the database
+// without its password; "sqlite:NODE" for the embedded queue) by which
+// dashboards count each queue once (max by queue, then sum).
 //
 // Thread safety: every method may be called from any thread (prometheus-cpp
 // counters are atomic; families and histograms lock internally).
@@ -59,14 +63,21 @@ class Metrics {
   void deidentified(const std::string& project);
   void deidentificationRefused(const std::string& project, const std::string& reason);
 
+  // Which node this is and which queue it uses (the labels of
+  // orthanc_router_node_info and of the queue gauges). Call before scraping.
+  void identify(const std::string& node, const std::string& queue);
+
   // The text exposition format, with the queue gauges of every configured
-  // destination taken from depth (0 where it has no job).
-  std::string scrape(const QueueDepth& depth, const std::vector<std::string>& destinations);
+  // destination taken from depth (0 where it has no job), and every node of
+  // the queue.
+  std::string scrape(const QueueDepth& depth, const std::vector<std::string>& destinations,
+                     const std::vector<NodeState>& nodes = {});
 
  private:
   struct Families;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
+  std::string node_ = "local", queue_ = "sqlite:local";  // set by identify(), before the threads start
 };
 
 }  // namespace router

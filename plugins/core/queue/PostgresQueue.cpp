@@ -83,6 +83,18 @@ CREATE TABLE IF NOT EXISTS instance_keys (
   instance_id TEXT NOT NULL,
   PRIMARY KEY (key, instance_id));
 CREATE INDEX IF NOT EXISTS instance_keys_instance ON instance_keys(instance_id);
+CREATE TABLE IF NOT EXISTS nodes (
+  name TEXT PRIMARY KEY,
+  started_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  lease_ms BIGINT NOT NULL);
+)SQL";
+// What a node holds, counted for the status at every scrape: only in-flight
+// rows are indexed (their state numbers are storedValue(Routing/Sending),
+// checked at start by migrate()).
+constexpr const char* kHeldIndexes = R"SQL(
+CREATE INDEX IF NOT EXISTS intake_held ON intake(node) WHERE state = 1;
+CREATE INDEX IF NOT EXISTS jobs_held ON jobs(node) WHERE state = 1;
 )SQL";
 
 // meta.schema_version of a database this release writes. The numbers are
@@ -146,6 +158,7 @@ class PostgresQueue : public Queue {
   PostgresQueue(const std::string& uri, QueueNode node)
       : node_(std::move(node)), pool_(uri, describeQueueDatabase(uri)) {
     migrate();
+    beat(nowMs(), true);
   }
 
   // This node's claims only; other nodes' are taken back by heartbeat()
@@ -176,7 +189,30 @@ class PostgresQueue : public Queue {
     h.quarantined = quarantinedIntake + quarantinedJobs;
     h.takenOver += h.quarantined;
     tx.commit();
+    beat(toMs(now), false);
     return h;
+  }
+
+  std::vector<NodeState> nodes(Clock::time_point now) override {
+    auto c = pool_.take();
+    pg::Result r = c->exec(
+        "SELECT n.name, n.started_at, n.heartbeat_at, n.lease_ms, "
+        "(SELECT COUNT(*) FROM intake i WHERE i.node=n.name AND i.state=$1), "
+        "(SELECT COUNT(*) FROM jobs j WHERE j.node=n.name AND j.state=$2) FROM nodes n ORDER BY n.name",
+        {asInt(IntakeState::Routing), asInt(JobState::Sending)});
+    std::vector<NodeState> out;
+    for (int row = 0; row < r.rows(); ++row) {
+      NodeState n;
+      n.name = r.text(row, 0);
+      n.startedAt = fromMs(r.int64(row, 1));
+      n.lastHeartbeat = fromMs(r.int64(row, 2));
+      n.lease = std::chrono::seconds(r.int64(row, 3) / 1000);
+      n.intakeHeld = r.int64(row, 4);
+      n.jobsHeld = r.int64(row, 5);
+      n.alive = toMs(now) <= r.int64(row, 2) + r.int64(row, 3);
+      out.push_back(std::move(n));
+    }
+    return out;
   }
 
   std::optional<int64_t> lastChangeSeq() override {
@@ -577,6 +613,10 @@ class PostgresQueue : public Queue {
             "WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.instance_id=k.instance_id) AND "
             "NOT EXISTS (SELECT 1 FROM intake i WHERE i.instance_id=k.instance_id) LIMIT $1)",
             {limit});
+    c->exec("DELETE FROM nodes n WHERE n.heartbeat_at<$1 AND n.name<>$2 AND NOT EXISTS "
+            "(SELECT 1 FROM intake i WHERE i.node=n.name AND i.state=$3) AND NOT EXISTS "
+            "(SELECT 1 FROM jobs j WHERE j.node=n.name AND j.state=$4)",
+            {toMs(before), node_.name, asInt(IntakeState::Routing), asInt(JobState::Sending)});
     tx.commit();
     return intake + batches;
   }
@@ -631,6 +671,15 @@ class PostgresQueue : public Queue {
 
   // Creates the tables at kSchemaVersion, or upgrades them, in one
   // transaction under the schema lock; refuses a database of a newer release.
+  // This node's row in `nodes`: written at start (started) and at every heartbeat.
+  void beat(int64_t nowMs, bool started) {
+    auto c = pool_.take();
+    c->exec(std::string("INSERT INTO nodes(name, started_at, heartbeat_at, lease_ms) VALUES($1, $2, $2, $3) "
+                        "ON CONFLICT (name) DO UPDATE SET heartbeat_at=excluded.heartbeat_at, lease_ms=excluded.lease_ms") +
+                (started ? ", started_at=excluded.started_at" : ""),
+            {node_.name, nowMs, leaseMs()});
+  }
+
   void migrate() {
     auto c = pool_.take();
     Transaction tx(*c);
@@ -650,6 +699,10 @@ class PostgresQueue : public Queue {
     c->script(kSchema);
     c->script(pg_batches::kSchema);
     c->script(pg_pseudonyms::kSchema);
+    if (storedValue(IntakeState::Routing) != 1 || storedValue(JobState::Sending) != 1) {
+      throw RouterError("PostgreSQL queue: the in-flight indexes do not match the stored states");
+    }
+    c->script(kHeldIndexes);
     c->exec("INSERT INTO meta(key, value) VALUES('schema_version', $1) ON CONFLICT (key) DO UPDATE SET "
             "value=excluded.value",
             {std::to_string(kSchemaVersion)});

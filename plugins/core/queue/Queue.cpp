@@ -116,7 +116,7 @@ std::string describeQueueDatabase(const std::string& database) {
 
 std::unique_ptr<Queue> openQueue(const std::string& database, const QueueNode& node) {
   if (isPostgresUri(database)) return openPostgresQueue(database, node);
-  return openSqliteQueue(database);
+  return openSqliteQueue(database, node);
 }
 
 }  // namespace router

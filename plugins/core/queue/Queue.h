@@ -154,6 +154,16 @@ struct QueueNode {
   std::chrono::seconds lease{60};
 };
 
+// A node of the queue as the others see it (AdminQueue::nodes()).
+struct NodeState {
+  std::string name;
+  Clock::time_point startedAt, lastHeartbeat;
+  std::chrono::seconds lease{0};
+  int64_t intakeHeld = 0;  // instances it is routing
+  int64_t jobsHeld = 0;    // jobs it is sending
+  bool alive = true;       // its last heartbeat is within its lease
+};
+
 // What heartbeat() did.
 struct Heartbeat {
   int renewed = 0;      // this node's claims whose lease went on
@@ -285,6 +295,10 @@ class AdminQueue {
   // when its second holder died too. A queue of one node (SQLite) renews
   // nothing and finds nothing expired.
   virtual Heartbeat heartbeat(Clock::time_point now) = 0;
+  // The nodes using the queue, by name: each one's start, last heartbeat and
+  // what it holds. A queue of one node (SQLite) lists this node. A node
+  // gone quiet stays listed (not alive) until pruneHistory() forgets it.
+  virtual std::vector<NodeState> nodes(Clock::time_point now) = 0;
   virtual int rerouteFailed() = 0;  // RuleFailed -> New
   virtual std::vector<IntakeItem> listIntake(IntakeState state, int limit) = 0;
   virtual std::optional<Job> getJob(int64_t jobId) = 0;
@@ -297,8 +311,9 @@ class AdminQueue {
   // Forgets routed intake items taken in before `before`, and delivered or
   // cancelled batches (with their members) that ended before it: at most
   // `limit` of each per call. Jobs are removed when delivered already, and
-  // dead letters and rule-failed items stay until an operator acts. Returns
-  // how many went (intake items and batches).
+  // dead letters and rule-failed items stay until an operator acts; nodes
+  // whose last heartbeat is older and that hold nothing. Returns how many
+  // went (intake items and batches).
   virtual int pruneHistory(Clock::time_point before, int limit) = 0;
 };
 
@@ -348,6 +363,6 @@ std::string describeQueueDatabase(const std::string& database);
 std::unique_ptr<Queue> openPostgresQueue(const std::string& uri, const QueueNode& node);
 
 // Opens (creating if needed) the SQLite queue at path. Throws RouterError.
-std::unique_ptr<Queue> openSqliteQueue(const std::string& path);
+std::unique_ptr<Queue> openSqliteQueue(const std::string& path, const QueueNode& node = {});
 
 }  // namespace router

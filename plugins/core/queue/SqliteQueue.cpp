@@ -132,7 +132,8 @@ int64_t asInt(IntakeState s) { return storedValue(s); }
 
 class SqliteQueue : public Queue {
  public:
-  explicit SqliteQueue(const std::string& path) : db_(path) {
+  SqliteQueue(const std::string& path, QueueNode node)
+      : node_(std::move(node)), startedAt_(Clock::now()), lastBeat_(startedAt_), db_(path) {
     // WAL lets readers go on during a commit. NORMAL does not sync the WAL
     // on every commit: a commit survives a kill -9 at once (it is in the
     // file), and a power loss can only take back the newest commits, in
@@ -177,7 +178,27 @@ class SqliteQueue : public Queue {
   }
 
   // One process has the file: its claims need no lease.
-  Heartbeat heartbeat(Clock::time_point) override { return {}; }
+  Heartbeat heartbeat(Clock::time_point now) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lastBeat_ = now;
+    return {};
+  }
+
+  std::vector<NodeState> nodes(Clock::time_point) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    NodeState n;
+    n.name = node_.name;
+    n.startedAt = startedAt_;
+    n.lastHeartbeat = lastBeat_;
+    n.lease = node_.lease;
+    Statement intake(db_, "SELECT COUNT(*) FROM intake WHERE state=?1");
+    intake.bind(1, asInt(IntakeState::Routing)).step();
+    n.intakeHeld = intake.int64(0);
+    Statement jobs(db_, "SELECT COUNT(*) FROM jobs WHERE state=?1");
+    jobs.bind(1, asInt(JobState::Sending)).step();
+    n.jobsHeld = jobs.int64(0);
+    return {n};
+  }
 
   std::optional<int64_t> lastChangeSeq() override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -593,7 +614,10 @@ class SqliteQueue : public Queue {
         .bind(1, asInt(state)).bind(2, error).bind(3, intakeId).run();
   }
 
+  const QueueNode node_;
+  const Clock::time_point startedAt_;
   std::mutex mutex_;
+  Clock::time_point lastBeat_;  // under mutex_
   sqlite::Database db_;
 };
 
@@ -610,8 +634,8 @@ void sqlite_batches::insertJob(sqlite::Database& db, const std::string& instance
       .bind(12, encodeDeidentify(route.deidentify)).run();
 }
 
-std::unique_ptr<Queue> openSqliteQueue(const std::string& path) {
-  return std::make_unique<SqliteQueue>(path);
+std::unique_ptr<Queue> openSqliteQueue(const std::string& path, const QueueNode& node) {
+  return std::make_unique<SqliteQueue>(path, node);
 }
 
 }  // namespace router
