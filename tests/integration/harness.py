@@ -468,7 +468,8 @@ class PostgreSQL:
         log = open(self.log_path, "ab")
         try:
             self.process = subprocess.Popen(
-                [os.path.join(self.BIN, "postgres"), "-D", self.data, "-p", str(self.port), "-k", self.dir,
+                # TCP only (-k ""): a socket path in a long temp folder name exceeds 107 bytes.
+                [os.path.join(self.BIN, "postgres"), "-D", self.data, "-p", str(self.port), "-k", "",
                  "-c", "listen_addresses=127.0.0.1"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=self._become_postgres)
         finally:
@@ -516,11 +517,12 @@ class StoreScp:
     implicit_only: accept Implicit VR Little Endian only (+xi), like an old PACS.
     accept_all:    accept every transfer syntax storescp knows (+xa), compressed
                    ones included. Default: the uncompressed syntaxes.
+    count_stores:  log every C-STORE (-v), so that stores() counts copies too.
     The port is picked free once and kept across restarts.
     """
 
     def __init__(self, workdir, aet="STORESCP", name=None, port=None, implicit_only=False,
-                 accept_all=False, extra_args=()):
+                 accept_all=False, extra_args=(), count_stores=False):
         name = name or aet.lower()
         self.aet = aet
         self.dir = os.path.join(workdir, name)
@@ -530,7 +532,7 @@ class StoreScp:
         self.port = port or free_port()
         self.implicit_only = implicit_only
         self.accept_all = accept_all
-        self.extra_args = list(extra_args)
+        self.extra_args = list(extra_args) + (["-v"] if count_stores else [])
         self.process = None
 
     def argv(self):
@@ -586,6 +588,11 @@ class StoreScp:
     def log_text(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def stores(self):
+        """How many C-STOREs it received, copies of one instance included
+        (count_stores=True: storescp -v logs each request)."""
+        return self.log_text().count("Received Store Request")
 
 
 class FakeScp:
