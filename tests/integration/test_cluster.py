@@ -14,13 +14,21 @@ C-STORE is counted, copies included).
 3. PostgreSQL stopped in the middle of a burst to both nodes and started
    again: the modalities see failures while it is down and send again;
    every instance arrives, each taken in once, nothing waits in the queue.
+4. Debian's HAProxy with the README's example (docs/cluster/haproxy.cfg,
+   addresses replaced) in front of both nodes: sends through it reach both
+   nodes; node b killed, its health check takes it out and what the
+   modality sends again through HAProxy arrives.
 """
 
+import json
 import os
+import re
+import shutil
 import textwrap
 import threading
 import time
 import unittest
+import urllib.request
 
 import harness
 
@@ -46,6 +54,11 @@ class Sender(threading.Thread):
             harness.send(self.files, self.port, timeout=300)
         except (harness.SendError, OSError) as e:
             self.error = e
+
+    def run_once(self):
+        """Sends in this thread; True when every file went."""
+        self.run()
+        return self.error is None
 
 
 class ClusterTest(harness.RouterTestCase):
@@ -198,6 +211,64 @@ class ClusterTest(harness.RouterTestCase):
         self.assertEqual(self.sql("SELECT COUNT(*), COUNT(DISTINCT instance_id) FROM intake"), "200|200")
         print(f"\n[cluster] PostgreSQL restart: 200 sent, {self.pacs.stores() - len(uids)} copies", flush=True)
         self.assertIn("PostgreSQL queue", self.a.log_text() + self.b.log_text())
+
+    def start_haproxy(self):
+        with open(os.path.join(os.environ.get("ROUTER_SOURCE_DIR", "."), "docs", "cluster", "haproxy.cfg")) as f:
+            example = f.read()
+        self.lb_dicom, self.lb_http = harness.free_port(), harness.free_port()
+        config = example.replace("bind :104", f"bind 127.0.0.1:{self.lb_dicom}")
+        config = config.replace("bind :8042", f"bind 127.0.0.1:{self.lb_http}")
+        for name, node in self.nodes.items():
+            address = {"a": "10.0.0.11", "b": "10.0.0.12"}[name]
+            config = config.replace(f"server node-{name} {address}:4242",
+                                    f"server node-{name} 127.0.0.1:{node.dicom_port} port {node.http_port}")
+            config = config.replace(f"server node-{name} {address}:8042",
+                                    f"server node-{name} 127.0.0.1:{node.http_port}")
+        self.assertNotIn("10.0.0.", config)
+        path = self.path("haproxy", "haproxy.cfg")
+        with open(path, "w") as f:
+            # Its log (one line per connection, naming the node) goes to haproxy.log.
+            f.write("global\n    maxconn 256\n    log stdout format raw local0\n\n" + config)
+        binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        self.lb_log = self.path("haproxy", "haproxy.log")
+        proc = harness.spawn([binary, "-db", "-f", path], self.lb_log)
+        self.addCleanup(lambda: harness.end_process(proc))
+        harness.wait_for(lambda: harness.is_listening(self.lb_dicom), 20, "HAProxy to listen")
+        return proc
+
+    def associations_to(self, name):
+        """DICOM connections HAProxy made to the node (its log: one line per
+        ended connection; one that could not connect has -1 as connect time)."""
+        with open(self.lb_log, errors="replace") as f:
+            return len(re.findall(rf"^\S+ \[[^]]+\] dicom router-dicom/node-{name} \d+/\d+/", f.read(), re.M))
+
+    def test_through_haproxy_a_dead_node_is_taken_out(self):
+        self.start_haproxy()
+        files = harness.generate(self.path("lb", "x"), suite="ct-series", count=40, seed=703, rows=16, columns=16)
+        uids = {uid for _, uid in files}
+        paths = [p for p, _ in files]
+        # Two modalities at once: leastconn gives each association another node.
+        first = [Sender(paths[0:10], self.lb_dicom), Sender(paths[10:20], self.lb_dicom)]
+        for s in first:
+            s.start()
+        for s in first:
+            s.join(120)
+            self.assertIsNone(s.error)
+        self.wait_arrived({uid for _, uid in files[:20]})
+        harness.wait_for(lambda: self.associations_to("a") + self.associations_to("b") >= 2, 10, "HAProxy's log")
+        self.assertEqual((self.associations_to("a"), self.associations_to("b")), (1, 1))
+        self.b.kill9()
+        # The modality sends on through HAProxy, trying again while the dead
+        # node's health check has not yet taken it out.
+        for i in range(20, 40, 5):
+            batch = paths[i:i + 5]
+            harness.wait_for(lambda: Sender(batch, self.lb_dicom).run_once(), 60, "a send through HAProxy",
+                             interval=0.5)
+        self.wait_arrived(uids)
+        self.assertEqual(self.associations_to("b"), 1)  # taken out after its death
+        # The REST API through HAProxy: the live node answers.
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.lb_http}/router/status", timeout=10) as answer:
+            self.assertEqual(json.load(answer)["Node"], "a")
 
 
 if __name__ == "__main__":
