@@ -210,6 +210,7 @@ function renderOverview() {
     card("Rule-failed", intake["rule-failed"] ?? 0, intake["rule-failed"] ? "warn" : ""),
     card("Rules version", (rules.Version || "").slice(0, 12), ""),
     card("Rules loaded", rules.LoadedAt ? since(rules.LoadedAt) + " ago" : ""),
+    ...nodeCards(s, card),
   );
 
   const rows = destinationNames().map((name) => {
@@ -235,6 +236,24 @@ function renderOverview() {
   });
   $("#destinations tbody").replaceChildren(...rows);
   labelCells($("#destinations"));
+}
+
+// This appliance, and on a shared queue every node with what it holds. A
+// pause is this node's only (README, "What is shared and what is per node").
+function nodeCards(s, card) {
+  const nodes = s.Nodes || [];
+  if (nodes.length <= 1) return [card("Node", s.Node || "")];
+  const gone = nodes.filter((n) => !n.Alive);
+  const cards = [card("Node (this one)", s.Node || "")];
+  for (const n of nodes) {
+    const held = `${n.Routing} routing, ${n.Sending} sending`;
+    const c = card(`Node ${n.Name}`, n.Alive ? held : `gone ${duration(n.HeartbeatAgeSeconds)}`, n.Alive ? "" : "warn");
+    c.title = `last heartbeat ${since(n.LastHeartbeat)} ago, lease ${n.LeaseSeconds} s`;
+    c.dataset.node = n.Name;
+    cards.push(c);
+  }
+  if (gone.length) cards[0].classList.add("warn");
+  return cards;
 }
 
 function pauseDestination(name, paused) {

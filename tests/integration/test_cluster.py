@@ -14,7 +14,9 @@ C-STORE is counted, copies included).
 3. PostgreSQL stopped in the middle of a burst to both nodes and started
    again: the modalities see failures while it is down and send again;
    every instance arrives, each taken in once, nothing waits in the queue.
-4. Debian's HAProxy with the README's example (docs/cluster/haproxy.cfg,
+4. A series sent half to each node at once, routed `when = "series"`:
+   one batch in the shared queue, released once, every instance sent once.
+5. Debian's HAProxy with the README's example (docs/cluster/haproxy.cfg,
    addresses replaced) in front of both nodes: sends through it reach both
    nodes; node b killed, its health check takes it out and what the
    modality sends again through HAProxy arrives.
@@ -37,6 +39,9 @@ LEASE = 5  # seconds: the smallest Router.LeaseSeconds, so that a takeover comes
 
 RULE = textwrap.dedent("""\
     function route(instance)
+      if instance.tags.PatientID == "AS-SERIES" then
+        return { { destination = "pacs", when = "series", quiet = 2 } }
+      end
       return { { destination = "pacs" } }
     end
     """)
@@ -211,6 +216,26 @@ class ClusterTest(harness.RouterTestCase):
         self.assertEqual(self.sql("SELECT COUNT(*), COUNT(DISTINCT instance_id) FROM intake"), "200|200")
         print(f"\n[cluster] PostgreSQL restart: 200 sent, {self.pacs.stores() - len(uids)} copies", flush=True)
         self.assertIn("PostgreSQL queue", self.a.log_text() + self.b.log_text())
+
+    def test_a_series_sent_half_to_each_node_is_one_batch_sent_once(self):
+        files = harness.generate(self.path("series", "x"), suite="ct-series", count=40, seed=704, rows=16,
+                                 columns=16, patient_id="AS-SERIES")
+        uids = {uid for _, uid in files}
+        senders = [Sender([p for p, _ in files[0::2]], self.a.dicom_port),
+                   Sender([p for p, _ in files[1::2]], self.b.dicom_port)]
+        for s in senders:
+            s.start()
+        for s in senders:
+            s.join(120)
+            self.assertIsNone(s.error)
+        self.wait_arrived(uids, timeout=120)
+        harness.wait_for(self.queue_empty, 60, "an empty queue")
+        self.assertEqual(self.pacs.stores(), 40)
+        batches = self.b.get("/router/batches?state=delivered")
+        self.assertEqual(len(batches), 1, batches)
+        self.assertEqual(batches[0]["Instances"], 40)
+        print(f"\n[cluster] a series across two nodes: {self.pacs.log_text().count('Association Received')} "
+              f"association(s) to the PACS", flush=True)
 
     def start_haproxy(self):
         with open(os.path.join(os.environ.get("ROUTER_SOURCE_DIR", "."), "docs", "cluster", "haproxy.cfg")) as f:

@@ -97,6 +97,47 @@ TEST_F(PostgresQueue, TwoNodesNeverClaimTheSameJob) {
   EXPECT_TRUE(a->listJobs(JobFilter{}).empty());
 }
 
+// A released series stays with the node that began sending it: the other
+// node takes none of its jobs meanwhile (but other work), so that the series
+// goes in its order over that node's association.
+TEST_F(PostgresQueue, AReleasedSeriesStaysWithTheNodeSendingIt) {
+  auto a = node("a"), b = node("b");
+  Route series = route("d");
+  series.completion.level = RouteLevel::Series;
+  series.completion.quiet = std::chrono::seconds(1);
+  series.completion.maxWait = std::chrono::seconds(600);
+  for (int n = 1; n <= 3; ++n) {
+    a->recordChanges({{n, "i" + std::to_string(n)}}, n, false);
+    RoutedInstance instance("1.2.3." + std::to_string(n));
+    instance.studyInstanceUid = "st";
+    instance.seriesInstanceUid = "s1";
+    instance.seriesNumber = 1;
+    instance.instanceNumber = n;
+    a->finishRouting(a->claimIntake()->id, instance, {series});
+  }
+  std::optional<Clock::time_point> next;
+  ASSERT_EQ(a->releaseDue(Clock::now() + std::chrono::seconds(5), next).size(), 1u);
+
+  auto first = a->claimJob("d");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->sopInstanceUid, "1.2.3.1");
+  EXPECT_FALSE(b->claimJob("d"));  // the series' next one is a's
+  a->recordChanges({{4, "alone"}}, 4, false);
+  a->finishRouting(a->claimIntake()->id, "1.2.3.4", {route("d")});
+  auto other = b->claimJob("d");  // other work: yes
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->sopInstanceUid, "1.2.3.4");
+  auto second = a->claimJob("d");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->sopInstanceUid, "1.2.3.2");
+  a->completeJob(first->id);
+  a->completeJob(second->id);
+  // Nothing of it in flight any more: any node may go on with it.
+  auto third = b->claimJob("d");
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->sopInstanceUid, "1.2.3.3");
+}
+
 TEST_F(PostgresQueue, TwoNodesReadingOneChangesLogTakeEachChangeInOnce) {
   // Two Orthanc servers on one index share one changes log: both nodes see
   // every change and record what they fetched, at once and out of step.

@@ -381,8 +381,13 @@ class PostgresQueue : public Queue {
   std::optional<Job> claimJob(const std::string& destination, bool urgentOnly) override {
     auto c = pool_.take();
     pg::Result r = c->exec(
+        // A released series or study stays with the node sending it: not a
+        // job of a batch another node is sending (its order and its one
+        // association hold across nodes; a dead node's batch waits for the
+        // takeover at the end of its lease).
         std::string("WITH next AS (SELECT id FROM jobs WHERE destination=$1 AND (state=$2 OR (state=$3 AND "
-                    "next_attempt_at<=$4)) AND ($5::bigint=0 OR urgent=1) "
+                    "next_attempt_at<=$4)) AND ($5::bigint=0 OR urgent=1) AND (batch_id=0 OR NOT EXISTS "
+                    "(SELECT 1 FROM jobs o WHERE o.state=$6 AND o.node<>$7 AND o.batch_id=jobs.batch_id)) "
                     "ORDER BY priority DESC, batch_id, sort_key, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
                     "UPDATE jobs SET state=$6, attempts=attempts+1, node=$7, lease_until=$8 FROM next "
                     "WHERE jobs.id=next.id RETURNING ") + kJobColumns,
