@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include "transcoders/Encapsulation.h"
 #include "transcoders/TransferSyntax.h"
@@ -214,14 +215,38 @@ void GdcmFamily::decode(DicomFile& dicom, const PixelLayout& layout) const {
   PixelLayout decoding = layout;
   decoding.bitsStored = layout.bitsAllocated;
   decoding.highBit = layout.bitsAllocated - 1;
-  gdcm::ImageChangeTransferSyntax change;
-  change.SetTransferSyntax(gdcm::TransferSyntax::ExplicitVRLittleEndian);
-  const gdcm::SmartPointer<gdcm::Image> input = imageOver(dicom, decoding);
-  change.SetInput(*input);
-  if (!change.Change())
+  // Image::GetBuffer decodes, as ImageChangeTransferSyntax::Change would do
+  // for a native target (it calls GetBuffer, then copies). Change is not
+  // used here: when the codec fails it returns without freeing the buffer
+  // it allocated for the decoded image (GDCM 3.0.21; fuzz_transcode's
+  // LeakSanitizer findings), so a worker would lose an image's size of
+  // memory per undecodable file. GDCM's decoders adjust the image's
+  // planar configuration and photometric interpretation themselves; what
+  // Change does on top for a native result is done here: lossy JPEG's
+  // subsampled YBR comes out upsampled (YBR_FULL), JPEG 2000's YBR_RCT/ICT
+  // as RGB.
+  const gdcm::SmartPointer<gdcm::Image> image = imageOver(dicom, decoding);
+  std::vector<char> decoded(image->GetBufferLength());
+  if (decoded.empty() || !image->GetBuffer(decoded.data()))
     throw TranscodeError("GDCM could not decode the " + transferSyntaxName(dicom.syntax) + " pixel data (" +
                          layout.describe() + ")");
-  takeResult(dicom, layout, change.GetOutput(), ts::kExplicitVRLittleEndian);
+  gdcm::DataElement pixels(kPixelDataTag);
+  pixels.SetByteValue(decoded.data(), static_cast<uint32_t>(decoded.size()));
+  image->SetDataElement(pixels);
+  image->SetTransferSyntax(gdcm::TransferSyntax::ExplicitVRLittleEndian);
+  switch (image->GetPhotometricInterpretation()) {
+    case gdcm::PhotometricInterpretation::YBR_FULL_422:
+    case gdcm::PhotometricInterpretation::YBR_PARTIAL_422:
+      image->SetPhotometricInterpretation(gdcm::PhotometricInterpretation::YBR_FULL);
+      break;
+    case gdcm::PhotometricInterpretation::YBR_RCT:
+    case gdcm::PhotometricInterpretation::YBR_ICT:
+      image->SetPhotometricInterpretation(gdcm::PhotometricInterpretation::RGB);
+      break;
+    default:
+      break;
+  }
+  takeResult(dicom, layout, *image, ts::kExplicitVRLittleEndian);
 }
 
 void GdcmFamily::encode(DicomFile& dicom, const PixelLayout& original, const std::string& target,

@@ -45,6 +45,8 @@ mkdir -p "$SEEDS/multipart" && cp "$HERE/seeds/multipart/"* "$SEEDS/multipart/"
 # declares a 4 GiB element; code that cannot take a failed allocation still
 # shows up (ASan then reports it as out-of-memory).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=512}"
+# Leaks in third-party error paths that cannot be avoided, each with its reason.
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/../sanitizers" && pwd)/lsan.supp}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
 declare -A dict=([transcode]=dicom.dict [tags]=dicom.dict [route_answer]=route_answer.dict [multipart]=multipart.dict)

@@ -9,6 +9,8 @@ set -uo pipefail
 BIN="${1:?usage: triage.sh FUZZ_BINARY FILE...}"
 shift
 export ASAN_OPTIONS="${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=512}"
+# Leaks in third-party error paths that cannot be avoided, each with its reason.
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/../sanitizers" && pwd)/lsan.supp}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
 # Replays one file in a process group of its own (set -m), then ends the

@@ -292,8 +292,13 @@ class ClusterTest(harness.RouterTestCase):
         self.wait_arrived(uids)
         self.assertEqual(self.associations_to("b"), 1)  # taken out after its death
         # The REST API through HAProxy: the live node answers.
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.lb_http}/router/status", timeout=10) as answer:
-            self.assertEqual(json.load(answer)["Node"], "a")
+        def status_through_haproxy():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.lb_http}/router/status", timeout=10) as answer:
+                    return json.load(answer)["Node"]
+            except OSError:
+                return None
+        self.assertEqual(harness.wait_for(status_through_haproxy, 30, "the REST API through HAProxy"), "a")
 
 
 if __name__ == "__main__":

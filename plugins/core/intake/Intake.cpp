@@ -80,11 +80,13 @@ void Intake::run() {
     uint64_t seen = wakeup_.generation();
     try {
       pollOnce();
-      if (failing) log_.info("intake: reading Orthanc's changes log works again");
+      if (failing) log_.info("intake: taking in Orthanc's changes works again");
       failing = false;
     } catch (const std::exception& e) {
       if (!failing) {
-        log_.error("intake: cannot read Orthanc's changes log, retrying every " +
+        // The failing side (Orthanc's log, or the queue recording it) names itself in e.what().
+        log_.error("intake: cannot take in Orthanc's changes (reading its changes log or recording them in the "
+                   "queue), retrying every " +
                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(pollInterval_).count()) +
                    " s: " + e.what());
       }
