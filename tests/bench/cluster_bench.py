@@ -15,10 +15,13 @@ instances (N distinct SOP Instance UIDs):
      index, one router queue, one StorageDirectory; N/2 instances (every
      other file) sent to each node's DICOM port by two storescu processes at
      the same time
-  6  (not in the default set) as 4 with synchronous_commit=off on both
-     databases: not what ships (a power loss may take back the newest
-     commits), to show what the durable commits cost
-The target (issue 13): 3/2 and 4/2 within 1.30.
+  6  as 4 with synchronous_commit=off on both databases: not what ships (a
+     power loss may take back the newest commits), to show what the durable
+     commits cost (6/4)
+  7  bare Orthanc on the PostgreSQL index, no plugin: Orthanc's own share of
+     4's time (7/1), so that 4/7 is the router's share on that Orthanc
+The target (issue 13): 3/2 and 4/2 within 1.30. 6 and 7 take a few seconds
+a round; leave them out with --scenarios 12345.
 
 PostgreSQL: one server (Debian's 15, as Debian's postgres user when run as
 root, trust authentication, superuser "router", its durable defaults:
@@ -28,11 +31,12 @@ scenario run gets fresh databases (CREATE DATABASE router_K and orthanc_K,
 dropped afterwards, a CHECKPOINT before each scenario): the router's queue
 and Orthanc's index are always different databases. Every scenario run gets
 fresh temp storage and fresh peers: storescp +uf (a second copy of an
-instance is kept as a second file, so a duplicate delivery is counted) and
---fork (one process per association: two nodes each keep an association
-open to each peer, as they would to a PACS; --single-association-peers
-runs them without --fork, as e2e_bench does, where a second node's
-association waits for the first one's to close).
+instance is kept as a second file, so a duplicate delivery is counted);
+for two nodes also --fork (one process per association: each node keeps an
+association open to each peer, as it would to a PACS; without --fork, a
+single-process storescp serves one association at a time and the second
+node's association waits for the first one's to close, which the router
+does after 30 s idle: --single-association-peers shows that).
 
 Printed per scenario: seconds, ratios, Orthanc's peak RSS (VmHWM), and the
 CPU seconds each party spent from storescu's start until delivery: each
@@ -40,16 +44,18 @@ Orthanc (and its router threads), the PostgreSQL server (the postmaster and
 all its children, /proc/PID/stat utime+stime, split by database from the
 backends' titles), the peers, storescu; the sum over the cores is the floor
 no scenario can beat. Then, once every node's queue is empty, what each peer
-received: files, distinct instances, duplicates (files - N), missing; for
-the PostgreSQL scenarios the commits per database and the WAL syncs (count,
-ms), and per node: the instances it took in (the queue's intake rows)
-and the jobs it delivered and retried (its /router/metrics).
+received: files, distinct instances, duplicates (files - distinct, which is
+files - N when none is missing), missing; for the PostgreSQL scenarios the
+transactions per database (pg_stat_database.xact_commit, read-only ones
+included, from the node's start to its stop) and the WAL syncs (count, ms:
+the durable commits); per node, the instances it took in (the queue's
+intake rows) and the jobs it delivered and retried (its /router/metrics).
 
-Rounds interleave (12345 12345 ...); the table shows each scenario's best
+Rounds interleave (1234567 1234567 ...); the table shows each scenario's best
 round and every round. Timings are reported, never asserted. Every process
 is ended by its PID.
 
-usage: cluster_bench.py BUILD_DIR [--count N] [--repeat R] [--scenarios 12345[6]] [--threads T]
+usage: cluster_bench.py BUILD_DIR [--count N] [--repeat R] [--scenarios 1234567] [--threads T]
                         [--single-association-peers] [--plugin PATH] [--keep] [--json FILE]
 Standard library only (e2e_bench.py beside it for the shared helpers).
 """
@@ -82,6 +88,7 @@ DESCRIPTIONS = {
     "4": "1 node, queue + index PostgreSQL",
     "5": "2 nodes, queue + index PostgreSQL",
     "6": "as 4, synchronous_commit=off",
+    "7": "bare Orthanc, index PostgreSQL",
 }
 # scenario -> (nodes, router plugin, router queue on PostgreSQL, Orthanc index on PostgreSQL, async commits)
 SHAPES = {
@@ -91,6 +98,7 @@ SHAPES = {
     "4": (1, True, True, True, False),
     "5": (2, True, True, True, False),
     "6": (1, True, True, True, True),
+    "7": (1, False, False, True, False),
 }
 NODES = ("node-a", "node-b")
 
@@ -286,7 +294,8 @@ def node_metrics(config):
 
 
 def peer_cpu(peer):
-    """storescp and the children it forked (one per association)."""
+    """storescp and the children it forked (one per association with --fork: the
+    router keeps its associations open, so they are alive when this is read)."""
     return e2e.cpu_seconds(peer.proc.pid) + e2e.children_cpu(peer.proc.pid)
 
 
@@ -316,7 +325,7 @@ def run_scenario(kind, run_no, halves, data_dir, count, plugin, threads, pg, kee
             pg.sql("CHECKPOINT")  # what earlier scenarios left dirty is written now, not during this one
         wal_before = pg.wal() if uses_pg else None
         if routed:
-            peers = [e2e.Peer(work, aet, options=["+uf"] + (["--fork"] if fork_peers else [])) for aet in ("PEERA", "PEERB")]
+            peers = [e2e.Peer(work, aet, options=["+uf"] + (["--fork"] if fork_peers and nodes > 1 else [])) for aet in ("PEERA", "PEERB")]
             for p in peers:
                 p.start()
         configs = []
@@ -449,11 +458,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build_dir")
     parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--scenarios", default="12345")
+    parser.add_argument("--scenarios", default="1234567")
     parser.add_argument("--threads", type=int, default=2, help="Router Threads (default 2: a 2-core machine)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the best round per scenario is shown")
     parser.add_argument("--single-association-peers", action="store_true",
-                        help="storescp peers without --fork: one association at a time")
+                        help="two nodes' storescp peers without --fork: one association at a time")
     parser.add_argument("--plugin", help="plugin to load (default BUILD_DIR/plugins/orthanc/libOrthancRouter.so)")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--keep", action="store_true", help="keep each run's temp folder (logs, storage)")
@@ -506,7 +515,7 @@ def main():
                 if r["pg_cpu_s"]:
                     print("cluster:   PostgreSQL CPU s: " +
                           ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["pg_cpu_s"].items()) if v >= 0.005) +
-                          f"; commits {r['commits']}; WAL syncs {r['wal']['syncs']:.0f} "
+                          f"; transactions {r['commits']}; WAL syncs {r['wal']['syncs']:.0f} "
                           f"({r['wal']['sync_ms']:.0f} ms), {r['wal']['bytes'] / 2**20:.1f} MB", flush=True)
                 if r["received"]:
                     print(f"cluster:   received {r['received']}" +
@@ -541,7 +550,9 @@ def main():
              ("5", "4", None, "two nodes against one, both on PostgreSQL"),
              ("5", "2", None, "two nodes on PostgreSQL against one on SQLite"),
              ("6", "4", None, "synchronous_commit=off against the durable default"),
-             ("6", "2", None, "one node on PostgreSQL, synchronous_commit=off, against SQLite"))
+             ("6", "2", None, "one node on PostgreSQL, synchronous_commit=off, against SQLite"),
+             ("7", "1", None, "bare Orthanc: its index on PostgreSQL against SQLite"),
+             ("4", "7", None, "the router (queue on PostgreSQL) on an Orthanc with its index there; 2/1 on SQLite"))
     for a, b, target, what in pairs:
         if a in results and b in results:
             ratio = total(results[a]) / total(results[b])
@@ -560,8 +571,9 @@ def main():
         if r["pg_cpu_s"]:
             parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["pg_cpu_s"].items()) if v >= 0.005)
             per = ", ".join(f"{d} {n} ({n / args.count:.1f}/instance)" for d, n in r["commits"].items())
-            print(f"{kind}: PostgreSQL CPU s: {parts}; commits (whole run): {per}; WAL: "
-                  f"{r['wal']['syncs']:.0f} syncs taking {r['wal']['sync_ms']:.0f} ms, "
+            print(f"{kind}: PostgreSQL CPU s: {parts}; transactions (xact_commit, read-only ones included, "
+                  f"start-up to stop): {per}; WAL: {r['wal']['syncs']:.0f} syncs "
+                  f"({r['wal']['syncs'] / args.count:.1f}/instance) taking {r['wal']['sync_ms']:.0f} ms, "
                   f"{r['wal']['bytes'] / 2**20:.1f} MB")
     for kind, rs in rounds.items():
         for i, r in enumerate(rs, 1):
