@@ -51,12 +51,17 @@ included, from the node's start to its stop) and the WAL syncs (count, ms:
 the durable commits); per node, the instances it took in (the queue's
 intake rows) and the jobs it delivered and retried (its /router/metrics).
 
+With --statements PostgreSQL also loads pg_stat_statements (not a default:
+a little overhead) and each PostgreSQL scenario prints the statements that
+took the most server time, from storescu's start to the node's stop: where
+the queue's and the index's time goes.
+
 Rounds interleave (1234567 1234567 ...); the table shows each scenario's best
 round and every round. Timings are reported, never asserted. Every process
 is ended by its PID.
 
 usage: cluster_bench.py BUILD_DIR [--count N] [--repeat R] [--scenarios 1234567] [--threads T]
-                        [--single-association-peers] [--plugin PATH] [--keep] [--json FILE]
+                        [--single-association-peers] [--statements] [--plugin PATH] [--keep] [--json FILE]
 Standard library only (e2e_bench.py beside it for the shared helpers).
 """
 
@@ -109,7 +114,8 @@ class PostgresServer:
     server run as the postgres user (switched to before exec, so the PID is
     the server's)."""
 
-    def __init__(self):
+    def __init__(self, statements=False):
+        self.statements = statements
         self.dir = tempfile.mkdtemp(prefix="cluster-bench-pg-")
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "postgres.log")
@@ -137,7 +143,9 @@ class PostgresServer:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port), "-k", self.dir,
-                 "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "track_wal_io_timing=on"],
+                 "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "track_wal_io_timing=on"] +
+                (["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all",
+                  "-c", "pg_stat_statements.max=1000", "-c", "pg_stat_statements.track_planning=on"] if self.statements else []),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=self._become_postgres)
         e2e._children[self.proc.pid] = self.proc
 
@@ -200,6 +208,22 @@ class PostgresServer:
             key = words[2] if len(words) >= 4 and "(" in words[3] else " ".join(words[1:]) or "?"
             parts[int(entry), key] = (int(child[11]) + int(child[12])) / tick
         return parts
+
+    def top_statements(self, databases, limit=8):
+        """Per database: statements, execution and planning ms in all; and the
+        statements of these databases that took the most time."""
+        names = ", ".join(f"'{d}'" for d in databases)
+        source = f"pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname IN ({names})"
+        totals = {r[0]: {"calls": int(r[1]), "exec_ms": float(r[2]), "plan_ms": float(r[3])} for r in self.sql(
+            f"SELECT d.datname, SUM(s.calls), round(SUM(s.total_exec_time)::numeric, 1), "
+            f"round(SUM(s.total_plan_time)::numeric, 1) FROM {source} GROUP BY d.datname", databases[0])}
+        rows = self.sql("SELECT d.datname, s.calls, round((s.total_exec_time + s.total_plan_time)::numeric, 1), "
+                        "round(s.total_plan_time::numeric, 1), s.rows, "
+                        f"regexp_replace(left(s.query, 100), '\\s+', ' ', 'g') FROM {source} "
+                        f"ORDER BY s.total_exec_time + s.total_plan_time DESC LIMIT {limit}", databases[0])
+        return {"totals": totals,
+                "top": [{"database": r[0], "calls": int(r[1]), "ms": float(r[2]), "plan_ms": float(r[3]),
+                         "rows": int(r[4]), "query": r[5]} for r in rows]}
 
     def wal(self):
         rows = self.sql("SELECT wal_records, wal_bytes, wal_sync, wal_sync_time, wal_write FROM pg_stat_wal")
@@ -320,6 +344,8 @@ def run_scenario(kind, run_no, halves, data_dir, count, plugin, threads, pg, kee
                 made.append(databases[role])
                 if async_commit:
                     pg.sql(f"ALTER DATABASE {databases[role]} SET synchronous_commit=off")
+                if pg.statements:
+                    pg.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", databases[role])
         uses_pg = bool(made)
         if uses_pg:
             pg.sql("CHECKPOINT")  # what earlier scenarios left dirty is written now, not during this one
@@ -352,6 +378,8 @@ def run_scenario(kind, run_no, halves, data_dir, count, plugin, threads, pg, kee
                 "router": [e2e.router_thread_cpu(p.pid) for p, _ in orthancs],
                 "peers": sum(peer_cpu(p) for p in peers),
                 "pg": pg.cpu() if uses_pg else None}
+        if uses_pg and pg.statements:
+            pg.sql("SELECT pg_stat_statements_reset()", made[0])
         children0 = os.times()
         start = time.monotonic()
         senders = []
@@ -436,6 +464,8 @@ def run_scenario(kind, run_no, halves, data_dir, count, plugin, threads, pg, kee
             result["commits"] = {name: int(n) for name, n in rows}
             after = pg.wal()
             result["wal"] = {k: after[k] - wal_before[k] for k in after}
+            if pg.statements:
+                result["statements"] = pg.top_statements(made)
         return result
     finally:
         for p, _ in orthancs:
@@ -463,6 +493,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the best round per scenario is shown")
     parser.add_argument("--single-association-peers", action="store_true",
                         help="two nodes' storescp peers without --fork: one association at a time")
+    parser.add_argument("--statements", action="store_true",
+                        help="PostgreSQL with pg_stat_statements: print the statements that took the most time")
     parser.add_argument("--plugin", help="plugin to load (default BUILD_DIR/plugins/orthanc/libOrthancRouter.so)")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--keep", action="store_true", help="keep each run's temp folder (logs, storage)")
@@ -494,7 +526,7 @@ def main():
             os.link(os.path.join(data, name), os.path.join(halves[i % 2], name))
         size_mb = sum(os.path.getsize(os.path.join(data, n)) for n in names) / 2**20
         if any(SHAPES[k][2] or SHAPES[k][3] for k in args.scenarios):
-            pg = PostgresServer()
+            pg = PostgresServer(statements=args.statements)
             pg.start()
         print(f"cluster: {args.count} instances, 512x512 16-bit CT, {size_mb:.0f} MB; Router Threads {args.threads}; "
               f"PostgreSQL 15 on 127.0.0.1, durable defaults, one server, fresh databases per scenario run",
@@ -575,6 +607,16 @@ def main():
                   f"start-up to stop): {per}; WAL: {r['wal']['syncs']:.0f} syncs "
                   f"({r['wal']['syncs'] / args.count:.1f}/instance) taking {r['wal']['sync_ms']:.0f} ms, "
                   f"{r['wal']['bytes'] / 2**20:.1f} MB")
+    for kind, r in results.items():
+        if r.get("statements"):
+            totals = "; ".join(f"{d}: {t['calls']} statements ({t['calls'] / args.count:.1f}/instance), "
+                               f"executing {t['exec_ms']:.0f} ms, planning {t['plan_ms']:.0f} ms"
+                               for d, t in r["statements"]["totals"].items())
+            print(f"{kind}: statements, storescu's start to the node's stop: {totals}; the most time "
+                  f"(execution + planning):")
+            for st in r["statements"]["top"]:
+                print(f"   {st['ms']:>7.1f} ms (plan {st['plan_ms']:>5.1f}) {st['calls']:>6} calls {st['rows']:>6} rows"
+                      f"  {st['database']}: {st['query']}")
     for kind, rs in rounds.items():
         for i, r in enumerate(rs, 1):
             if r["received"]:
