@@ -8,7 +8,7 @@
 #   4. queue_bench      jobs/s through the queue, SQLite vs PostgreSQL (a server it starts), one node
 #   5. cluster_bench.py 300 CTs end to end: one node on SQLite, one on PostgreSQL (queue; queue + index),
 #                       two nodes on one PostgreSQL, vs bare Orthanc (a PostgreSQL server it starts)
-# then prints the short summary again. About 10-12 minutes on 2 cores; --quick
+# then prints the short summary again. About 8-11 minutes on 2 cores; --quick
 # cuts the repetitions (for a smoke run). Timings are printed, never asserted:
 # the exit status is non-zero only when a benchmark could not run.
 set -euo pipefail
