@@ -145,7 +145,8 @@ class PostgresServer:
                 [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port), "-k", self.dir,
                  "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "track_wal_io_timing=on"] +
                 (["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all",
-                  "-c", "pg_stat_statements.max=1000", "-c", "pg_stat_statements.track_planning=on"] if self.statements else []),
+                  "-c", "pg_stat_statements.max=1000", "-c", "pg_stat_statements.track_planning=on"]
+                 if self.statements else []),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=self._become_postgres)
         e2e._children[self.proc.pid] = self.proc
 
@@ -351,7 +352,8 @@ def run_scenario(kind, run_no, halves, data_dir, count, plugin, threads, pg, kee
             pg.sql("CHECKPOINT")  # what earlier scenarios left dirty is written now, not during this one
         wal_before = pg.wal() if uses_pg else None
         if routed:
-            peers = [e2e.Peer(work, aet, options=["+uf"] + (["--fork"] if fork_peers and nodes > 1 else [])) for aet in ("PEERA", "PEERB")]
+            options = ["+uf"] + (["--fork"] if fork_peers and nodes > 1 else [])
+            peers = [e2e.Peer(work, aet, options=options) for aet in ("PEERA", "PEERB")]
             for p in peers:
                 p.start()
         configs = []
@@ -374,12 +376,12 @@ def run_scenario(kind, run_no, halves, data_dir, count, plugin, threads, pg, kee
         time.sleep(0.5)  # let the plugin's OrthancStarted work (workers, replay) settle
 
         sources = halves if nodes > 1 else [data_dir]
+        if uses_pg and pg.statements:
+            pg.sql("SELECT pg_stat_statements_reset()", made[0])
         cpu0 = {"orthanc": [e2e.cpu_seconds(p.pid) for p, _ in orthancs],
                 "router": [e2e.router_thread_cpu(p.pid) for p, _ in orthancs],
                 "peers": sum(peer_cpu(p) for p in peers),
                 "pg": pg.cpu() if uses_pg else None}
-        if uses_pg and pg.statements:
-            pg.sql("SELECT pg_stat_statements_reset()", made[0])
         children0 = os.times()
         start = time.monotonic()
         senders = []
