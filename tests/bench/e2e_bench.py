@@ -169,10 +169,12 @@ def tail(path, lines=30):
 
 
 class Peer:
-    """storescp writing what it receives to its own folder, all syntaxes accepted."""
+    """storescp writing what it receives to its own folder, all syntaxes accepted
+    (options: more storescp arguments, e.g. +uf to keep a second copy)."""
 
-    def __init__(self, workdir, aet):
+    def __init__(self, workdir, aet, options=()):
         self.aet = aet
+        self.options = list(options)
         self.folder = os.path.join(workdir, aet.lower())
         os.makedirs(self.folder)
         self.log = os.path.join(workdir, aet.lower() + ".log")
@@ -181,7 +183,7 @@ class Peer:
 
     def start(self):
         self.proc = spawn([STORESCP, "-aet", self.aet, "-od", self.folder, "+xa", "--promiscuous",
-                           "--disable-host-lookup", str(self.port)], self.log,
+                           "--disable-host-lookup", *self.options, str(self.port)], self.log,
                           env=dict(os.environ, TCP_NODELAY="1"))
         wait_for(lambda: self.proc.poll() is not None or listening(self.port), 10, f"storescp {self.aet}")
         if self.proc.poll() is not None:
