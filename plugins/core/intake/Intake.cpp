@@ -1,6 +1,7 @@
 #include "plugins/core/intake/Intake.h"
 
 #include <chrono>
+#include <utility>
 
 #include "plugins/core/ThreadName.h"
 
@@ -45,10 +46,14 @@ void Intake::start() {
 void Intake::stop() { lifecycle_.stop(); }
 
 int Intake::pollOnce() {
-  // The stored cursor (another node may have moved it); reading goes on past
+  // The stored cursor: read from the queue after a quiet pass (another node
+  // may have moved it), else the one this thread wrote last (a lower value
+  // is safe: what it re-reads is not taken in twice). Reading goes on past
   // it when it waits at a gap.
-  int64_t cursor = queue_.lastChangeSeq().value_or(0);
+  const std::optional<int64_t> known = std::exchange(written_, std::nullopt);
+  int64_t cursor = known ? *known : queue_.lastChangeSeq().value_or(0);
   cursor_.committed(cursor, {}, ChangeCursor::SteadyClock::now());
+  bool moved = false;
   int64_t readFrom = cursor;
   int taken = 0;
   for (;;) {
@@ -66,11 +71,15 @@ int Intake::pollOnce() {
         routingWakeup_.notify();
       }
       taken += added;
+      moved = moved || to > cursor;
       cursor = to;
     }
     cursor_.committed(cursor, batch.seqs, now);
     readFrom = std::max(readFrom, batch.last);
-    if (batch.done || wakeup_.stopped()) return taken;
+    if (batch.done || wakeup_.stopped()) {
+      if (moved || taken > 0) written_ = cursor;
+      return taken;
+    }
   }
 }
 

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "plugins/core/Lifecycle.h"
@@ -64,6 +65,7 @@ class Intake {
   bool routeResentInstances_;
   const std::chrono::milliseconds pollInterval_;
   ChangeCursor cursor_;  // the intake thread's (pollOnce)
+  std::optional<int64_t> written_;  // the cursor pollOnce last wrote, while changes keep coming
   Wakeup wakeup_;
   std::thread thread_;
   Lifecycle lifecycle_;

@@ -91,8 +91,9 @@ void Routing::run() {
       std::optional<IntakeItem> item = queue_.claimIntake();
       if (!item) {
         wakeup_.waitFor(seen, idlePoll_);
-        // Idle: look for decisions released elsewhere (an operator's release).
-        studiesDue_ = true;
+        // Idle for a whole poll (not woken for new work): look for decisions
+        // released elsewhere (an operator's release, another node).
+        if (wakeup_.generation() == seen) studiesDue_ = true;
         continue;
       }
       claimed = item->id;
