@@ -123,6 +123,18 @@ class ClusterTest(harness.RouterTestCase):
         return self.sql("SELECT COUNT(*) FROM jobs WHERE state IN (0, 1, 2)") == "0" and \
             self.sql("SELECT COUNT(*) FROM intake WHERE state IN (0, 1)") == "0"
 
+    def burst(self, name, count, seed, size):
+        """count CT slices (size x size), every other one sent to each node by
+        two storescu at the same time: (uids, a's files, b's files, senders)."""
+        files = harness.generate(self.path(name, "x"), suite="ct-series", count=count, seed=seed, rows=size,
+                                 columns=size)
+        to_a = [p for p, _ in files[0::2]]
+        to_b = [p for p, _ in files[1::2]]
+        senders = [Sender(to_a, self.a.dicom_port), Sender(to_b, self.b.dicom_port)]
+        for s in senders:
+            s.start()
+        return {uid for _, uid in files}, to_a, to_b, senders
+
     def nodes_seen_by(self, node):
         return {n["Name"]: n for n in node.get("/router/status")["Nodes"]}
 
@@ -148,14 +160,7 @@ class ClusterTest(harness.RouterTestCase):
         self.assertEqual(self.pacs.stores(), 2)
 
     def test_a_node_killed_mid_burst_loses_nothing_and_its_work_is_taken_over(self):
-        files = harness.generate(self.path("burst", "x"), suite="ct-series", count=500, seed=701, rows=64,
-                                 columns=64)
-        uids = {uid for _, uid in files}
-        to_a = [p for p, _ in files[0::2]]
-        to_b = [p for p, _ in files[1::2]]
-        senders = [Sender(to_a, self.a.dicom_port), Sender(to_b, self.b.dicom_port)]
-        for s in senders:
-            s.start()
+        uids, to_a, to_b, senders = self.burst("burst", 500, 701, 64)
         # Mid-burst: b still receives its share, has delivered some and holds jobs.
         harness.wait_for(lambda: not senders[1].is_alive() or (
                          self.pacs.stores() >= 20 and
@@ -191,14 +196,7 @@ class ClusterTest(harness.RouterTestCase):
         self.assertTrue(self.nodes_seen_by(self.b)["a"]["Alive"])
 
     def test_postgresql_restarted_under_a_burst_to_both_nodes_loses_nothing(self):
-        files = harness.generate(self.path("restart", "x"), suite="ct-series", count=200, seed=702, rows=16,
-                                 columns=16)
-        uids = {uid for _, uid in files}
-        to_a = [p for p, _ in files[0::2]]
-        to_b = [p for p, _ in files[1::2]]
-        senders = [Sender(to_a, self.a.dicom_port), Sender(to_b, self.b.dicom_port)]
-        for s in senders:
-            s.start()
+        uids, to_a, to_b, senders = self.burst("restart", 200, 702, 16)
         harness.wait_for(lambda: self.pacs.stores() >= 40, 120, "the burst under way", interval=0.02)
         self.postgres.stop()
         for s in senders:

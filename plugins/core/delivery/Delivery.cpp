@@ -13,6 +13,12 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 // An association unused this long is released; the peer may limit them.
 constexpr auto kIdleClose = std::chrono::seconds(30);
+// How long an idle lane trusts what it last learnt of its destination's
+// next retry. Jobs mostly come one at a time, each followed by an empty
+// claim: asking the queue every time doubled those round trips (a shared
+// PostgreSQL queue pays each one). A retry may then start up to this much
+// later than its due time.
+constexpr auto kRetryRecheck = std::chrono::seconds(1);
 }  // namespace
 
 Delivery::Delivery(const Config& config, InstanceStore& store, Queue& queue, const Transcoder& transcoder,
@@ -93,6 +99,8 @@ void Delivery::run(Lane& lane) {
   // as it is by releaseJob().
   std::map<int64_t, std::string> unsettled;
   std::vector<int64_t> claimed;
+  std::optional<Clock::time_point> retryDue;  // the destination's next retry, as last asked
+  std::optional<SteadyClock::time_point> retryAsked;
   while (!lane.wakeup.stopped()) {
     uint64_t seen = lane.wakeup.generation();
     claimed.clear();
@@ -117,8 +125,17 @@ void Delivery::run(Lane& lane) {
           idleClosed = true;
         }
         auto deadline = SteadyClock::now() + idlePoll_;
-        if (auto due = queue_.nextRetry(config.name)) {
-          auto wait = std::chrono::duration_cast<SteadyClock::duration>(*due - Clock::now());
+        if (!retryAsked || SteadyClock::now() - *retryAsked >= kRetryRecheck) {
+          retryDue = queue_.nextRetry(config.name);
+          retryAsked = SteadyClock::now();
+        }
+        if (retryDue) {
+          // A retry already due was not claimable just now (a closed
+          // window, another node took it, the clocks' rounding): look again
+          // in a while rather than at once, which would spin.
+          auto wait = std::max<SteadyClock::duration>(
+              std::chrono::duration_cast<SteadyClock::duration>(*retryDue - Clock::now()),
+              *retryDue > Clock::now() ? SteadyClock::duration::zero() : SteadyClock::duration(kRetryRecheck));
           if (SteadyClock::now() + wait < deadline) deadline = SteadyClock::now() + wait;
         }
         lane.wakeup.waitUntil(seen, deadline);
