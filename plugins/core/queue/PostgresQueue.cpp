@@ -674,8 +674,6 @@ class PostgresQueue : public Queue {
     return requeued;
   }
 
-  // Creates the tables at kSchemaVersion, or upgrades them, in one
-  // transaction under the schema lock; refuses a database of a newer release.
   // This node's row in `nodes`: written at start (started) and at every heartbeat.
   void beat(int64_t nowMs, bool started) {
     auto c = pool_.take();
@@ -685,6 +683,8 @@ class PostgresQueue : public Queue {
             {node_.name, nowMs, leaseMs()});
   }
 
+  // Creates the tables at kSchemaVersion, or upgrades them, in one
+  // transaction under the schema lock; refuses a database of a newer release.
   void migrate() {
     auto c = pool_.take();
     Transaction tx(*c);

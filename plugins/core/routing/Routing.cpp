@@ -76,6 +76,7 @@ void Routing::run() {
   // failed, e.g. its disk is full): handed back before any new claim, so that
   // none stays "routing" until the next restart.
   std::map<int64_t, std::string> unsettled;
+  auto lookedForDecisions = std::chrono::steady_clock::now();
   while (!wakeup_.stopped()) {
     uint64_t seen = wakeup_.generation();
     std::optional<int64_t> claimed;
@@ -91,9 +92,13 @@ void Routing::run() {
       std::optional<IntakeItem> item = queue_.claimIntake();
       if (!item) {
         wakeup_.waitFor(seen, idlePoll_);
-        // Idle for a whole poll (not woken for new work): look for decisions
-        // released elsewhere (an operator's release, another node).
-        if (wakeup_.generation() == seen) studiesDue_ = true;
+        // Once a poll interval, busy or not, look for decisions released
+        // elsewhere (an operator's release, another node); not at every
+        // wake-up, which would double the queue's round trips.
+        if (std::chrono::steady_clock::now() - lookedForDecisions >= idlePoll_) {
+          lookedForDecisions = std::chrono::steady_clock::now();
+          studiesDue_ = true;
+        }
         continue;
       }
       claimed = item->id;
