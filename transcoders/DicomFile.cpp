@@ -465,6 +465,17 @@ PixelLayout readPixelLayout(const gdcm::DataSet& ds) {
                          " is not BitsStored - 1" + bits);
   if (l.samplesPerPixel != 1 && l.samplesPerPixel != 3)
     throw TranscodeError("SamplesPerPixel " + std::to_string(l.samplesPerPixel) + " is not supported (1 or 3)");
+  // PS3.3 C.7.6.3.1.2: each photometric interpretation has its number of
+  // samples. A mismatch (e.g. YBR_FULL without SamplesPerPixel, which then
+  // reads as 1) makes GDCM's JPEG coder read three samples from a buffer of
+  // one (fuzz_transcode).
+  const bool monochrome = l.photometric == "MONOCHROME1" || l.photometric == "MONOCHROME2" ||
+                          l.photometric == "PALETTE COLOR";
+  const bool colour = l.photometric == "RGB" || l.photometric.rfind("YBR_", 0) == 0;
+  if ((monochrome && l.samplesPerPixel != 1) || (colour && l.samplesPerPixel != 3))
+    throw TranscodeError("PhotometricInterpretation " + l.photometric + " takes " + (monochrome ? "1 sample" : "3 samples") +
+                         " per pixel, but SamplesPerPixel is " + std::to_string(l.samplesPerPixel) +
+                         " (missing or wrong in the file)");
   if (l.planarConfiguration > 1)
     throw TranscodeError("PlanarConfiguration " + std::to_string(l.planarConfiguration) + " must be 0 or 1");
   if (l.pixelRepresentation > 1)

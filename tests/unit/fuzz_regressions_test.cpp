@@ -17,6 +17,7 @@
 #include <fstream>
 #include <ostream>
 #include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -147,10 +148,14 @@ TEST(FuzzRegressionFiles, SeedAnswersAreThere) {
 }
 
 // The files' names say what they found; a few KiB keeps them readable in
-// review and quick to replay.
+// review and quick to replay. An over-read in an uninstrumented library
+// shows only when it reaches unmapped memory, so such a finding needs its
+// size and cannot be minimised: a few of those may be bigger.
 TEST(FuzzRegressionFiles, AreSmall) {
+  const std::set<std::string> needTheirSize = {"gdcm-jpeg-encoder-overread-ybr-full-without-samples-per-pixel"};
   for (const Replay& replay : replays()) {
-    EXPECT_LE(fs::file_size(replay.file), 16u * 1024)
+    const bool big = needTheirSize.count(replay.file.filename().string()) > 0;
+    EXPECT_LE(fs::file_size(replay.file), (big ? 64u : 16u) * 1024)
         << replay.file << ": minimise it (-minimize_crash=1)";
   }
 }

@@ -164,6 +164,35 @@ TEST(TranscoderEdge, OneBitImagesAreRefusedNotCrashed) {
   EXPECT_NO_THROW(transcoder->transcode(input, ts::kImplicitVRLittleEndian));
 }
 
+// A colour photometric interpretation without SamplesPerPixel (read as 1):
+// GDCM's JPEG coder read three samples from a buffer of one (fuzz_transcode,
+// regressions/transcode/gdcm-jpeg-encoder-overread-ybr-full-without-samples-per-pixel).
+TEST(TranscoderEdge, APhotometricInterpretationThatDisagreesWithSamplesPerPixelIsRefused) {
+  TempDir dir;
+  const ImageSpec spec = suiteImage("sc-mono8");
+  writeFile(dir / "in.dcm", router::testdata::makeInstance(spec));
+  DcmFileFormat file;
+  ASSERT_TRUE(file.loadFile((dir / "in.dcm").c_str()).good());
+  DcmDataset* ds = file.getDataset();
+  ds->putAndInsertString(DCM_PhotometricInterpretation, "YBR_FULL");
+  delete ds->remove(DCM_SamplesPerPixel);
+  ASSERT_TRUE(file.saveFile((dir / "ybr.dcm").c_str(), EXS_LittleEndianExplicit).good());
+  const std::string input = readFile(dir / "ybr.dcm");
+
+  const auto transcoder = router::makeTranscoder();
+  for (const auto& info : router::knownTransferSyntaxes()) {
+    if (!info.canEncode || !info.encapsulated) continue;
+    try {
+      transcoder->transcode(input, info.uid);
+      ADD_FAILURE() << "YBR_FULL with 1 sample to " << info.keyword << " was not refused";
+    } catch (const TranscodeError& e) {
+      EXPECT_NE(std::string(e.what()).find("YBR_FULL takes 3 samples per pixel, but SamplesPerPixel is 1"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(TranscoderEdge, GarbageAndUnknownTargetsAreRefused) {
   const auto transcoder = router::makeTranscoder();
   EXPECT_THROW(transcoder->transcode(std::string(1000, 'x'), ts::kJPEGLSLossless), TranscodeError);
