@@ -76,7 +76,11 @@ class FakeDestination : public Destination {
 class MemoryStore : public InstanceStore {
  public:
   std::map<std::string, std::string> files;  // filled before delivery starts
-  ChangeBatch changesSince(int64_t since, int) override { return {{}, since, true}; }
+  ChangeBatch changesSince(int64_t since, int) override {
+    ChangeBatch none;
+    none.last = since;
+    return none;
+  }
   int64_t lastChange() override { return 0; }
   std::string readFile(const std::string& id) override {
     auto it = files.find(id);

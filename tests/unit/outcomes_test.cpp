@@ -24,7 +24,11 @@ using namespace std::chrono_literals;
 class CountingStore : public InstanceStore {
  public:
   std::vector<std::string> deleted;
-  ChangeBatch changesSince(int64_t since, int) override { return {{}, since, true}; }
+  ChangeBatch changesSince(int64_t since, int) override {
+    ChangeBatch none;
+    none.last = since;
+    return none;
+  }
   int64_t lastChange() override { return 0; }
   std::string readFile(const std::string&) override { return "file"; }
   Origin readOrigin(const std::string&) override { return {}; }

@@ -41,7 +41,11 @@ class MemoryStore : public InstanceStore {
  public:
   std::map<std::string, std::string> files;
   bool unreachable = false;
-  ChangeBatch changesSince(int64_t since, int) override { return {{}, since, true}; }
+  ChangeBatch changesSince(int64_t since, int) override {
+    ChangeBatch none;
+    none.last = since;
+    return none;
+  }
   int64_t lastChange() override { return 0; }
   std::string readFile(const std::string& id) override {
     if (unreachable) throw RouterError("Orthanc answered 500");

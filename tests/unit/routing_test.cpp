@@ -22,7 +22,11 @@ using testdata::TempDir;
 
 class FilesOnly : public InstanceStore {
  public:
-  ChangeBatch changesSince(int64_t since, int) override { return {{}, since, true}; }
+  ChangeBatch changesSince(int64_t since, int) override {
+    ChangeBatch none;
+    none.last = since;
+    return none;
+  }
   int64_t lastChange() override { return 0; }
   std::string readFile(const std::string&) override {
     return testdata::makeInstance(testdata::ctSeries(1, 3, 16, 16).front());
