@@ -6,7 +6,8 @@ C-STORE is counted, copies included).
 
 1. Both nodes start at once on an empty database; each lists both nodes.
 2. 500 instances, half sent to each node's DICOM port at the same time; node
-   b is killed with -9 in the middle; its modality sends its share again to
+   b is frozen in the middle until it is seen holding jobs, then killed
+   with -9; its modality sends its share again to
    node a (as a load balancer would). Every instance arrives; copies are at
    most the jobs b held when it died; each instance is taken in once; a
    takes over b's claims once b's lease (5 s) ran out; b restarts and is
@@ -26,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import textwrap
 import threading
 import time
@@ -162,13 +164,26 @@ class ClusterTest(harness.RouterTestCase):
     def test_a_node_killed_mid_burst_loses_nothing_and_its_work_is_taken_over(self):
         uids, to_a, to_b, senders = self.burst("burst", 500, 701, 64)
         # Mid-burst: b still receives its share, has delivered some and holds jobs.
-        harness.wait_for(lambda: not senders[1].is_alive() or (
-                         self.pacs.stores() >= 20 and
-                         int(self.sql("SELECT COUNT(*) FROM jobs WHERE node='b' AND state=1")) > 0),
-                         120, "node b to be sending in the middle of the burst", interval=0.02)
+        # b is frozen (SIGSTOP) until it is caught holding jobs, so that what it
+        # holds cannot change between the count and the kill: the count is the
+        # copies' bound, and a's takeover of those jobs is what is tested.
+        held = 0
+
+        def b_frozen_holding_jobs():
+            nonlocal held
+            if not senders[1].is_alive():
+                return True
+            if self.pacs.stores() < 20:
+                return False
+            os.kill(self.b.process.pid, signal.SIGSTOP)
+            held = int(self.sql("SELECT COUNT(*) FROM jobs WHERE node='b' AND state=1"))
+            if held == 0:
+                os.kill(self.b.process.pid, signal.SIGCONT)
+            return held > 0
+
+        harness.wait_for(b_frozen_holding_jobs, 120, "node b to be sending in the middle of the burst",
+                         interval=0.05)
         self.b.kill9()
-        # Read before its lease runs out: what b held when it died (the copies' bound).
-        held = int(self.sql("SELECT COUNT(*) FROM jobs WHERE node='b' AND state=1"))
         for s in senders:
             s.join(300)
         self.assertIsNone(senders[0].error, "node a refused instances")
