@@ -23,7 +23,11 @@ are sent with one storescu association (TCP_NODELAY=1) to:
      ended delivery finished, and what the waiting study held: queue rows,
      queue file size, Orthanc's resident memory
   t  as s, but one route_study() decision sends the study to both peers
-and prints seconds, ratios against a, and the Orthanc process's peak RSS
+
+The storescp peers write to /dev/shm when it is a tmpfs (--peer-storage):
+they stand for other machines, and on the router's disk their file creation
+contends with Orthanc's in ext4 (see default_peer_storage).
+Prints seconds, ratios against a, and the Orthanc process's peak RSS
 (VmHWM, read before stopping it). Every run gets fresh temp storage; every
 process is ended by its PID. Timings are reported, never asserted.
 
@@ -32,7 +36,7 @@ table shows each scenario's best (lowest) time, every round's time beside it:
 the machine may be shared, and the best round is the least disturbed one.
 
 usage: e2e_bench.py BUILD_DIR [--count N] [--scenarios abcdeghst] [--repeat R] [--threads T]
-                    [--plugin PATH] [--keep] [--json FILE]
+                    [--plugin PATH] [--keep] [--json FILE] [--peer-storage DIR]
 Standard library only.
 """
 
@@ -172,10 +176,10 @@ class Peer:
     """storescp writing what it receives to its own folder, all syntaxes accepted
     (options: more storescp arguments, e.g. +uf to keep a second copy)."""
 
-    def __init__(self, workdir, aet, options=()):
+    def __init__(self, workdir, aet, options=(), store_root=None):
         self.aet = aet
         self.options = list(options)
-        self.folder = os.path.join(workdir, aet.lower())
+        self.folder = os.path.join(store_root or workdir, aet.lower())
         os.makedirs(self.folder)
         self.log = os.path.join(workdir, aet.lower() + ".log")
         self.port = free_port()
@@ -213,6 +217,22 @@ class FolderPeer(Peer):
 
     def count(self):
         return sum(1 for n in os.listdir(self.folder) if n.endswith(".dcm") and not n.startswith("."))
+
+
+def default_peer_storage():
+    """The storescp peers stand for other machines. On the router's own ext4
+    disk, their 600 new files per run compete with Orthanc's own in the
+    kernel's inode allocation (perf on scenario b: ext4 find_inode_bit /
+    recently_deleted / find_get_block_common in Orthanc's C-STORE thread,
+    3x bare's samples), which lengthens ingest for a reason no deployment
+    has. A tmpfs keeps them off that disk."""
+    try:
+        with open("/proc/mounts") as f:
+            if any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in f):
+                return "/dev/shm"
+    except OSError:
+        pass
+    return None
 
 
 def scenario_config(kind, work, peers, plugin, threads):
@@ -278,13 +298,16 @@ def scenario_config(kind, work, peers, plugin, threads):
     return config, path
 
 
-def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
+def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout, peer_storage=None):
     work = tempfile.mkdtemp(prefix=f"e2e-bench-{kind}-")
     orthanc = None
     peers = []
+    peer_root = None
     try:
         if kind not in ("a", "f"):
-            peers = [(FolderPeer if kind in ("g", "h") else Peer)(work, "PEERA"), Peer(work, "PEERB")]
+            peer_root = tempfile.mkdtemp(prefix=f"e2e-bench-{kind}-peers-", dir=peer_storage or None)
+            peers = [FolderPeer(work, "PEERA") if kind in ("g", "h") else Peer(work, "PEERA", store_root=peer_root),
+                     Peer(work, "PEERB", store_root=peer_root)]
             for p in peers:
                 p.start()
         config, config_path = scenario_config(kind, work, peers, plugin, threads)
@@ -360,9 +383,11 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout):
             if p.proc:
                 end(p.proc)
         if keep:
-            print(f"  (kept {work})", file=sys.stderr)
+            print(f"  (kept {work}" + (f" and {peer_root}" if peer_root else "") + ")", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
+            if peer_root:
+                shutil.rmtree(peer_root, ignore_errors=True)
 
 
 DESCRIPTIONS = {
@@ -391,6 +416,9 @@ def main():
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--keep", action="store_true", help="keep each run's temp folder (logs, storage)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--peer-storage", default=default_peer_storage(),
+                        help="folder the storescp peers write into (default /dev/shm when it is a tmpfs, "
+                             "else each run's temp folder); --peer-storage '' puts them on the router's disk")
     args = parser.parse_args()
     args.build_dir = os.path.abspath(args.build_dir)  # Orthanc runs in its own folder
 
@@ -406,12 +434,13 @@ def main():
         subprocess.run([testdata, data, "--suite", "ct-series", "--count", str(args.count), "--seed", "4242"],
                        check=True, stdout=subprocess.DEVNULL)
         size_mb = sum(os.path.getsize(os.path.join(data, n)) for n in os.listdir(data)) / 2**20
-        print(f"e2e: {args.count} instances, 512x512 16-bit CT, {size_mb:.0f} MB; Router Threads {args.threads}",
-              flush=True)
+        print(f"e2e: {args.count} instances, 512x512 16-bit CT, {size_mb:.0f} MB; Router Threads {args.threads}; "
+              f"storescp peers write to {args.peer_storage or 'the temp folder (the router disk)'}", flush=True)
         for round_no in range(1, args.repeat + 1):
             for kind in args.scenarios:
                 print(f"e2e: round {round_no}/{args.repeat}, scenario {kind}: {DESCRIPTIONS[kind]} ...", flush=True)
-                r = run_scenario(kind, data, args.count, plugin, args.threads, args.keep, args.timeout)
+                r = run_scenario(kind, data, args.count, plugin, args.threads, args.keep, args.timeout,
+                                 args.peer_storage)
                 rounds.setdefault(kind, []).append(r)
                 done = f", delivered {r['delivered_s']:.2f} s" if r["delivered_s"] is not None else ""
                 cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_s"].items())
