@@ -56,6 +56,7 @@ WorkerPoolOptions workerOptions(const Config& config, Log& log) {
                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.timeLimit = config.transcoding.timeLimit;
   o.memoryLimitMb = static_cast<size_t>(config.transcoding.memoryLimitMb);
+  o.nice = config.transcoding.nice;
   o.warn = [&log](const std::string& message) { log.warning(message); };
   return o;
 }

@@ -37,6 +37,7 @@ the machine may be shared, and the best round is the least disturbed one.
 
 usage: e2e_bench.py BUILD_DIR [--count N] [--scenarios abcdeghst] [--repeat R] [--threads T]
                     [--plugin PATH] [--keep] [--json FILE] [--peer-storage DIR]
+                    [--transcoding-nice N]
 Standard library only.
 """
 
@@ -235,7 +236,7 @@ def default_peer_storage():
     return None
 
 
-def scenario_config(kind, work, peers, plugin, threads):
+def scenario_config(kind, work, peers, plugin, threads, nice=None):
     storage = os.path.join(work, "storage")
     os.makedirs(storage)
     config = {
@@ -280,6 +281,8 @@ def scenario_config(kind, work, peers, plugin, threads):
                 for p in peers
             },
         }
+        if nice is not None:
+            config["Router"]["Transcoding"] = {"Nice": nice}
         if kind == "e":  # nothing listens there: every attempt is refused
             config["Router"]["Destinations"]["dead"] = {"Type": "dicom", "AET": "DEAD", "Host": "127.0.0.1",
                                                         "Port": free_port()}
@@ -298,7 +301,7 @@ def scenario_config(kind, work, peers, plugin, threads):
     return config, path
 
 
-def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout, peer_storage=None):
+def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout, peer_storage=None, nice=None):
     work = tempfile.mkdtemp(prefix=f"e2e-bench-{kind}-")
     orthanc = None
     peers = []
@@ -310,7 +313,7 @@ def run_scenario(kind, data_dir, count, plugin, threads, keep, timeout, peer_sto
                      Peer(work, "PEERB", store_root=peer_root)]
             for p in peers:
                 p.start()
-        config, config_path = scenario_config(kind, work, peers, plugin, threads)
+        config, config_path = scenario_config(kind, work, peers, plugin, threads, nice)
         log = os.path.join(work, "orthanc.log")
         env = dict(os.environ, TCP_NODELAY="1")
         if kind == "f":
@@ -416,6 +419,8 @@ def main():
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--keep", action="store_true", help="keep each run's temp folder (logs, storage)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--transcoding-nice", type=int, default=None,
+                        help="Router.Transcoding.Nice for the plugin's scenarios (default: the router's own, 10)")
     parser.add_argument("--peer-storage", default=default_peer_storage(),
                         help="folder the storescp peers write into (default /dev/shm when it is a tmpfs, "
                              "else each run's temp folder); --peer-storage '' puts them on the router's disk")
@@ -440,7 +445,7 @@ def main():
             for kind in args.scenarios:
                 print(f"e2e: round {round_no}/{args.repeat}, scenario {kind}: {DESCRIPTIONS[kind]} ...", flush=True)
                 r = run_scenario(kind, data, args.count, plugin, args.threads, args.keep, args.timeout,
-                                 args.peer_storage)
+                                 args.peer_storage, args.transcoding_nice)
                 rounds.setdefault(kind, []).append(r)
                 done = f", delivered {r['delivered_s']:.2f} s" if r["delivered_s"] is not None else ""
                 cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_s"].items())

@@ -191,6 +191,7 @@ TEST_F(ConfigTest, EveryMistakeNamesItsKey) {
        "Router.Transcoding.Quality.JPEG2000: must be a compression ratio 1..1000"},
       {R"("Transcoding": { "Quality": { "JPEGLSNearLossless": 200 } })",
        "Router.Transcoding.Quality.JPEGLSNearLossless: must be NEAR"},
+      {R"("Transcoding": { "Nice": 20 })", "Router.Transcoding.Nice: must be between 0 and 19"},
   };
   for (const Case& c : cases) {
     std::string error = errorOf(doc(c.body));
@@ -206,6 +207,11 @@ TEST_F(ConfigTest, LossyQualityByKeywordOrUid) {
       {ts::kHTJ2K, 70}, {ts::kJPEGBaseline8Bit, 85}, {ts::kJPEGLSNearLossless, 3}};
   EXPECT_EQ(c.transcoding.quality, expected);
   EXPECT_TRUE(parseConfig(doc("")).transcoding.quality.empty());
+}
+
+TEST_F(ConfigTest, WorkersYieldToOrthancByDefault) {
+  EXPECT_EQ(parseConfig(doc("")).transcoding.nice, 10);
+  EXPECT_EQ(parseConfig(doc(R"("Transcoding": { "Nice": 0 })")).transcoding.nice, 0);
 }
 
 TEST_F(ConfigTest, DeliveryWindows) {

@@ -10,9 +10,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "tests/generator/TestData.h"
@@ -86,6 +89,33 @@ TEST(WorkerPool, ConvertsExactlyAsInProcess) {
     const std::string input = image();
     EXPECT_EQ(pool.transcode(input, target), local->transcode(input, target)) << transferSyntaxName(target);
   }
+}
+
+// The niceness a process runs at, from field 19 of /proc/PID/stat.
+int niceOf(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));  // after "(comm) "
+  std::string field;
+  for (int i = 3; i <= 19 && fields >> field; ++i) {
+  }
+  return std::stoi(field);
+}
+
+// Conversions yield to Orthanc's own threads: every worker runs at the
+// niceness asked for, says so in its lockdown line, and still converts.
+TEST(WorkerPool, WorkersRunAtTheNicenessAskedFor) {
+  const int ours = niceOf(getpid());
+  const int expected = std::max(7, ours);  // never below the niceness they were started with
+  WorkerPoolOptions o = options(kWorker);
+  o.nice = 7;
+  WorkerPool pool(o);
+  pool.start();
+  ASSERT_EQ(pool.pids().size(), 2u);
+  for (pid_t pid : pool.pids()) EXPECT_EQ(niceOf(pid), expected) << pid;
+  EXPECT_NE(pool.lockdown().find("nice " + std::to_string(expected)), std::string::npos) << pool.lockdown();
+  EXPECT_FALSE(pool.transcode(image(), ts::kJPEGLSLossless).empty());
+  EXPECT_EQ(niceOf(getpid()), ours);  // the calling (Orthanc's) process is left as it was
 }
 
 // OpenJPH under the worker's seccomp filter: encoding, decoding, and an

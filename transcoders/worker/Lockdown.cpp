@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -88,7 +89,13 @@ void installFilter() {
 
 }  // namespace
 
-void lockDown(const Limits& limits) {
+void lockDown(Limits& limits) {
+  errno = 0;
+  const int started = getpriority(PRIO_PROCESS, 0);
+  if (errno != 0) throw std::runtime_error(std::string("cannot read the niceness: ") + std::strerror(errno));
+  if (limits.nice > started && setpriority(PRIO_PROCESS, 0, limits.nice) != 0)
+    throw std::runtime_error(std::string("cannot set the niceness: ") + std::strerror(errno));
+  limits.nice = std::max(limits.nice, started);
   if (limits.memoryBytes > 0 && !kSanitizerShadow) limit(RLIMIT_AS, limits.memoryBytes, "the memory limit");
   // No RLIMIT_FSIZE: it applies to memfd files too, and the output is one.
   // Files cannot be opened at all (seccomp), so none can be written.
@@ -104,7 +111,7 @@ std::string describeLockdown(const Limits& limits) {
   std::string memory = limits.memoryBytes == 0 || kSanitizerShadow
                            ? std::string("no address-space limit")
                            : "address space " + std::to_string(limits.memoryBytes >> 20) + " MiB";
-  return memory + ", no files opened (so none written), no core dumps, 16 descriptors, no new processes, no_new_privs, "
+  return memory + ", nice " + std::to_string(limits.nice) + ", no files opened (so none written), no core dumps, 16 descriptors, no new processes, no_new_privs, "
                   "seccomp allow-list (files, network, exec, fork, ptrace denied; no executable memory)";
 }
 

@@ -18,11 +18,15 @@ namespace router::worker {
 
 struct Limits {
   size_t memoryBytes = 0;  // 0 = no address-space limit
+  // Scheduling niceness the worker runs at (never below the one it was
+  // started with): conversions take the CPU Orthanc's own threads leave.
+  int nice = 0;
 };
 
-// Applies the limits and installs the filter. Throws std::runtime_error
-// naming what could not be applied; the worker then refuses to start.
-void lockDown(const Limits& limits);
+// Applies the limits and installs the filter; limits.nice becomes the
+// niceness in force. Throws std::runtime_error naming what could not be
+// applied; the worker then refuses to start.
+void lockDown(Limits& limits);
 
 // One line for logs and README: what lockDown() applies.
 std::string describeLockdown(const Limits& limits);

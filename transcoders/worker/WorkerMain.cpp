@@ -69,6 +69,7 @@ int runWorker(int argc, char** argv, const BeforeTranscode& before) {
   Limits limits;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--memory-mb") == 0) limits.memoryBytes = std::strtoull(argv[i + 1], nullptr, 10) << 20;
+    if (std::strcmp(argv[i], "--nice") == 0) limits.nice = std::atoi(argv[i + 1]);
   }
   if (isatty(kSocketFd) || fcntl(kSocketFd, F_GETFD) < 0) {
     std::fprintf(stderr, "orthanc-router-transcoder: started by the router plugin only (no socket on fd %d)\n",

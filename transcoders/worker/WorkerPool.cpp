@@ -159,8 +159,9 @@ void WorkerPool::spawn(Worker& w) const {
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   std::string memory = std::to_string(options_.memoryLimitMb);
+  std::string nice = std::to_string(options_.nice);
   std::vector<char*> argv{const_cast<char*>(options_.executable.c_str()), const_cast<char*>("--memory-mb"),
-                          memory.data(), nullptr};
+                          memory.data(), const_cast<char*>("--nice"), nice.data(), nullptr};
   std::vector<std::string> env = workerEnvironment();
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());

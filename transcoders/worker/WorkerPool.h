@@ -40,6 +40,7 @@ struct WorkerPoolOptions {
   int workers = 2;
   std::chrono::milliseconds timeLimit{std::chrono::seconds(120)};  // per conversion
   size_t memoryLimitMb = 4096;           // address space of one worker
+  int nice = 0;                          // the workers' niceness (Limits::nice)
   // Told when a worker is started again after a failure, or cannot start.
   std::function<void(const std::string&)> warn;
 };

@@ -89,7 +89,7 @@ TranscodingConfig parseTranscoding(const ConfigSection& parent, const std::strin
   TranscodingConfig t;
   if (!parent.has("Transcoding")) return t;
   ConfigSection s(parent.raw("Transcoding"), parent.key("Transcoding"),
-            {"WorkerExecutable", "Workers", "TimeLimit", "MemoryLimit", "Quality", "ForOrthanc"});
+            {"WorkerExecutable", "Workers", "TimeLimit", "MemoryLimit", "Nice", "Quality", "ForOrthanc"});
   if (s.has("Quality")) t.quality = parseQuality(s);
   t.forOrthanc = s.boolean("ForOrthanc", true);
   if (s.has("WorkerExecutable")) {
@@ -100,6 +100,7 @@ TranscodingConfig parseTranscoding(const ConfigSection& parent, const std::strin
   t.workers = s.integer("Workers", 0, 0, 64);
   t.timeLimit = std::chrono::seconds(s.integer("TimeLimit", 120, 1, 86400));
   t.memoryLimitMb = s.integer("MemoryLimit", 4096, 64, 1 << 20);
+  t.nice = s.integer("Nice", 10, 0, 19);
   return t;
 }
 

@@ -22,6 +22,9 @@ struct TranscodingConfig {
   int workers = 0;               // 0: one per core
   std::chrono::seconds timeLimit{120};  // one conversion; then the worker is killed
   int memoryLimitMb = 4096;             // address space of one worker
+  // The workers' scheduling niceness: Orthanc receiving from modalities
+  // comes first when the cores are busy, conversions take what is left.
+  int nice = 10;
   // Lossy targets' setting by transfer syntax UID (TranscodeOptions::quality:
   // JPEG and HTJ2K quality, JPEG 2000 ratio, JPEG-LS NEAR); absent: the
   // codec's default.
